@@ -1,0 +1,27 @@
+# langid-tfx: the two commands of the quick start, plus the benchmarks.
+#   make demo   install the pinned stack into .venv and run the whole pipeline locally
+#   make test   install the stack plus test tools and run the test suite (CI runs this)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install install-test demo test bench clean
+
+install:
+	bash scripts/install.sh --venv $(VENV)
+
+install-test:
+	bash scripts/install.sh --venv $(VENV) --test
+
+demo: install
+	$(PY) local_runner.py $(ARGS)
+
+test: install-test
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m bench.decoders
+
+clean:
+	rm -rf tfx_output serving_model .pytest_cache
