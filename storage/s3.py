@@ -1,0 +1,154 @@
+"""One S3 client factory and the few S3 operations the project needs.
+
+Credentials always come from boto3's standard chain (environment, shared profile, instance or
+pod role); nothing here reads, stores or prints them.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import os
+import urllib.parse
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import boto3
+import botocore
+import botocore.config
+import botocore.exceptions
+
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+MANIFEST_NAME = "manifest.jsonl"
+
+
+def resolve_endpoint(endpoint_url: str | None = None) -> str | None:
+    """The explicit endpoint if given, else AWS_ENDPOINT_URL, else None (real AWS)."""
+    return endpoint_url or os.environ.get(ENDPOINT_ENV) or None
+
+
+def is_loopback_endpoint(endpoint_url: str | None) -> bool:
+    if not endpoint_url:
+        return False
+    host = urllib.parse.urlparse(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def make_client(endpoint_url: str | None = None, max_pool_connections: int = 16):
+    """An S3 client on the standard credential chain, with retries for transient faults."""
+    endpoint = resolve_endpoint(endpoint_url)
+    config = botocore.config.Config(
+        retries={"max_attempts": 5, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
+        s3={"addressing_style": "path"} if endpoint else {},
+    )
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    """Create the bucket unless it exists (and is ours)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+        return
+    except botocore.exceptions.ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    region = client.meta.region_name
+    kwargs = {"Bucket": bucket}
+    if region and region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        client.create_bucket(**kwargs)
+    except botocore.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+
+
+def object_size(client, bucket: str, key: str) -> int | None:
+    """Size in bytes of an object, or None when it does not exist."""
+    try:
+        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except botocore.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def put_bytes(client, bucket: str, key: str, body: bytes, content_type: str = "application/octet-stream") -> str:
+    """Upload with Content-MD5 so S3 rejects a body damaged in transit; returns the hex MD5.
+
+    A single PUT is atomic on S3: the object appears whole or not at all.
+    """
+    digest = hashlib.md5(body)
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentMD5=base64.b64encode(digest.digest()).decode("ascii"),
+        ContentType=content_type,
+    )
+    return digest.hexdigest()
+
+
+def get_bytes(client, bucket: str, key: str) -> bytes:
+    return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+
+
+def list_objects(client, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    """Every object under prefix, across pages."""
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield ObjectInfo(item["Key"], int(item["Size"]), item.get("ETag", "").strip('"'))
+
+
+def manifest_key(prefix: str = "") -> str:
+    return f"{prefix}{MANIFEST_NAME}"
+
+
+def encode_manifest(rows: Iterable[dict]) -> bytes:
+    """JSON lines, one clip a line, sorted by key so the same rows give the same bytes."""
+    ordered = sorted(rows, key=lambda r: r["key"])
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in ordered).encode("utf-8")
+
+
+def decode_manifest(data: bytes) -> list[dict]:
+    rows = []
+    for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict) or "key" not in row:
+            raise ValueError(f"manifest line {n} is not an object with a 'key'")
+        rows.append(row)
+    return rows
+
+
+def read_manifest(client, bucket: str, prefix: str = "") -> list[dict]:
+    """The manifest rows under prefix, or [] when there is no manifest."""
+    try:
+        return decode_manifest(get_bytes(client, bucket, manifest_key(prefix)))
+    except botocore.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return []
+        raise
+
+
+def write_manifest(client, bucket: str, rows: Iterable[dict], prefix: str = "") -> str:
+    """Replace the manifest in one atomic PUT."""
+    return put_bytes(client, bucket, manifest_key(prefix), encode_manifest(rows), "application/x-ndjson")
