@@ -1,0 +1,1 @@
+"""Audio signal processing for langid-tfx (waveform augmentation and plots)."""
