@@ -1,0 +1,1 @@
+"""Benchmarks: speeds measured side by side in one run, printed as ratios."""

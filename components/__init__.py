@@ -1,0 +1,1 @@
+"""Custom TFX components: S3 audio ingestion and train-split augmentation."""

@@ -1,0 +1,52 @@
+"""TFX component definition of the train-split audio augmentation."""
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.audio_augmenter import executor
+
+
+class AudioAugmenterSpec(types.ComponentSpec):
+    PARAMETERS = {
+        "copies": ExecutionParameter(type=int),
+        "seed": ExecutionParameter(type=int),
+        "sample_rate": ExecutionParameter(type=int),
+        "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationConfig
+        "splits": ExecutionParameter(type=str),   # JSON list of splits to augment
+    }
+    INPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {"augmented_examples": ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class AudioAugmenter(base_beam_component.BaseBeamComponent):
+    """Runs before Transform so augmented copies get the same features as real clips.
+
+    Each copy draws its randomness from (seed, source key, segment index, copy index), so the
+    output is the same whatever the runner, worker count or processing order.
+    """
+
+    SPEC_CLASS = AudioAugmenterSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, copies: int, seed: int = 0, sample_rate: int = 16000,
+                 config: Optional[dict] = None, splits: Sequence[str] = ("train",)):
+        if copies < 1:
+            raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
+        from audio.augment import AugmentationConfig  # validates the config at construction time
+        config_json = json.dumps(AugmentationConfig.from_dict(config or {}).to_dict(), sort_keys=True)
+        spec = AudioAugmenterSpec(
+            examples=examples,
+            copies=copies,
+            seed=seed,
+            sample_rate=sample_rate,
+            config=config_json,
+            splits=json.dumps(list(splits)),
+            augmented_examples=types.Channel(type=standard_artifacts.Examples),
+        )
+        super().__init__(spec=spec)

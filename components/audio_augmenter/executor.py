@@ -1,0 +1,77 @@
+"""Beam executor of AudioAugmenter: read each split, add copies to the chosen ones, write."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Iterator
+
+import apache_beam as beam
+import tensorflow as tf
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+
+from components.example_codec import float_feature, read_floats
+from audio.augment import AugmentationConfig, augment, rng_for
+from models import features
+
+_NAMESPACE = "AudioAugmenter"
+
+
+def augmented_copies(serialized: bytes, copies: int, seed: int, sample_rate: int,
+                     config: AugmentationConfig) -> Iterator[bytes]:
+    """The original record, then `copies` records whose waveform is augmented."""
+    yield serialized
+    example = tf.train.Example.FromString(serialized)
+    feats = example.features.feature
+    waveform = read_floats(feats[features.WAVEFORM])
+    key = "{}#{}".format(feats[features.SOURCE_KEY].bytes_list.value[0].decode("utf-8"),
+                         feats[features.SEGMENT_INDEX].int64_list.value[0])
+    for copy_index in range(1, copies + 1):
+        out, _ = augment(waveform, sample_rate, rng_for(seed, key, copy_index), config)
+        feats[features.WAVEFORM].CopyFrom(float_feature(out))
+        yield example.SerializeToString()
+
+
+class _Augment(beam.DoFn):
+    def __init__(self, copies: int, seed: int, sample_rate: int, config: dict):
+        self._args = (copies, seed, sample_rate)
+        self._config_dict = config
+        self._config = None
+        self._made = beam.metrics.Metrics.counter(_NAMESPACE, "augmented_copies")
+
+    def setup(self):
+        self._config = AugmentationConfig.from_dict(self._config_dict)
+
+    def process(self, serialized: bytes):
+        copies, seed, rate = self._args
+        for n, record in enumerate(augmented_copies(serialized, copies, seed, rate, self._config)):
+            if n:
+                self._made.inc()
+            yield record
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        source = artifact_utils.get_single_instance(input_dict["examples"])
+        target = artifact_utils.get_single_instance(output_dict["augmented_examples"])
+        split_names = artifact_utils.decode_split_names(source.split_names)
+        to_augment = set(json.loads(exec_properties["splits"]))
+        unknown = to_augment - set(split_names)
+        if unknown:
+            raise ValueError(f"cannot augment split(s) {sorted(unknown)}: input has {split_names}")
+        target.split_names = artifact_utils.encode_split_names(split_names)
+        examples_utils.set_payload_format(target, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
+        dofn = _Augment(int(exec_properties["copies"]), int(exec_properties["seed"]),
+                        int(exec_properties["sample_rate"]), json.loads(exec_properties["config"]))
+
+        with self._make_beam_pipeline() as pipeline:
+            for split in split_names:
+                records = pipeline | f"Read{split}" >> beam.io.ReadFromTFRecord(
+                    os.path.join(artifact_utils.get_split_uri([source], split), "*"))
+                if split in to_augment:
+                    records = records | f"Augment{split}" >> beam.ParDo(dofn)
+                records | f"Write{split}" >> beam.io.WriteToTFRecord(
+                    os.path.join(artifact_utils.get_split_uri([target], split), "data_tfrecord"),
+                    file_name_suffix=".gz")

@@ -1,0 +1,47 @@
+"""Fast float32 <-> tf.train.FloatList conversion for long waveforms.
+
+Building a FloatList from 48,000 floats element by element costs ~12 ms in Python; the
+packed wire form of `repeated float` is just the little-endian bytes, so going through
+it is ~200x faster. Used by ingestion and augmentation, which handle every segment.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+_TAG = b"\x0a"  # field 1 (value), wire type 2 (length-delimited, packed)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def float_feature(values: np.ndarray) -> tf.train.Feature:
+    data = np.ascontiguousarray(values, dtype="<f4").tobytes()
+    float_list = tf.train.FloatList.FromString(_TAG + _varint(len(data)) + data if data else b"")
+    return tf.train.Feature(float_list=float_list)
+
+
+def read_floats(feature: tf.train.Feature) -> np.ndarray:
+    wire = feature.float_list.SerializeToString()
+    if not wire:
+        return np.zeros(0, dtype=np.float32)
+    if wire[:1] != _TAG:
+        return np.asarray(feature.float_list.value, dtype=np.float32)
+    pos, length, shift = 1, 0, 0
+    while True:
+        byte = wire[pos]
+        length |= (byte & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if not byte & 0x80:
+            break
+    if pos + length != len(wire):  # not one packed run: take the slow, general path
+        return np.asarray(feature.float_list.value, dtype=np.float32)
+    return np.frombuffer(wire, dtype="<f4", offset=pos, count=length // 4).astype(np.float32)

@@ -1,0 +1,132 @@
+"""Run the langid-tfx pipeline on this machine (LocalDagRunner, SQLite ML Metadata, Beam DirectRunner).
+
+With no --s3-endpoint, no AWS_ENDPOINT_URL and no --bucket, it starts an embedded S3 server
+on 127.0.0.1, uploads the demo corpus (data/demo) to it and runs the whole pipeline there:
+no network, no cloud account. Otherwise it reads the given bucket through the standard AWS
+credential chain.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+
+from pipeline import configs
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s3 = p.add_argument_group("data")
+    s3.add_argument("--bucket", default=None,
+                    help=f"S3 bucket holding {{Language}}/{{file}}.mp3 (default: embedded demo bucket '{configs.BUCKET}')")
+    s3.add_argument("--prefix", default=configs.PREFIX, help="key prefix inside the bucket, e.g. 'clips/'")
+    s3.add_argument("--s3-endpoint", default=os.environ.get("AWS_ENDPOINT_URL"),
+                    help="S3-compatible endpoint (MinIO, moto); default AWS_ENDPOINT_URL or real AWS")
+    s3.add_argument("--languages", default=",".join(configs.LANGUAGES),
+                    help="comma-separated folder names; their order fixes the label ids")
+    s3.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR,
+                    help="local corpus uploaded to the embedded S3 endpoint")
+    out = p.add_argument_group("outputs")
+    out.add_argument("--output-dir", default="tfx_output", help="pipeline root, ML Metadata and reports")
+    out.add_argument("--serving-dir", default=os.path.join("serving_model", configs.SERVING_MODEL_NAME),
+                     help="where Pusher writes versioned SavedModels (TF Serving layout)")
+    out.add_argument("--no-cache", action="store_true", help="re-run every component")
+    train = p.add_argument_group("training")
+    train.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    train.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
+    train.add_argument("--epochs", type=int, default=configs.EPOCHS, help="the train steps are split into this many epochs")
+    train.add_argument("--augment-copies", type=int, default=configs.AUGMENT_COPIES,
+                       help="augmented copies per train segment (0: no augmentation)")
+    train.add_argument("--segment-seconds", type=float, default=configs.SEGMENT_SECONDS)
+    train.add_argument("--eval-fraction", type=float, default=configs.EVAL_FRACTION,
+                       help="fraction of each language's speakers held out for evaluation")
+    train.add_argument("--accuracy-bound", type=float, default=configs.ACCURACY_LOWER_BOUND,
+                       help="eval accuracy the model must exceed to be blessed")
+    p.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                   help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
+    p.add_argument("--quiet", action="store_true", help="only warnings from TFX and Beam")
+    return p.parse_args(argv)
+
+
+def _languages(args) -> list[str]:
+    return [x.strip() for x in args.languages.split(",") if x.strip()]
+
+
+def build(args, endpoint: str | None, bucket: str, fingerprint: str):
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline
+
+    languages = _languages(args)
+    root = os.path.abspath(args.output_dir)
+    feature_config = {**configs.FEATURES, "segment_seconds": args.segment_seconds}
+    return create_pipeline(
+        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"),
+        bucket=bucket, prefix=args.prefix, languages=languages, s3_endpoint=endpoint,
+        corpus_fingerprint=fingerprint, sample_rate=configs.SAMPLE_RATE,
+        segment_seconds=args.segment_seconds, hop_seconds=args.segment_seconds / 2,
+        trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=args.eval_fraction,
+        split_seed=configs.SPLIT_SEED, augment_copies=args.augment_copies,
+        augment_seed=configs.AUGMENT_SEED, augmentation=configs.AUGMENTATION,
+        feature_config=feature_config, train_steps=args.train_steps, eval_steps=args.eval_steps,
+        trainer_config=configs.trainer_config(args.epochs), accuracy_lower_bound=args.accuracy_bound,
+        regression_tolerance=configs.REGRESSION_TOLERANCE,
+        serving_model_dir=os.path.abspath(args.serving_dir),
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            os.path.join(root, "metadata.sqlite")),
+        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1", *args.beam_arg],
+        enable_cache=not args.no_cache)
+
+
+def run(args) -> dict:
+    """Run the pipeline once; return the run summary (also printed)."""
+    from storage import s3
+    from storage.corpus import corpus_fingerprint, upload_corpus
+    from storage.embedded_s3 import embedded_s3
+    from pipeline.run_report import summarise_run
+
+    embedded = not args.s3_endpoint and not args.bucket
+    bucket = args.bucket or configs.BUCKET
+    with contextlib.ExitStack() as stack:
+        endpoint = args.s3_endpoint
+        if embedded:
+            endpoint = stack.enter_context(embedded_s3())
+            # The component's `s3_endpoint` stays empty so the cache key does not depend on the
+            # free port; the workers find the endpoint in the environment, like any AWS setting.
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+            client = s3.make_client(endpoint)
+            counts = upload_corpus(client, bucket, args.corpus_dir, args.prefix,
+                                   languages=_languages(args))
+            print(f"embedded S3 at {endpoint}: s3://{bucket}/{args.prefix} "
+                  f"({counts['uploaded']} clips uploaded from {args.corpus_dir})", flush=True)
+        client = s3.make_client(endpoint)
+        fingerprint = corpus_fingerprint(client, bucket, args.prefix)
+        pipeline = build(args, None if embedded else endpoint, bucket, fingerprint)
+        from tfx import v1 as tfx
+
+        started = time.time()
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
+                                languages=_languages(args), sample_rate=configs.SAMPLE_RATE,
+                                augment_config=configs.AUGMENTATION or {})
+    return summary
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.WARNING)
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

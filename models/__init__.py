@@ -1,0 +1,1 @@
+"""Feature definitions, tf.Transform preprocessing and the Keras model."""

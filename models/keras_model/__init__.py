@@ -1,0 +1,1 @@
+"""The Keras CNN, its training entry point (run_fn) and its serving signatures."""

@@ -1,0 +1,87 @@
+"""TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from models import features
+from models.keras_model.model import build_model
+from models.keras_model.signatures import make_signatures
+from models.preprocessing import segment_samples
+
+
+def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int):
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
+        tf_transform_output.transformed_metadata.schema)
+    inputs = list(features.MODEL_INPUTS)
+
+    def split(x, y):
+        return {k: x[k] for k in inputs}, tf.one_hot(tf.reshape(y, [-1]), num_classes)
+
+    return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _plot_history(history: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = history.get(prefix + metric)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=(prefix or "train_") + metric)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with tf.io.gfile.GFile(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    cfg = fn_args.custom_config
+    languages = cfg["languages"]
+    feature_cfg = cfg["features"]
+    model_cfg = cfg["model"]
+    tf.keras.utils.set_random_seed(int(cfg.get("seed", 0)))
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+
+    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages))
+    evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
+
+    model = build_model(len(languages), int(feature_cfg["num_mel_bins"]), int(feature_cfg["num_mfcc"]),
+                        conv_filters=model_cfg["conv_filters"], dropout=model_cfg["dropout"],
+                        l2=model_cfg["l2"], embedding_units=model_cfg["embedding_units"])
+    steps = int(fn_args.train_steps)
+    epochs = max(1, min(int(cfg.get("epochs", 12)), steps))
+    schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    model.summary(print_fn=logging.info)
+
+    history = model.fit(
+        train, steps_per_epoch=-(-steps // epochs), epochs=epochs,
+        validation_data=evaluation, validation_steps=fn_args.eval_steps,
+        callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
+        verbose=2)
+
+    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg))
+    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
+        json.dump({k: [float(v) for v in vals] for k, vals in history.history.items()}, f)
+    _plot_history(history.history, os.path.join(fn_args.model_run_dir, "training_curves.png"))

@@ -1,0 +1,81 @@
+"""Every default of the pipeline in one place; local_runner and kubeflow_runner flags override them.
+
+Beam-powered components read `beam_pipeline_args`; the audio and feature settings are passed
+to the components as execution properties, so they are recorded in ML Metadata with each run.
+"""
+from __future__ import annotations
+
+import os
+
+PIPELINE_NAME = "langid-tfx"
+
+# Languages are the folder names under the bucket prefix; their order fixes the label ids.
+LANGUAGES = ["English", "French", "Spanish", "German", "Russian", "Chinese"]
+
+# Where the clips are. With no endpoint and no AWS_ENDPOINT_URL, local_runner starts an
+# embedded S3 server (moto) on 127.0.0.1 and uploads the demo corpus to it.
+BUCKET = os.environ.get("LANGID_BUCKET", "langid-demo")
+PREFIX = os.environ.get("LANGID_PREFIX", "")
+DEMO_CORPUS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
+
+# Audio: everything is resampled to 16 kHz mono and cut into fixed windows.
+SAMPLE_RATE = 16000
+SEGMENT_SECONDS = 3.0
+HOP_SECONDS = 1.5
+TRIM_THRESHOLD_DB = -40.0
+
+# Speaker-disjoint split: this fraction of each language's speakers goes to eval.
+EVAL_FRACTION = 0.2
+SPLIT_SEED = 42
+
+# Augmentation of the train split (K augmented copies per segment; 0 turns the stage off).
+AUGMENT_COPIES = 2
+AUGMENT_SEED = 7
+AUGMENTATION = None  # None: audio.augment.AugmentationConfig defaults
+
+# Features (tf.Transform, core tf.signal ops).
+FEATURES = {
+    "sample_rate": SAMPLE_RATE,
+    "segment_seconds": SEGMENT_SECONDS,
+    "frame_ms": 25.0,
+    "hop_ms": 10.0,
+    "fft_length": 512,
+    "num_mel_bins": 64,
+    "lower_hz": 60.0,
+    "upper_hz": 7600.0,
+    "num_mfcc": 13,
+    # Subtract each utterance's own per-band mean before the global normalisation: it removes
+    # the channel and much of the speaker's spectral tilt, which the model should not learn.
+    "utterance_norm": True,
+}
+
+# Training.
+TRAIN_STEPS = 1200
+EPOCHS = 12
+EVAL_STEPS = 50
+TRAIN_BATCH_SIZE = 32
+EVAL_BATCH_SIZE = 64
+LEARNING_RATE = 2e-3
+LABEL_SMOOTHING = 0.1
+MODEL = {
+    "conv_filters": [32, 64, 96],
+    "dropout": 0.3,
+    "l2": 1e-4,
+    "embedding_units": 128,
+}
+
+# Blessing: accuracy on held-out speakers above this bound, and no regression against the
+# last blessed model.
+ACCURACY_LOWER_BOUND = 0.8
+REGRESSION_TOLERANCE = 1e-10
+
+SERVING_MODEL_NAME = "langid"
+
+
+def trainer_config(epochs: int = EPOCHS) -> dict:
+    """The Trainer's custom_config, minus what create_pipeline adds (languages, features)."""
+    return {
+        "train_batch_size": TRAIN_BATCH_SIZE, "eval_batch_size": EVAL_BATCH_SIZE,
+        "learning_rate": LEARNING_RATE, "label_smoothing": LABEL_SMOOTHING,
+        "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED,
+    }

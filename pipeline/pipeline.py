@@ -1,0 +1,141 @@
+"""create_pipeline: S3 ingestion -> augmentation -> Transform -> Trainer -> Evaluator -> Pusher."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+
+from components.audio_augmenter import AudioAugmenter
+from components.s3_audio_example_gen import S3AudioExampleGen
+from models import features
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "schema.pbtxt")
+ACCURACY_METRIC = "sparse_categorical_accuracy"
+
+
+def eval_config(languages: Sequence[str], accuracy_lower_bound: float, regression_tolerance: float) -> tfma.EvalConfig:
+    """Accuracy gate (absolute bound and no regression), per-class precision/recall, slices."""
+    class_ids = list(range(len(languages)))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=features.LABEL,
+                                    prediction_key="probabilities", preprocessing_function_names=[])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LANGUAGE])],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=[
+                tfma.MetricConfig(class_name="ExampleCount"),
+                tfma.MetricConfig(class_name="SparseCategoricalCrossentropy"),
+                tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+                tfma.MetricConfig(
+                    class_name="SparseCategoricalAccuracy",
+                    threshold=tfma.MetricThreshold(
+                        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_lower_bound}),
+                        change_threshold=tfma.GenericChangeThreshold(
+                            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                            absolute={"value": -regression_tolerance}))),
+            ]),
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
+                binarize=tfma.BinarizationOptions(class_ids={"values": class_ids})),
+        ])
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    *,
+    bucket: str,
+    prefix: str,
+    languages: Sequence[str],
+    s3_endpoint: Optional[str],
+    corpus_fingerprint: str,
+    sample_rate: int,
+    segment_seconds: float,
+    hop_seconds: float,
+    trim_threshold_db: float,
+    eval_fraction: float,
+    split_seed: int,
+    augment_copies: int,
+    augment_seed: int,
+    augmentation: Optional[dict],
+    feature_config: dict,
+    train_steps: int,
+    eval_steps: int,
+    trainer_config: dict,
+    accuracy_lower_bound: float,
+    regression_tolerance: float,
+    serving_model_dir: str,
+    metadata_connection_config=None,
+    beam_pipeline_args: Optional[Sequence[str]] = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    components = []
+
+    example_gen = S3AudioExampleGen(
+        bucket=bucket, prefix=prefix, languages=languages, s3_endpoint=s3_endpoint,
+        sample_rate=sample_rate, segment_seconds=segment_seconds, hop_seconds=hop_seconds,
+        trim_threshold_db=trim_threshold_db, eval_fraction=eval_fraction, split_seed=split_seed,
+        corpus_fingerprint=corpus_fingerprint)
+    components.append(example_gen)
+    examples = example_gen.outputs["examples"]
+
+    if augment_copies > 0:
+        augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=augment_seed,
+                                   sample_rate=sample_rate, config=augmentation)
+        components.append(augmenter)
+        examples = augmenter.outputs["augmented_examples"]
+
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=SCHEMA_PATH)
+    components.append(schema_gen)
+
+    transform = tfx.components.Transform(
+        examples=examples,
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="models.preprocessing.preprocessing_fn",
+        custom_config=dict(feature_config),
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
+    components.append(transform)
+
+    trainer = tfx.components.Trainer(
+        run_fn="models.keras_model.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        custom_config={**trainer_config, "languages": list(languages), "features": dict(feature_config)})
+    components.append(trainer)
+
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    components.append(model_resolver)
+
+    # The evaluator reads the raw (un-transformed) eval split: the model's serving signature
+    # applies the transform graph itself, which is exactly what serving will do.
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        example_splits=["eval"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(languages, accuracy_lower_bound, regression_tolerance))
+    components.append(evaluator)
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+    components.append(pusher)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args or []),
+    )

@@ -1,0 +1,213 @@
+"""After a local run: read ML Metadata and the artifacts, print a summary, save PNGs.
+
+The summary answers what a person asks after a run: how much data went where, how long
+each step took (or that it was reused from cache), how good the model is overall and per
+language, whether it was blessed, and where it was pushed. It is also written as
+reports/run_summary.json, with the PNGs beside it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.pipeline import ACCURACY_METRIC
+
+_STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
+           metadata_store_pb2.Execution.FAILED: "failed"}
+
+
+def _latest_run(store, pipeline_name: str) -> dict[str, tuple]:
+    """component id -> (execution, {output key: [artifacts]}) for the newest pipeline run."""
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        raise RuntimeError("no pipeline run recorded in ML Metadata")
+    run = max(runs, key=lambda c: c.create_time_since_epoch)
+    in_run = {e.id: e for e in store.get_executions_by_context(run.id)}
+    result = {}
+    for node in store.get_contexts_by_type("node"):
+        component = node.name.split(".", 1)[1] if node.name.startswith(pipeline_name + ".") else node.name
+        for execution in store.get_executions_by_context(node.id):
+            if execution.id not in in_run:
+                continue
+            outputs: dict[str, list] = {}
+            events = store.get_events_by_execution_ids([execution.id])
+            out_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+            artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in out_events])}
+            for event in out_events:
+                key = event.path.steps[0].key if event.path.steps else ""
+                outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+            result[component] = (execution, outputs)
+    return result
+
+
+def _value(metric: dict):
+    value = metric.get("doubleValue")
+    return None if value is None or value == "NaN" or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _evaluation(uri: str, languages: list[str]) -> dict:
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(uri)
+    out = {"per_language": {}}
+    for slice_key, metrics in result.slicing_metrics:
+        overall = metrics[""][""]
+        entry = {"accuracy": _value(overall[ACCURACY_METRIC]), "examples": _value(overall["example_count"])}
+        if not slice_key:
+            out.update(entry)
+            out["per_class"] = {
+                languages[int(k.split(":")[1])]: {m: _value(v) for m, v in vals.items()}
+                for k, vals in metrics[""].items() if k.startswith("classId:")}
+        else:
+            out["per_language"][dict(slice_key)["language"]] = entry
+    for slice_key, plots in result.plots or []:
+        if not slice_key:
+            matrices = plots[""][""]["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
+            size = len(languages)
+            confusion = [[0.0] * size for _ in range(size)]
+            for cell in matrices:
+                confusion[cell.get("actualClassId", 0)][cell.get("predictedClassId", 0)] += cell.get("numWeightedExamples", 0.0)
+            out["confusion"] = confusion
+    return out
+
+
+def plot_confusion(confusion: list[list[float]], languages: list[str], path: str, title: str) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    matrix = np.asarray(confusion)
+    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.1 * len(languages) + 2, 1.0 * len(languages) + 1.5))
+    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(languages)), languages, rotation=45, ha="right")
+    ax.set_yticks(range(len(languages)), languages)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title)
+    for i in range(len(languages)):
+        for j in range(len(languages)):
+            ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
+                    color="white" if rows[i, j] > 0.5 else "black", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _first_waveform(examples_uri: str):
+    import glob
+
+    import numpy as np
+    import tensorflow as tf
+
+    from models import features
+
+    files = sorted(glob.glob(os.path.join(examples_uri, "Split-train", "*.gz")))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        feats = example.features.feature
+        return (np.asarray(feats[features.WAVEFORM].float_list.value, dtype=np.float32),
+                feats[features.SOURCE_KEY].bytes_list.value[0].decode())
+    return None, None
+
+
+def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
+                  sample_rate: int, augment_config: dict | None = None) -> dict:
+    store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+    run = _latest_run(store, pipeline.pipeline_info.pipeline_name)
+    reports = os.path.join(output_dir, "reports")
+    os.makedirs(reports, exist_ok=True)
+
+    summary: dict = {"wall_seconds": round(wall_seconds, 1), "components": {}, "pngs": []}
+    for component, (execution, _) in run.items():
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+        summary["components"][component] = {"state": _STATES.get(execution.last_known_state, "unknown"),
+                                            "seconds": round(seconds, 1)}
+
+    if "S3AudioExampleGen" in run:
+        examples = run["S3AudioExampleGen"][1]["examples"][0]
+        with open(os.path.join(examples.uri, "ingestion_report.json")) as f:
+            summary["ingestion"] = json.load(f)
+        waveform, key = _first_waveform(examples.uri)
+        if waveform is not None and augment_config is not None:
+            from audio.augment import AugmentationConfig
+            from audio.plots import plot_augmentations
+            path = os.path.join(reports, "augmentations.png")
+            plot_augmentations(waveform, sample_rate, path, seed=0,
+                               config=AugmentationConfig.from_dict(augment_config))
+            summary["pngs"].append(path)
+    if "Trainer" in run:
+        model_run = run["Trainer"][1]["model_run"][0].uri
+        curves = os.path.join(model_run, "training_curves.png")
+        if os.path.exists(curves):
+            shutil.copy(curves, os.path.join(reports, "training_curves.png"))
+            summary["pngs"].append(os.path.join(reports, "training_curves.png"))
+    if "Evaluator" in run:
+        outputs = run["Evaluator"][1]
+        summary["evaluation"] = _evaluation(outputs["evaluation"][0].uri, languages)
+        blessing = outputs["blessing"][0]
+        summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
+        if "confusion" in summary["evaluation"]:
+            path = plot_confusion(summary["evaluation"]["confusion"], languages,
+                                  os.path.join(reports, "confusion_matrix.png"),
+                                  "eval confusion (held-out speakers, segments)")
+            summary["pngs"].append(path)
+    if "Pusher" in run:
+        pushed = run["Pusher"][1]["pushed_model"][0]
+        is_pushed = bool(pushed.custom_properties["pushed"].int_value)
+        summary["pushed_to"] = pushed.custom_properties["pushed_destination"].string_value if is_pushed else None
+
+    with open(os.path.join(reports, "run_summary.json"), "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    print(format_summary(summary, languages))
+    return summary
+
+
+def _fmt(value, pattern="{:.3f}"):
+    return "-" if value is None else pattern.format(value)
+
+
+def format_summary(summary: dict, languages: list[str]) -> str:
+    lines = ["", "=" * 72, "langid-tfx run summary", "=" * 72]
+    ingestion = summary.get("ingestion")
+    if ingestion:
+        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {len(ingestion['skipped'])}")
+        for skipped in ingestion["skipped"]:
+            lines.append(f"  skipped {skipped['key']}: {skipped['reason']}")
+        lines.append(f"{'split':6s} {'language':10s} {'speakers':>8s} {'clips':>6s} {'segments':>8s} {'audio s':>8s}")
+        for split in ("train", "eval"):
+            for language in languages:
+                e = ingestion["per_split"].get(split, {}).get(language)
+                if e:
+                    lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} {e['segments']:8d} {e['seconds']:8.1f}")
+    lines.append("")
+    lines.append(f"{'component':32s} {'state':7s} {'seconds':>8s}")
+    for component, info in summary["components"].items():
+        lines.append(f"{component:32s} {info['state']:7s} {info['seconds']:8.1f}")
+    lines.append(f"{'whole run (wall clock)':32s} {'':7s} {summary['wall_seconds']:8.1f}")
+    evaluation = summary.get("evaluation")
+    if evaluation:
+        lines.append("")
+        lines.append(f"eval accuracy (held-out speakers): {_fmt(evaluation.get('accuracy'))} "
+                     f"over {_fmt(evaluation.get('examples'), '{:.0f}')} segments")
+        lines.append(f"{'language':10s} {'accuracy':>8s} {'precision':>9s} {'recall':>7s} {'segments':>8s}")
+        for language in languages:
+            e = evaluation["per_language"].get(language, {})
+            c = evaluation.get("per_class", {}).get(language, {})
+            lines.append(f"{language:10s} {_fmt(e.get('accuracy')):>8s} {_fmt(c.get('precision')):>9s} "
+                         f"{_fmt(c.get('recall')):>7s} {_fmt(e.get('examples'), '{:.0f}'):>8s}")
+    if "blessed" in summary:
+        lines.append("")
+        lines.append(f"blessed: {'yes' if summary['blessed'] else 'no'}")
+        lines.append(f"pushed to: {summary.get('pushed_to') or 'not pushed'}")
+    for png in summary["pngs"]:
+        lines.append(f"picture: {png}")
+    lines.append("=" * 72)
+    return "\n".join(lines)

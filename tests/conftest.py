@@ -1,0 +1,35 @@
+"""Shared fixtures: an embedded S3 endpoint and a tiny synthetic corpus."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's S3 server on 127.0.0.1; AWS_ENDPOINT_URL points at it for the whole session."""
+    from storage.embedded_s3 import embedded_s3
+
+    with embedded_s3() as endpoint:
+        previous = os.environ.get("AWS_ENDPOINT_URL")
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        yield endpoint
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """3 synthetic 'languages' x 4 speakers x 3 clips of 2.5 s, as MP3 + manifest."""
+    from synthetic_corpus import make_corpus
+
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    rows = make_corpus(str(root), speakers_per_language=4, clips_per_speaker=3)
+    return str(root), rows

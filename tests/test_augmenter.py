@@ -1,0 +1,85 @@
+"""AudioAugmenter: copies for the train split only, reproducible, originals untouched."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+
+from audio.augment import AugmentationConfig
+from components.audio_augmenter.executor import Executor
+from components.example_codec import read_floats
+from components.s3_audio_example_gen.executor import segment_to_example
+from components.speaker_split import Clip
+from models import features
+
+RATE = 16000
+
+
+def _input_examples(root) -> standard_artifacts.Examples:
+    examples = standard_artifacts.Examples()
+    examples.uri = str(root)
+    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 5), ("eval", 3)):
+        path = os.path.join(artifact_utils.get_split_uri([examples], split), "data.tfrecord.gz")
+        os.makedirs(os.path.dirname(path))
+        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+            for i in range(count):
+                wave = (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * np.arange(RATE) / RATE)
+                        + 0.01 * rng.standard_normal(RATE)).astype(np.float32)
+                clip = Clip(f"English/{split}{i}.mp3", "English", 0, f"spk{i}")
+                writer.write(segment_to_example(wave, clip, 0))
+    return examples
+
+
+def _waves(examples, split):
+    files = glob.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+    out = []
+    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        f = tf.train.Example.FromString(raw.numpy()).features.feature
+        out.append((f[features.SOURCE_KEY].bytes_list.value[0].decode(), read_floats(f[features.WAVEFORM])))
+    return sorted(out, key=lambda kv: (kv[0], kv[1].tobytes()))
+
+
+@pytest.fixture()
+def source(tmp_path):
+    return _input_examples(tmp_path / "in")
+
+
+def _augment(source, tmp_path, name, copies=2, seed=11):
+    target = standard_artifacts.Examples()
+    target.uri = str(tmp_path / name)
+    props = {"copies": copies, "seed": seed, "sample_rate": RATE,
+             "config": json.dumps(AugmentationConfig().to_dict()), "splits": json.dumps(["train"])}
+    Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
+    return target
+
+
+def test_train_gets_copies_eval_passes_through(source, tmp_path):
+    target = _augment(source, tmp_path, "out")
+    assert artifact_utils.decode_split_names(target.split_names) == ["train", "eval"]
+    train_in, train_out = _waves(source, "train"), _waves(target, "train")
+    assert len(train_out) == 3 * len(train_in)
+    for key, original in train_in:
+        group = [w for k, w in train_out if k == key]
+        assert len(group) == 3
+        assert sum(np.array_equal(w, original) for w in group) == 1       # the original, unchanged
+        assert all(w.shape == original.shape and np.all(np.isfinite(w)) for w in group)
+    eval_in, eval_out = _waves(source, "eval"), _waves(target, "eval")
+    assert len(eval_in) == len(eval_out)
+    assert all(k1 == k2 and np.array_equal(a, b) for (k1, a), (k2, b) in zip(eval_in, eval_out))
+
+
+def test_same_seed_same_copies_other_seed_other_copies(source, tmp_path):
+    first = _augment(source, tmp_path, "a", seed=11)
+    again = _augment(source, tmp_path, "b", seed=11)
+    other = _augment(source, tmp_path, "c", seed=12)
+    same = [np.array_equal(x[1], y[1]) for x, y in zip(_waves(first, "train"), _waves(again, "train"))]
+    assert all(same)
+    differs = [not np.array_equal(x[1], y[1]) for x, y in zip(_waves(first, "train"), _waves(other, "train"))]
+    assert any(differs)

@@ -1,0 +1,148 @@
+"""S3AudioExampleGen against the embedded S3 endpoint: bad objects, the split, the records."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import uuid
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+
+from components.example_codec import read_floats
+from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
+from models import features
+from storage import s3
+from storage.corpus import upload_corpus
+
+LANGUAGES = ["English", "French", "German"]
+RATE = 16000
+
+
+def _props(bucket, **overrides):
+    props = {
+        "bucket": bucket, "prefix": "clips/", "s3_endpoint": "", "languages": json.dumps(LANGUAGES),
+        "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5, "trim_threshold_db": -40.0,
+        "eval_fraction": 0.25, "split_seed": 3, "corpus_fingerprint": "",
+    }
+    props.update(overrides)
+    return props
+
+
+def _run(tmp_path, props):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    Executor().Do({}, {"examples": [examples]}, props)
+    return examples
+
+
+def _records(examples, split):
+    files = glob.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
+    out = []
+    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        f = tf.train.Example.FromString(raw.numpy()).features.feature
+        out.append({
+            "waveform": read_floats(f[features.WAVEFORM]),
+            "label": f[features.LABEL].int64_list.value[0],
+            "language": f[features.LANGUAGE].bytes_list.value[0].decode(),
+            "speaker": f[features.SPEAKER_ID].bytes_list.value[0].decode(),
+            "key": f[features.SOURCE_KEY].bytes_list.value[0].decode(),
+            "index": f[features.SEGMENT_INDEX].int64_list.value[0],
+        })
+    return out
+
+
+@pytest.fixture()
+def bucket(s3_endpoint, tiny_corpus):
+    """A fresh bucket with the tiny corpus under clips/, plus bad and stray objects."""
+    name = f"ingest-{uuid.uuid4().hex[:8]}"
+    client = s3.make_client()
+    upload_corpus(client, name, tiny_corpus[0], prefix="clips/")
+    s3.put_bytes(client, name, "clips/English/broken.mp3", np.random.default_rng(1).bytes(4000))
+    s3.put_bytes(client, name, "clips/French/error_page.mp3",
+                 b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>")
+    s3.put_bytes(client, name, "clips/German/empty.mp3", b"")
+    s3.put_bytes(client, name, "clips/Klingon/hello.mp3", b"ID3 not really")
+    s3.put_bytes(client, name, "clips/English/notes.txt", b"not audio")
+    return name
+
+
+def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket, tiny_corpus):
+    examples = _run(tmp_path, _props(bucket))
+    with open(os.path.join(examples.uri, REPORT_NAME)) as f:
+        report = json.load(f)
+
+    skipped = {row["key"]: row["reason"] for row in report["skipped"]}
+    assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3"}
+    assert "HTML" in skipped["clips/French/error_page.mp3"]
+    assert skipped["clips/German/empty.mp3"] == "empty object"
+    assert skipped["clips/English/broken.mp3"].startswith("undecodable audio")
+    assert report["ignored_objects"] == {"not_audio": 1, "unlisted_language": 1}
+
+    records = _records(examples, "train") + _records(examples, "eval")
+    expected_keys = {"clips/" + row["key"] for row in tiny_corpus[1]}
+    assert {r["key"] for r in records} == expected_keys
+    for r in records:
+        assert r["waveform"].shape == (RATE,)          # 1.0 s segments
+        assert np.all(np.isfinite(r["waveform"])) and np.abs(r["waveform"]).max() <= 1.0
+        assert LANGUAGES[r["label"]] == r["language"]
+        assert r["key"].startswith(f"clips/{r['language']}/")
+    # 2.5 s clips, 1 s windows every 0.5 s: indices 0..3 (the last one padded).
+    per_clip = {}
+    for r in records:
+        per_clip.setdefault(r["key"], []).append(r["index"])
+    assert all(sorted(v) == list(range(len(v))) and 3 <= len(v) <= 4 for v in per_clip.values())
+    assert report["segments"]["train"] + report["segments"]["eval"] == len(records)
+
+
+def test_split_is_speaker_disjoint_and_uses_the_manifest(tmp_path, bucket, tiny_corpus):
+    examples = _run(tmp_path, _props(bucket))
+    train, evaluation = _records(examples, "train"), _records(examples, "eval")
+    train_speakers = {r["speaker"] for r in train}
+    eval_speakers = {r["speaker"] for r in evaluation}
+    assert train_speakers and eval_speakers
+    assert not train_speakers & eval_speakers
+    manifest_speaker = {"clips/" + row["key"]: row["speaker_id"] for row in tiny_corpus[1]}
+    assert all(manifest_speaker[r["key"]] == r["speaker"] for r in train + evaluation)
+    # Every language is evaluated: one of its four speakers (0.25) is held out.
+    for language in LANGUAGES:
+        held_out = {r["speaker"] for r in evaluation if r["language"] == language}
+        assert len(held_out) == 1
+
+
+def test_same_seed_same_split_other_seed_other_split(tmp_path, bucket):
+    def eval_speakers(path, seed):
+        return {r["speaker"] for r in _records(_run(path, _props(bucket, split_seed=seed)), "eval")}
+
+    first = eval_speakers(tmp_path / "a", 3)
+    assert eval_speakers(tmp_path / "b", 3) == first
+    assert any(eval_speakers(tmp_path / f"s{seed}", seed) != first for seed in (4, 5, 6))
+
+
+def test_speaker_falls_back_to_file_name_without_manifest(tmp_path, s3_endpoint, tiny_corpus):
+    name = f"nomanifest-{uuid.uuid4().hex[:8]}"
+    client = s3.make_client()
+    s3.ensure_bucket(client, name)
+    root = tiny_corpus[0]
+    for row in tiny_corpus[1]:
+        with open(os.path.join(root, row["key"]), "rb") as f:
+            s3.put_bytes(client, name, row["key"], f.read())
+    examples = _run(tmp_path, _props(name, prefix=""))
+    records = _records(examples, "train") + _records(examples, "eval")
+    assert {r["speaker"] for r in records} == {row["speaker_id"] for row in tiny_corpus[1]}
+
+
+def test_nothing_usable_is_a_clear_error(tmp_path, s3_endpoint):
+    name = f"bad-{uuid.uuid4().hex[:8]}"
+    client = s3.make_client()
+    s3.ensure_bucket(client, name)
+    s3.put_bytes(client, name, "clips/English/a.mp3", b"<html>nope</html>")
+    s3.put_bytes(client, name, "clips/French/b.mp3", b"")
+    with pytest.raises(ValueError, match="no segments"):
+        _run(tmp_path, _props(name))
+    empty = f"empty-{uuid.uuid4().hex[:8]}"
+    s3.ensure_bucket(client, empty)
+    with pytest.raises(ValueError, match="no audio clips found"):
+        _run(tmp_path / "e", _props(empty))
