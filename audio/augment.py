@@ -1,0 +1,562 @@
+"""Waveform augmentation for training segments.
+
+A Beam stage before tf.Transform makes K augmented copies of every TRAIN segment
+(float32 mono, fixed length, values in [-1, 1]); eval data is never augmented.
+
+Design:
+
+* Every augmentation is a plain function with explicit parameters (randomness only
+  through a passed ``np.random.Generator``), so each effect can be tested on its own.
+* A registry (``REGISTRY``) maps a name to its parameter dataclass, a sampler that draws
+  parameters from an rng, the function that applies them and a representative setting
+  for plots. New augmentations (time shift, stretch, background noise, RIR, VTLP, ...)
+  are added with ``register`` without touching ``augment`` or ``AugmentationConfig``.
+* ``augment`` gives each augmentation its own random stream derived from the caller's
+  rng and the augmentation's name, so adding, removing or re-tuning one augmentation
+  does not change the random choices of the others.
+* ``rng_for`` derives the caller's rng from (seed, example key, copy index) with
+  hashlib, so copies are reproducible whatever the worker or processing order.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from typing import Any, Callable, ClassVar, Iterator, Mapping
+
+import numpy as np
+import scipy.signal
+import soxr
+
+__all__ = [
+    "AugmentationConfig",
+    "Augmentation",
+    "REGISTRY",
+    "register",
+    "rng_for",
+    "augment",
+    "time_mask",
+    "high_pass",
+    "add_white_noise",
+    "pitch_scale",
+    "invert_polarity",
+    "apply_gain",
+    "limit_peak",
+    "TimeMaskParams",
+    "HighPassParams",
+    "WhiteNoiseParams",
+    "PitchScaleParams",
+    "PolarityInversionParams",
+    "RandomGainParams",
+]
+
+
+# --------------------------------------------------------------------------------------
+# Augmentation functions. Each takes a 1-D waveform, never mutates it and returns a new
+# float32 array of the same length.
+# --------------------------------------------------------------------------------------
+
+
+def _as_waveform(waveform: Any) -> np.ndarray:
+    """Float64 copy of a 1-D waveform: filters and resampling are computed in float64."""
+    w = np.array(waveform, dtype=np.float64, copy=True)
+    if w.ndim != 1:
+        raise ValueError(f"expected a 1-D mono waveform, got shape {w.shape}")
+    return w
+
+
+def time_mask(waveform: Any, start: int, length: int) -> np.ndarray:
+    """Zero ``waveform[start:start + length]``: teaches robustness to dropouts/gaps."""
+    w = _as_waveform(waveform)
+    start, length = int(start), int(length)
+    if start < 0 or length < 0 or start + length > w.shape[0]:
+        raise ValueError(f"mask [{start}, {start + length}) outside [0, {w.shape[0]})")
+    w[start : start + length] = 0.0
+    return w.astype(np.float32)
+
+
+def high_pass(waveform: Any, sample_rate: int, cutoff_hz: float, order: int = 4) -> np.ndarray:
+    """Butterworth high-pass, zero-phase (sosfiltfilt): mimics thin mics / phone audio.
+
+    Zero-phase filtering avoids shifting the waveform in time; it doubles the effective
+    order (attenuation in dB) of the ``order``-th order design.
+    """
+    w = _as_waveform(waveform)
+    nyquist = sample_rate / 2.0
+    if not 0.0 < cutoff_hz < nyquist:
+        raise ValueError(f"cutoff_hz must be in (0, {nyquist}), got {cutoff_hz}")
+    sos = scipy.signal.butter(int(order), cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
+    if w.shape[0] < 2:
+        return w.astype(np.float32)
+    padlen = min(3 * (2 * sos.shape[0] + 1), w.shape[0] - 1)  # scipy's default, capped for short input
+    return scipy.signal.sosfiltfilt(sos, w, padlen=padlen).astype(np.float32)
+
+
+def add_white_noise(waveform: Any, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    """Add Gaussian white noise at exactly ``snr_db`` relative to the signal's RMS.
+
+    The drawn noise is rescaled by its own measured RMS, so the SNR is exact rather
+    than only right on average. A silent input stays silent (there is no level to
+    scale against).
+    """
+    w = _as_waveform(waveform)
+    signal_rms = math.sqrt(float(np.mean(w**2))) if w.size else 0.0
+    noise = rng.standard_normal(w.shape[0])
+    noise_rms = math.sqrt(float(np.mean(noise**2))) if w.size else 0.0
+    if signal_rms == 0.0 or noise_rms == 0.0:
+        return w.astype(np.float32)
+    noise *= signal_rms / (10.0 ** (snr_db / 20.0)) / noise_rms
+    return (w + noise).astype(np.float32)
+
+
+def pitch_scale(waveform: Any, sample_rate: int, semitones: float) -> np.ndarray:
+    """Shift pitch by ``semitones`` by resampling (speed perturbation), keep the length.
+
+    The waveform is resampled (soxr, high quality) by ratio ``r = 2**(semitones/12)`` and
+    played back at the original rate, so a tone at f moves to f*r and formants move with
+    it, like a different (shorter/longer vocal tract) speaker speaking faster/slower.
+    The result is centre-cropped (pitch down: longer) or zero-padded on both sides
+    (pitch up: shorter) back to the input length.
+    """
+    w = _as_waveform(waveform)
+    n = w.shape[0]
+    if semitones == 0.0 or n == 0:
+        return w.astype(np.float32)
+    ratio = 2.0 ** (semitones / 12.0)
+    # Treating the input as sampled at sample_rate*ratio and converting to sample_rate
+    # keeps its physical frequencies, which are ratio times the originals.
+    y = soxr.resample(w, sample_rate * ratio, sample_rate, quality="HQ")
+    return _fit_length(y, n).astype(np.float32)
+
+
+def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Centre-crop or symmetrically zero-pad ``y`` to ``n`` samples."""
+    m = y.shape[0]
+    if m >= n:
+        start = (m - n) // 2
+        return y[start : start + n]
+    before = (n - m) // 2
+    return np.pad(y, (before, n - m - before))
+
+
+def invert_polarity(waveform: Any) -> np.ndarray:
+    """Negate the waveform: inaudible, but stops the model relying on absolute phase."""
+    return (-_as_waveform(waveform)).astype(np.float32)
+
+
+def apply_gain(waveform: Any, gain_db: float) -> np.ndarray:
+    """Scale by ``gain_db`` dB, then scale down (never clip) if the peak would exceed 1.
+
+    Clipping would add distortion that a language model could latch onto; scaling the
+    whole waveform keeps its shape, at the cost of achieving less than the requested
+    gain when the input is already loud.
+    """
+    w = _as_waveform(waveform) * (10.0 ** (gain_db / 20.0))
+    return limit_peak(w)
+
+
+def limit_peak(waveform: Any) -> np.ndarray:
+    """Scale the waveform down so ``max|w| <= 1``; leave it unchanged if it already is."""
+    w = _as_waveform(waveform)
+    peak = float(np.max(np.abs(w))) if w.size else 0.0
+    if peak > 1.0:
+        w /= peak
+    return w.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# Parameter dataclasses. Each has ``name`` (the registry/JSON key) and ``p``, the
+# probability that ``augment`` applies it.
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Params:
+    """Base for per-augmentation parameters: validates and coerces JSON numbers."""
+
+    name: ClassVar[str] = ""
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{self.name}.{f.name} must be a number, got {value!r}")
+            if f.type in ("int", int):
+                if value != int(value):
+                    raise ValueError(f"{self.name}.{f.name} must be an integer, got {value!r}")
+                object.__setattr__(self, f.name, int(value))
+            else:
+                if not math.isfinite(value):
+                    raise ValueError(f"{self.name}.{f.name} must be finite, got {value!r}")
+                object.__setattr__(self, f.name, float(value))
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"{self.name}.p must be in [0, 1], got {self.p}")
+        self._validate()
+
+    def _validate(self) -> None:
+        """Subclass hook for range checks."""
+
+    def _check_range(self, low: str, high: str) -> None:
+        if getattr(self, low) > getattr(self, high):
+            raise ValueError(f"{self.name}: {low} must be <= {high}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeMaskParams(_Params):
+    """Zero 1..max_masks spans, each at most max_fraction of the segment."""
+
+    name: ClassVar[str] = "time_mask"
+    p: float = 0.5
+    max_fraction: float = 0.15
+    max_masks: int = 2
+
+    def _validate(self) -> None:
+        if not 0.0 < self.max_fraction <= 1.0:
+            raise ValueError("time_mask.max_fraction must be in (0, 1]")
+        if self.max_masks < 1:
+            raise ValueError("time_mask.max_masks must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class HighPassParams(_Params):
+    """Butterworth high-pass with cutoff drawn uniformly from [min, max] Hz."""
+
+    name: ClassVar[str] = "high_pass"
+    p: float = 0.3
+    min_cutoff_hz: float = 80.0
+    max_cutoff_hz: float = 400.0
+    order: int = 4
+
+    def _validate(self) -> None:
+        if self.min_cutoff_hz <= 0.0:
+            raise ValueError("high_pass.min_cutoff_hz must be > 0")
+        self._check_range("min_cutoff_hz", "max_cutoff_hz")
+        if self.order < 1:
+            raise ValueError("high_pass.order must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class WhiteNoiseParams(_Params):
+    """White noise at an SNR drawn uniformly from [min, max] dB."""
+
+    name: ClassVar[str] = "white_noise"
+    p: float = 0.5
+    min_snr_db: float = 10.0
+    max_snr_db: float = 30.0
+
+    def _validate(self) -> None:
+        self._check_range("min_snr_db", "max_snr_db")
+
+
+@dataclasses.dataclass(frozen=True)
+class PitchScaleParams(_Params):
+    """Resampling pitch shift by semitones drawn uniformly from [min, max]."""
+
+    name: ClassVar[str] = "pitch_scale"
+    p: float = 0.5
+    min_semitones: float = -3.0
+    max_semitones: float = 3.0
+
+    def _validate(self) -> None:
+        self._check_range("min_semitones", "max_semitones")
+        if max(abs(self.min_semitones), abs(self.max_semitones)) > 24.0:
+            raise ValueError("pitch_scale semitones must be within +-24")
+
+
+@dataclasses.dataclass(frozen=True)
+class PolarityInversionParams(_Params):
+    """Negate the waveform."""
+
+    name: ClassVar[str] = "polarity_inversion"
+    p: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomGainParams(_Params):
+    """Gain drawn uniformly from [min, max] dB, peak kept within [-1, 1]."""
+
+    name: ClassVar[str] = "random_gain"
+    p: float = 0.5
+    min_gain_db: float = -6.0
+    max_gain_db: float = 6.0
+
+    def _validate(self) -> None:
+        self._check_range("min_gain_db", "max_gain_db")
+
+
+# --------------------------------------------------------------------------------------
+# Registry.
+# --------------------------------------------------------------------------------------
+
+# sample(rng, params, num_samples, sample_rate) -> kwargs for apply
+Sampler = Callable[[np.random.Generator, Any, int, int], dict]
+# apply(waveform, sample_rate, rng, **kwargs) -> waveform
+Applier = Callable[..., np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """A named augmentation: parameter type, parameter sampler, applier, plot example.
+
+    ``example(params, num_samples, sample_rate)`` returns representative kwargs (the
+    strongest setting the params allow) for plots; ``describe(kwargs)`` labels them.
+    """
+
+    name: str
+    params_type: type
+    sample: Sampler
+    apply: Applier
+    example: Callable[[Any, int, int], dict]
+    describe: Callable[[dict], str] = lambda kwargs: ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
+
+
+REGISTRY: dict[str, Augmentation] = {}
+"""Registered augmentations, in the order ``augment`` applies them."""
+
+
+def register(augmentation: Augmentation) -> Augmentation:
+    """Add an augmentation to the registry (applied after those already registered)."""
+    if augmentation.name in REGISTRY:
+        raise ValueError(f"augmentation {augmentation.name!r} is already registered")
+    if getattr(augmentation.params_type, "name", None) != augmentation.name:
+        raise ValueError(f"{augmentation.params_type.__name__}.name must be {augmentation.name!r}")
+    REGISTRY[augmentation.name] = augmentation
+    return augmentation
+
+
+def _sample_time_masks(rng: np.random.Generator, params: TimeMaskParams, n: int, sr: int) -> dict:
+    max_len = max(1, int(params.max_fraction * n))
+    count = int(rng.integers(1, params.max_masks + 1))
+    spans = []
+    for _ in range(count):
+        length = int(rng.integers(1, max_len + 1)) if n else 0
+        spans.append((int(rng.integers(0, n - length + 1)), length))
+    return {"spans": tuple(spans)}
+
+
+def _apply_time_masks(w: np.ndarray, sr: int, rng: np.random.Generator, spans) -> np.ndarray:
+    for start, length in spans:
+        w = time_mask(w, start, length)
+    return w
+
+
+def _describe_time_masks(kwargs: dict) -> str:
+    return "; ".join(f"start={s}, length={n}" for s, n in kwargs["spans"])
+
+
+# Application order: pitch (changes the content) and filtering first, then noise, so its
+# level follows the processed signal; gain and polarity act on signal+noise together;
+# masks last so masked spans are true silence.
+register(
+    Augmentation(
+        name="pitch_scale",
+        params_type=PitchScaleParams,
+        sample=lambda rng, p, n, sr: {"semitones": float(rng.uniform(p.min_semitones, p.max_semitones))},
+        apply=lambda w, sr, rng, semitones: pitch_scale(w, sr, semitones),
+        example=lambda p, n, sr: {"semitones": p.max_semitones},
+        describe=lambda kw: f"semitones={kw['semitones']:+.2f}",
+    )
+)
+register(
+    Augmentation(
+        name="high_pass",
+        params_type=HighPassParams,
+        sample=lambda rng, p, n, sr: {
+            "cutoff_hz": float(rng.uniform(p.min_cutoff_hz, p.max_cutoff_hz)),
+            "order": p.order,
+        },
+        apply=lambda w, sr, rng, cutoff_hz, order: high_pass(w, sr, cutoff_hz, order),
+        example=lambda p, n, sr: {"cutoff_hz": p.max_cutoff_hz, "order": p.order},
+        describe=lambda kw: f"cutoff={kw['cutoff_hz']:.0f} Hz, order={kw['order']}",
+    )
+)
+register(
+    Augmentation(
+        name="white_noise",
+        params_type=WhiteNoiseParams,
+        sample=lambda rng, p, n, sr: {"snr_db": float(rng.uniform(p.min_snr_db, p.max_snr_db))},
+        apply=lambda w, sr, rng, snr_db: add_white_noise(w, rng, snr_db),
+        example=lambda p, n, sr: {"snr_db": p.min_snr_db},
+        describe=lambda kw: f"SNR={kw['snr_db']:.1f} dB",
+    )
+)
+register(
+    Augmentation(
+        name="random_gain",
+        params_type=RandomGainParams,
+        sample=lambda rng, p, n, sr: {"gain_db": float(rng.uniform(p.min_gain_db, p.max_gain_db))},
+        apply=lambda w, sr, rng, gain_db: apply_gain(w, gain_db),
+        example=lambda p, n, sr: {"gain_db": p.min_gain_db},
+        describe=lambda kw: f"gain={kw['gain_db']:+.1f} dB",
+    )
+)
+register(
+    Augmentation(
+        name="polarity_inversion",
+        params_type=PolarityInversionParams,
+        sample=lambda rng, p, n, sr: {},
+        apply=lambda w, sr, rng: invert_polarity(w),
+        example=lambda p, n, sr: {},
+        describe=lambda kw: "w -> -w",
+    )
+)
+register(
+    Augmentation(
+        name="time_mask",
+        params_type=TimeMaskParams,
+        sample=_sample_time_masks,
+        apply=_apply_time_masks,
+        example=lambda p, n, sr: {"spans": ((int(0.4 * n), max(1, int(p.max_fraction * n))),)},
+        describe=_describe_time_masks,
+    )
+)
+
+
+# --------------------------------------------------------------------------------------
+# Configuration.
+# --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentationConfig:
+    """Parameters of every registered augmentation, keyed by name.
+
+    JSON form (``to_dict``/``from_dict``) is ``{name: {field: value}}``. In ``from_dict``
+    omitted augmentations and fields take their defaults; set ``p`` to 0 to disable one.
+    Unknown augmentation or field names raise ``ValueError`` so typos are not ignored.
+    """
+
+    params: tuple = ()
+
+    def __post_init__(self) -> None:
+        given = {}
+        for item in self.params:
+            if not isinstance(item, _Params) or item.name not in REGISTRY:
+                raise ValueError(f"not the parameters of a registered augmentation: {item!r}")
+            if item.name in given:
+                raise ValueError(f"parameters for {item.name!r} given twice")
+            given[item.name] = item
+        # Canonical order and completeness: registry order, defaults for the rest.
+        full = tuple(given.get(name, aug.params_type()) for name, aug in REGISTRY.items())
+        object.__setattr__(self, "params", full)
+
+    def __getitem__(self, name: str) -> Any:
+        for item in self.params:
+            if item.name == name:
+                return item
+        raise ValueError(_unknown(name))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.params)
+
+    def replace(self, name: str, **changes: Any) -> "AugmentationConfig":
+        """Copy with some fields of one augmentation changed, e.g. ``replace("high_pass", p=0)``."""
+        new = dataclasses.replace(self[name], **changes)
+        return AugmentationConfig(tuple(new if item.name == name else item for item in self.params))
+
+    def only(self, name: str) -> "AugmentationConfig":
+        """Copy where ``name`` always applies (p=1) and every other augmentation never does."""
+        self[name]  # raises on unknown names
+        return AugmentationConfig(
+            tuple(dataclasses.replace(item, p=1.0 if item.name == name else 0.0) for item in self.params)
+        )
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """JSON-able ``{name: {field: value}}`` with every augmentation and field."""
+        return {item.name: dataclasses.asdict(item) for item in self.params}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]] | None) -> "AugmentationConfig":
+        """Inverse of ``to_dict``; missing entries take defaults, unknown names raise."""
+        data = data or {}
+        if not isinstance(data, Mapping):
+            raise ValueError(f"augmentation config must be a mapping, got {type(data).__name__}")
+        params = []
+        for name, fields in data.items():
+            if name not in REGISTRY:
+                raise ValueError(_unknown(name))
+            params_type = REGISTRY[name].params_type
+            if not isinstance(fields, Mapping):
+                raise ValueError(f"{name}: expected a mapping of parameters, got {fields!r}")
+            known = {f.name for f in dataclasses.fields(params_type)}
+            unknown = sorted(set(fields) - known)
+            if unknown:
+                raise ValueError(f"{name}: unknown parameter(s) {unknown}; known: {sorted(known)}")
+            params.append(params_type(**fields))
+        return cls(tuple(params))
+
+    def to_json(self) -> str:
+        """JSON string for a TFX execution property."""
+        return json.dumps(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "AugmentationConfig":
+        """Inverse of ``to_json``; an empty string or None gives the defaults."""
+        return cls.from_dict(json.loads(text) if text else None)
+
+
+def _unknown(name: str) -> str:
+    return f"unknown augmentation {name!r}; known: {sorted(REGISTRY)}"
+
+
+# --------------------------------------------------------------------------------------
+# Randomness and the pipeline entry point.
+# --------------------------------------------------------------------------------------
+
+
+def rng_for(seed: int, key: str | bytes, copy_index: int) -> np.random.Generator:
+    """Generator for one augmented copy, reproducible from (seed, example key, copy).
+
+    Uses SHA-256 rather than ``hash()`` (salted per process), so every Beam worker and
+    every run derives the same stream whatever the processing order.
+    """
+    key_bytes = key if isinstance(key, bytes) else str(key).encode("utf-8")
+    h = hashlib.sha256()
+    for part in (str(int(seed)).encode(), key_bytes, str(int(copy_index)).encode()):
+        h.update(len(part).to_bytes(8, "little"))  # length prefix: no ambiguous concatenation
+        h.update(part)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int.from_bytes(h.digest(), "little"))))
+
+
+def _name_word(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "little")
+
+
+def augment(
+    waveform: Any,
+    sample_rate: int,
+    rng: np.random.Generator,
+    config: AugmentationConfig | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Apply each registered augmentation with its probability; return (waveform, names).
+
+    The input is not modified. The output is float32, of the input's length, finite and
+    within [-1, 1] (scaled down, not clipped, if an augmentation pushed the peak over 1).
+    A fixed amount (4 words) is drawn from ``rng``; each augmentation then uses a stream
+    derived from those and its name, independent of the other augmentations.
+    """
+    config = config or AugmentationConfig()
+    w = _as_waveform(waveform)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("waveform contains NaN or infinite values")
+    n = w.shape[0]
+    root = [int(x) for x in rng.integers(0, 2**32, size=4, dtype=np.uint64)]
+    applied: list[str] = []
+    for params in config:
+        if params.p <= 0.0:
+            continue
+        aug = REGISTRY[params.name]
+        sub = np.random.Generator(np.random.PCG64(np.random.SeedSequence(root, spawn_key=(_name_word(aug.name),))))
+        if sub.random() >= params.p:
+            continue
+        kwargs = aug.sample(sub, params, n, sample_rate)
+        w = np.asarray(aug.apply(w, sample_rate, sub, **kwargs), dtype=np.float64)
+        if w.shape != (n,):
+            raise AssertionError(f"{aug.name} changed the length from {n} to {w.shape}")
+        applied.append(aug.name)
+    out = limit_peak(w)
+    if not np.all(np.isfinite(out)):
+        raise AssertionError(f"augmentation produced non-finite values (applied: {applied})")
+    return out, applied

@@ -1,0 +1,126 @@
+"""Pictures of augmentations, to check by eye what the model is trained on.
+
+Uses matplotlib's object API with the Agg canvas (no pyplot): no display is needed, the
+process-wide backend is left alone and figures are not kept in pyplot's global registry.
+Spectrograms use scipy.signal.stft, not TensorFlow, to keep this import light.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.signal
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from audio.augment import REGISTRY, AugmentationConfig
+
+__all__ = ["plot_augmentations", "plot_spectrogram", "log_power_spectrogram", "DPI", "ROW_HEIGHT_IN"]
+
+DPI = 100
+ROW_HEIGHT_IN = 2.0
+FIG_WIDTH_IN = 13.0
+DYNAMIC_RANGE_DB = 80.0
+
+
+def log_power_spectrogram(
+    waveform: Any, sample_rate: int, frame_ms: float = 32.0, hop_ms: float = 8.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (times_s, freqs_hz, power_db[freq, time]) from a Hann-window STFT."""
+    w = np.asarray(waveform, dtype=np.float64)
+    nperseg = max(16, int(round(sample_rate * frame_ms / 1000.0)))
+    hop = max(1, int(round(sample_rate * hop_ms / 1000.0)))
+    nperseg = min(nperseg, max(1, w.shape[0]))
+    noverlap = min(nperseg - hop, nperseg - 1) if nperseg > hop else 0
+    freqs, times, z = scipy.signal.stft(
+        w, fs=sample_rate, window="hann", nperseg=nperseg, noverlap=noverlap, boundary=None, padded=False
+    )
+    power_db = 10.0 * np.log10(np.abs(z) ** 2 + 1e-12)
+    return times, freqs, power_db
+
+
+def _draw_row(
+    fig: Figure, wave_ax, spec_ax, waveform: np.ndarray, sample_rate: int, label: str, vmax_db: float
+) -> None:
+    t = np.arange(waveform.shape[0]) / sample_rate
+    wave_ax.plot(t, waveform, linewidth=0.5, color="tab:blue")
+    wave_ax.set_xlim(0.0, t[-1] if t.size else 1.0)
+    wave_ax.set_ylim(-1.05, 1.05)
+    wave_ax.set_title(label, fontsize=10, loc="left")
+    wave_ax.set_xlabel("time (s)", fontsize=8)
+    wave_ax.set_ylabel("amplitude", fontsize=8)
+    wave_ax.tick_params(labelsize=7)
+
+    times, freqs, power_db = log_power_spectrogram(waveform, sample_rate)
+    duration = waveform.shape[0] / sample_rate
+    image = spec_ax.imshow(
+        power_db,
+        origin="lower",
+        aspect="auto",
+        extent=(0.0, duration, float(freqs[0]), float(freqs[-1])),
+        vmin=vmax_db - DYNAMIC_RANGE_DB,
+        vmax=vmax_db,
+        cmap="magma",
+        interpolation="nearest",
+    )
+    spec_ax.set_title(f"{label}: log power", fontsize=10, loc="left")
+    spec_ax.set_xlabel("time (s)", fontsize=8)
+    spec_ax.set_ylabel("frequency (Hz)", fontsize=8)
+    spec_ax.tick_params(labelsize=7)
+    fig.colorbar(image, ax=spec_ax, pad=0.01, fraction=0.04).set_label("dB", fontsize=8)
+
+
+def _save(fig: Figure, out_path: str | os.PathLike) -> Path:
+    path = Path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def plot_augmentations(
+    waveform: Any,
+    sample_rate: int,
+    out_path: str | os.PathLike,
+    seed: int = 0,
+    config: AugmentationConfig | None = None,
+) -> Path:
+    """Save one PNG: row 0 the original, then each registered augmentation applied alone.
+
+    Each augmentation uses its representative (strongest allowed) setting from
+    ``config``, whatever its probability; ``seed`` drives any randomness (noise).
+    Every row shows the waveform and a log-power spectrogram on a shared dB scale,
+    so level changes (gain, noise) are visible. Returns the written path.
+    """
+    config = config or AugmentationConfig()
+    original = np.asarray(waveform, dtype=np.float32)
+    if original.ndim != 1 or original.size == 0:
+        raise ValueError(f"expected a non-empty 1-D waveform, got shape {original.shape}")
+    rows: list[tuple[str, np.ndarray]] = [("original", original)]
+    for name, aug in REGISTRY.items():
+        kwargs = aug.example(config[name], original.shape[0], sample_rate)
+        rng = np.random.default_rng(seed)
+        augmented = np.asarray(aug.apply(original, sample_rate, rng, **kwargs), dtype=np.float32)
+        rows.append((f"{name} ({aug.describe(kwargs)})", augmented))
+
+    vmax_db = float(np.max(log_power_spectrogram(original, sample_rate)[2]))
+    fig = Figure(figsize=(FIG_WIDTH_IN, ROW_HEIGHT_IN * len(rows)), dpi=DPI)
+    axes = fig.subplots(len(rows), 2, squeeze=False, gridspec_kw={"width_ratios": [1.0, 1.3]})
+    for (label, wave), (wave_ax, spec_ax) in zip(rows, axes):
+        _draw_row(fig, wave_ax, spec_ax, wave, sample_rate, label, vmax_db)
+    return _save(fig, out_path)
+
+
+def plot_spectrogram(waveform: Any, sample_rate: int, out_path: str | os.PathLike, title: str) -> Path:
+    """Save a PNG with the waveform and its log-power spectrogram; return the path."""
+    wave = np.asarray(waveform, dtype=np.float32)
+    if wave.ndim != 1 or wave.size == 0:
+        raise ValueError(f"expected a non-empty 1-D waveform, got shape {wave.shape}")
+    vmax_db = float(np.max(log_power_spectrogram(wave, sample_rate)[2]))
+    fig = Figure(figsize=(FIG_WIDTH_IN, ROW_HEIGHT_IN * 1.5), dpi=DPI)
+    wave_ax, spec_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.3]})
+    _draw_row(fig, wave_ax, spec_ax, wave, sample_rate, title, vmax_db)
+    return _save(fig, out_path)
