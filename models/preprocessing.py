@@ -12,6 +12,7 @@ import tensorflow_transform as tft
 from models import features
 
 _EPSILON = 1e-6
+_AUDIBLE_RATIO = 1e-5  # -50 dB
 
 
 def segment_samples(config: dict) -> int:
@@ -42,8 +43,14 @@ def spectral_features(waveform: tf.Tensor, config: dict) -> tuple[tf.Tensor, tf.
     log_mel = tf.math.log(mel + _EPSILON)
     mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config["num_mfcc"])]
     if config.get("utterance_norm", True):
-        log_mel -= tf.reduce_mean(log_mel, axis=1, keepdims=True)
-        mfcc -= tf.reduce_mean(mfcc, axis=1, keepdims=True)
+        # Frames more than 50 dB below the loudest (the zero padding of a clip's last window,
+        # digital silence) are left out of the utterance's mean and set to it, so padding
+        # does not shift the features of the audio it pads.
+        power = tf.reduce_sum(mel, axis=-1, keepdims=True)
+        audible = tf.cast(power > _AUDIBLE_RATIO * tf.reduce_max(power, axis=1, keepdims=True), tf.float32)
+        count = tf.maximum(tf.reduce_sum(audible, axis=1, keepdims=True), 1.0)
+        log_mel = (log_mel - tf.reduce_sum(log_mel * audible, axis=1, keepdims=True) / count) * audible
+        mfcc = (mfcc - tf.reduce_sum(mfcc * audible, axis=1, keepdims=True) / count) * audible
     return log_mel, mfcc
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 
 from ml_metadata.metadata_store import metadata_store
@@ -61,8 +62,9 @@ def _evaluation(uri: str, languages: list[str]) -> dict:
         if not slice_key:
             out.update(entry)
             out["per_class"] = {
-                languages[int(k.split(":")[1])]: {m: _value(v) for m, v in vals.items()}
-                for k, vals in metrics[""].items() if k.startswith("classId:")}
+                # "precision@1" / "recall@1" with top_k=1: stored as plain precision / recall.
+                languages[int(match.group(1))]: {m.split("@")[0]: _value(v) for m, v in vals.items()}
+                for k, vals in metrics[""].items() if (match := re.match(r"classId:(\d+)", k))}
         else:
             out["per_language"][dict(slice_key)["language"]] = entry
     for slice_key, plots in result.plots or []:

@@ -26,7 +26,7 @@ def runs(tmp_path_factory, tiny_corpus):
     out = tmp_path_factory.mktemp("e2e")
     argv = ["--corpus-dir", tiny_corpus[0], "--languages", ",".join(LANGUAGES),
             "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
-            "--train-steps", "60", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
+            "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
             "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.5", "--quiet"]
     saved_env = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL",)}
     os.environ.pop("AWS_ENDPOINT_URL", None)  # the embedded default, as a new user gets it

@@ -90,3 +90,17 @@ def test_preprocessing_fn_normalises_each_band_over_the_training_data():
     out_features = schema_utils.schema_as_feature_spec(out_spec).feature_spec
     assert list(out_features[features.LOG_MEL].shape) == [frames, 64]
     assert list(out_features[features.MFCC].shape) == [frames, 13]
+
+
+def test_padding_does_not_shift_the_utterance_mean():
+    rng = np.random.default_rng(0)
+    speech = tone(500) + 0.1 * rng.standard_normal(RATE).astype(np.float32)   # broadband, like speech
+    half = speech.copy()
+    half[RATE // 2:] = 0.0                       # the second half is padding
+    full_mel, _ = spectral_features(tf.constant(speech[None, : RATE // 2]), CONFIG)
+    padded_mel, padded_mfcc = spectral_features(tf.constant(half[None]), CONFIG)
+    n = full_mel.shape[1] - 2                    # frames wholly inside the audible half
+    # Only the two frames straddling the edge differ; without the mask the shift is ~7.
+    assert np.abs(padded_mel.numpy()[0, :n] - full_mel.numpy()[0, :n]).mean() < 0.15
+    silent = 1 + (RATE // 2) // 160 + 1          # first frame wholly in the padding
+    assert np.all(padded_mel.numpy()[0, silent:] == 0.0) and np.all(padded_mfcc.numpy()[0, silent:] == 0.0)

@@ -19,6 +19,8 @@ class AudioAugmenterSpec(types.ComponentSpec):
         "sample_rate": ExecutionParameter(type=int),
         "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationConfig
         "splits": ExecutionParameter(type=str),   # JSON list of splits to augment
+        # Digest of the executor's code: a code change invalidates the cache.
+        "code_version": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {"augmented_examples": ChannelParameter(type=standard_artifacts.Examples)}
@@ -35,7 +37,7 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, copies: int, seed: int = 0, sample_rate: int = 16000,
-                 config: Optional[dict] = None, splits: Sequence[str] = ("train",)):
+                 config: Optional[dict] = None, splits: Sequence[str] = ("train",), code_version: str = ""):
         if copies < 1:
             raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
         from audio.augment import AugmentationConfig  # validates the config at construction time
@@ -47,6 +49,7 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
             sample_rate=sample_rate,
             config=config_json,
             splits=json.dumps(list(splits)),
+            code_version=code_version,
             augmented_examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -29,6 +29,8 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "split_seed": ExecutionParameter(type=int),
         # Changes when the bucket's content changes, so a cached run is not reused for new data.
         "corpus_fingerprint": ExecutionParameter(type=str),
+        # Digest of the executor's code: a code change invalidates the cache.
+        "code_version": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
@@ -58,6 +60,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         eval_fraction: float = 0.2,
         split_seed: int = 42,
         corpus_fingerprint: str = "",
+        code_version: str = "",
     ):
         if not languages:
             raise ValueError("at least one language is needed")
@@ -73,6 +76,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             eval_fraction=eval_fraction,
             split_seed=split_seed,
             corpus_fingerprint=corpus_fingerprint,
+            code_version=code_version,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

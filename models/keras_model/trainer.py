@@ -63,8 +63,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
     model = build_model(len(languages), int(feature_cfg["num_mel_bins"]), int(feature_cfg["num_mfcc"]),
-                        conv_filters=model_cfg["conv_filters"], dropout=model_cfg["dropout"],
-                        l2=model_cfg["l2"], embedding_units=model_cfg["embedding_units"])
+                        **model_cfg)
     steps = int(fn_args.train_steps)
     epochs = max(1, min(int(cfg.get("epochs", 12)), steps))
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
