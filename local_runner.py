@@ -49,8 +49,37 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="eval accuracy the model must exceed to be blessed")
     p.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                    help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
-    p.add_argument("--quiet", action="store_true", help="only warnings from TFX and Beam")
+    p.add_argument("--verbose", action="store_true", help="every INFO line of TFX, Beam and TensorFlow")
+    p.add_argument("--quiet", action="store_true", help="warnings and the final summary only")
     return p.parse_args(argv)
+
+
+class _ProgressFilter(logging.Filter):
+    """Without --verbose: warnings, component start/finish, and this project's own messages."""
+
+    OWN = ("components", "pipeline", "models", "storage", "audio")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        message = record.getMessage()
+        return (message.startswith("Component ") and message.endswith(("is running.", "is finished."))) \
+            or record.name.split(".")[0] in self.OWN
+
+
+def configure_logging(args) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if args.verbose else "2")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    if not args.verbose:
+        handler.addFilter(_ProgressFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING if args.quiet else absl_logging.INFO)
+    absl_logging.use_python_logging()
 
 
 def _languages(args) -> list[str]:
@@ -119,11 +148,7 @@ def run(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.quiet:
-        from absl import logging as absl_logging
-        absl_logging.set_verbosity(absl_logging.WARNING)
+    configure_logging(args)
     run(args)
     return 0
 

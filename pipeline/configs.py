@@ -59,6 +59,10 @@ TRAIN_BATCH_SIZE = 32
 EVAL_BATCH_SIZE = 64
 LEARNING_RATE = 2e-3
 LABEL_SMOOTHING = 0.1
+# SpecAugment-style masks on training features (Trainer input pipeline only), e.g.
+# {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 20}. Off by default:
+# at the demo's 1,000-step budget it cost held-out accuracy (0.929 vs 0.939, one run each).
+SPEC_AUGMENT = None
 MODEL = {
     "conv_filters": [8, 16],
     "temporal_units": 128,
@@ -80,5 +84,5 @@ def trainer_config(epochs: int = EPOCHS) -> dict:
     return {
         "train_batch_size": TRAIN_BATCH_SIZE, "eval_batch_size": EVAL_BATCH_SIZE,
         "learning_rate": LEARNING_RATE, "label_smoothing": LABEL_SMOOTHING,
-        "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED,
+        "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED, "spec_augment": SPEC_AUGMENT,
     }

@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sentences", type=Path, default=HERE / "sentences",
                     help="folder with {Language}.txt, one sentence a line")
     ap.add_argument("--clips-per-language", type=int, default=80)
-    ap.add_argument("--speakers-per-language", type=int, default=10)
+    ap.add_argument("--speakers-per-language", type=int, default=16)
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--languages", nargs="*", default=[lg.name for lg in LANGUAGES],
                     help="subset of languages to generate (default: all six)")

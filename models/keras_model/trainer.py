@@ -14,10 +14,12 @@ from tfx_bsl.public import tfxio
 from models import features
 from models.keras_model.model import build_model
 from models.keras_model.signatures import make_signatures
+from models.keras_model.spec_augment import spec_augment
 from models.preprocessing import segment_samples
 
 
-def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int):
+def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
+             spec_augment_config: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
@@ -25,7 +27,10 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_cl
     inputs = list(features.MODEL_INPUTS)
 
     def split(x, y):
-        return {k: x[k] for k in inputs}, tf.one_hot(tf.reshape(y, [-1]), num_classes)
+        x = {k: x[k] for k in inputs}
+        if spec_augment_config:
+            x = spec_augment(x, inputs, **spec_augment_config)
+        return x, tf.one_hot(tf.reshape(y, [-1]), num_classes)
 
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -59,7 +64,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.keras.utils.set_random_seed(int(cfg.get("seed", 0)))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages))
+    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
+                     spec_augment_config=cfg.get("spec_augment"))
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
     model = build_model(len(languages), int(feature_cfg["num_mel_bins"]), int(feature_cfg["num_mfcc"]),
