@@ -45,3 +45,10 @@ def read_floats(feature: tf.train.Feature) -> np.ndarray:
     if pos + length != len(wire):  # not one packed run: take the slow, general path
         return np.asarray(feature.float_list.value, dtype=np.float32)
     return np.frombuffer(wire, dtype="<f4", offset=pos, count=length // 4).astype(np.float32)
+
+
+def read_split(examples_uri: str, split: str):
+    """Yield the tf.train.Examples of one split of an Examples artifact (gzipped TFRecords)."""
+    files = sorted(tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*.gz"))
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        yield tf.train.Example.FromString(record.numpy())

@@ -104,20 +104,12 @@ def plot_confusion(confusion: list[list[float]], languages: list[str], path: str
 
 
 def _first_waveform(examples_uri: str):
-    import glob
-
-    import numpy as np
-    import tensorflow as tf
-
+    from components.example_codec import read_floats, read_split
     from models import features
 
-    files = sorted(glob.glob(os.path.join(examples_uri, "Split-train", "*.gz")))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1):
-        example = tf.train.Example.FromString(record.numpy())
-        feats = example.features.feature
-        return (np.asarray(feats[features.WAVEFORM].float_list.value, dtype=np.float32),
-                feats[features.SOURCE_KEY].bytes_list.value[0].decode())
-    return None, None
+    for example in read_split(examples_uri, "train"):
+        return read_floats(example.features.feature[features.WAVEFORM])
+    return None
 
 
 def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
@@ -137,7 +129,7 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         examples = run["S3AudioExampleGen"][1]["examples"][0]
         with open(os.path.join(examples.uri, "ingestion_report.json")) as f:
             summary["ingestion"] = json.load(f)
-        waveform, key = _first_waveform(examples.uri)
+        waveform = _first_waveform(examples.uri)
         if waveform is not None and augment_config is not None:
             from audio.augment import AugmentationConfig
             from audio.plots import plot_augmentations

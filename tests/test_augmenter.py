@@ -1,7 +1,6 @@
 """AudioAugmenter: copies for the train split only, reproducible, originals untouched."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 
@@ -12,7 +11,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from audio.augment import AugmentationConfig
 from components.audio_augmenter.executor import Executor
-from components.example_codec import read_floats
+from components.example_codec import read_floats, read_split
 from components.s3_audio_example_gen.executor import segment_to_example
 from components.speaker_split import Clip
 from models import features
@@ -38,11 +37,8 @@ def _input_examples(root) -> standard_artifacts.Examples:
 
 
 def _waves(examples, split):
-    files = glob.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*.gz"))
-    out = []
-    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        f = tf.train.Example.FromString(raw.numpy()).features.feature
-        out.append((f[features.SOURCE_KEY].bytes_list.value[0].decode(), read_floats(f[features.WAVEFORM])))
+    out = [(e.features.feature[features.SOURCE_KEY].bytes_list.value[0].decode(),
+            read_floats(e.features.feature[features.WAVEFORM])) for e in read_split(examples.uri, split)]
     return sorted(out, key=lambda kv: (kv[0], kv[1].tobytes()))
 
 
