@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import json
 import os
-import urllib.parse
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -26,18 +24,6 @@ MANIFEST_NAME = "manifest.jsonl"
 def resolve_endpoint(endpoint_url: str | None = None) -> str | None:
     """The explicit endpoint if given, else AWS_ENDPOINT_URL, else None (real AWS)."""
     return endpoint_url or os.environ.get(ENDPOINT_ENV) or None
-
-
-def is_loopback_endpoint(endpoint_url: str | None) -> bool:
-    if not endpoint_url:
-        return False
-    host = urllib.parse.urlparse(endpoint_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def make_client(endpoint_url: str | None = None, max_pool_connections: int = 16):
