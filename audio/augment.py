@@ -110,6 +110,9 @@ def add_white_noise(waveform: Any, rng: np.random.Generator, snr_db: float) -> n
     return (w + noise).astype(np.float32)
 
 
+_PAD_FADE_S = 0.005
+
+
 def pitch_scale(waveform: Any, sample_rate: int, semitones: float) -> np.ndarray:
     """Shift pitch by ``semitones`` by resampling (speed perturbation), keep the length.
 
@@ -117,7 +120,7 @@ def pitch_scale(waveform: Any, sample_rate: int, semitones: float) -> np.ndarray
     played back at the original rate, so a tone at f moves to f*r and formants move with
     it, like a different (shorter/longer vocal tract) speaker speaking faster/slower.
     The result is centre-cropped (pitch down: longer) or zero-padded on both sides
-    (pitch up: shorter) back to the input length.
+    (pitch up: shorter, with 5 ms fades into the padding) back to the input length.
     """
     w = _as_waveform(waveform)
     n = w.shape[0]
@@ -127,15 +130,25 @@ def pitch_scale(waveform: Any, sample_rate: int, semitones: float) -> np.ndarray
     # Treating the input as sampled at sample_rate*ratio and converting to sample_rate
     # keeps its physical frequencies, which are ratio times the originals.
     y = soxr.resample(w, sample_rate * ratio, sample_rate, quality="HQ")
-    return _fit_length(y, n).astype(np.float32)
+    return _fit_length(y, n, fade=int(_PAD_FADE_S * sample_rate)).astype(np.float32)
 
 
-def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
-    """Centre-crop or symmetrically zero-pad ``y`` to ``n`` samples."""
+def _fit_length(y: np.ndarray, n: int, fade: int = 0) -> np.ndarray:
+    """Centre-crop or symmetrically zero-pad ``y`` to ``n`` samples.
+
+    When padding, the first and last ``fade`` samples of ``y`` get a raised-cosine fade
+    so the jump to silence is not a broadband click the model could learn to spot.
+    """
     m = y.shape[0]
     if m >= n:
         start = (m - n) // 2
         return y[start : start + n]
+    fade = min(fade, m // 2)
+    if fade > 0:
+        y = y.copy()
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        y[:fade] *= ramp
+        y[m - fade :] *= ramp[::-1]
     before = (n - m) // 2
     return np.pad(y, (before, n - m - before))
 
