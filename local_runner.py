@@ -23,7 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s3 = p.add_argument_group("data")
     s3.add_argument("--bucket", default=None,
-                    help=f"S3 bucket holding {{Language}}/{{file}}.mp3 (default: embedded demo bucket '{configs.BUCKET}')")
+                    help="S3 bucket holding {Language}/{file}.mp3; none (and no endpoint): the embedded demo "
+                         f"bucket '{configs.BUCKET}' on 127.0.0.1")
     s3.add_argument("--prefix", default=configs.PREFIX, help="key prefix inside the bucket, e.g. 'clips/'")
     s3.add_argument("--s3-endpoint", default=os.environ.get("AWS_ENDPOINT_URL"),
                     help="S3-compatible endpoint (MinIO, moto); default AWS_ENDPOINT_URL or real AWS")
@@ -37,12 +38,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="where Pusher writes versioned SavedModels (TF Serving layout)")
     out.add_argument("--no-cache", action="store_true", help="re-run every component")
     train = p.add_argument_group("training")
-    train.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
-    train.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
+    train.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS, help="optimizer steps")
+    train.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS,
+                       help="eval batches per epoch for the validation curve (TFMA evaluates all)")
     train.add_argument("--epochs", type=int, default=configs.EPOCHS, help="the train steps are split into this many epochs")
     train.add_argument("--augment-copies", type=int, default=configs.AUGMENT_COPIES,
                        help="augmented copies per train segment (0: no augmentation)")
-    train.add_argument("--segment-seconds", type=float, default=configs.SEGMENT_SECONDS)
+    train.add_argument("--segment-seconds", type=float, default=configs.SEGMENT_SECONDS,
+                       help="window length; windows overlap by half")
     train.add_argument("--eval-fraction", type=float, default=configs.EVAL_FRACTION,
                        help="fraction of each language's speakers held out for evaluation")
     train.add_argument("--accuracy-bound", type=float, default=configs.ACCURACY_LOWER_BOUND,
