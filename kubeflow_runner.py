@@ -38,21 +38,12 @@ def compile_pipeline(args) -> str:
 
     from pipeline.pipeline import create_pipeline
 
-    languages = [x.strip() for x in args.languages.split(",") if x.strip()]
     serving_dir = args.serving_dir or f"{args.pipeline_root.rstrip('/')}/serving_model/{configs.SERVING_MODEL_NAME}"
     pipeline = create_pipeline(
         configs.PIPELINE_NAME, args.pipeline_root,
-        bucket=args.bucket, prefix=args.prefix, languages=languages, s3_endpoint=args.s3_endpoint,
-        corpus_fingerprint="", sample_rate=configs.SAMPLE_RATE,
-        segment_seconds=configs.SEGMENT_SECONDS, hop_seconds=configs.HOP_SECONDS,
-        trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=configs.EVAL_FRACTION,
-        split_seed=configs.SPLIT_SEED, augment_copies=args.augment_copies,
-        augment_seed=configs.AUGMENT_SEED, augmentation=configs.AUGMENTATION,
-        feature_config=configs.FEATURES, train_steps=args.train_steps, eval_steps=args.eval_steps,
-        trainer_config=configs.trainer_config(configs.EPOCHS),
-        accuracy_lower_bound=configs.ACCURACY_LOWER_BOUND,
-        regression_tolerance=configs.REGRESSION_TOLERANCE,
-        serving_model_dir=serving_dir, beam_pipeline_args=args.beam_arg)
+        bucket=args.bucket, prefix=args.prefix, languages=configs.parse_languages(args.languages),
+        s3_endpoint=args.s3_endpoint, augment_copies=args.augment_copies, train_steps=args.train_steps,
+        eval_steps=args.eval_steps, serving_model_dir=serving_dir, beam_pipeline_args=args.beam_arg)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
         output_filename=os.path.basename(args.output),

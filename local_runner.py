@@ -85,30 +85,19 @@ def configure_logging(args) -> None:
     absl_logging.use_python_logging()
 
 
-def _languages(args) -> list[str]:
-    return [x.strip() for x in args.languages.split(",") if x.strip()]
-
-
 def build(args, endpoint: str | None, bucket: str, fingerprint: str):
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
 
-    languages = _languages(args)
     root = os.path.abspath(args.output_dir)
-    feature_config = {**configs.FEATURES, "segment_seconds": args.segment_seconds}
     return create_pipeline(
         configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"),
-        bucket=bucket, prefix=args.prefix, languages=languages, s3_endpoint=endpoint,
-        corpus_fingerprint=fingerprint, sample_rate=configs.SAMPLE_RATE,
-        segment_seconds=args.segment_seconds, hop_seconds=args.segment_seconds / 2,
-        trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=args.eval_fraction,
-        split_seed=configs.SPLIT_SEED, augment_copies=args.augment_copies,
-        augment_seed=configs.AUGMENT_SEED, augmentation=configs.AUGMENTATION,
-        feature_config=feature_config, train_steps=args.train_steps, eval_steps=args.eval_steps,
-        trainer_config=configs.trainer_config(args.epochs), accuracy_lower_bound=args.accuracy_bound,
-        regression_tolerance=configs.REGRESSION_TOLERANCE,
-        serving_model_dir=os.path.abspath(args.serving_dir),
+        bucket=bucket, prefix=args.prefix, languages=configs.parse_languages(args.languages),
+        s3_endpoint=endpoint, corpus_fingerprint=fingerprint, segment_seconds=args.segment_seconds,
+        eval_fraction=args.eval_fraction, augment_copies=args.augment_copies,
+        train_steps=args.train_steps, eval_steps=args.eval_steps, epochs=args.epochs,
+        accuracy_lower_bound=args.accuracy_bound, serving_model_dir=os.path.abspath(args.serving_dir),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             os.path.join(root, "metadata.sqlite")),
         beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1", *args.beam_arg],
@@ -133,7 +122,7 @@ def run(args) -> dict:
             os.environ["AWS_ENDPOINT_URL"] = endpoint
             client = s3.make_client(endpoint)
             counts = upload_corpus(client, bucket, args.corpus_dir, args.prefix,
-                                   languages=_languages(args))
+                                   languages=configs.parse_languages(args.languages))
             print(f"embedded S3 at {endpoint}: s3://{bucket}/{args.prefix} "
                   f"({counts['uploaded']} clips uploaded from {args.corpus_dir})", flush=True)
         client = s3.make_client(endpoint)
@@ -144,7 +133,7 @@ def run(args) -> dict:
         started = time.time()
         tfx.orchestration.LocalDagRunner().run(pipeline)
         summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
-                                languages=_languages(args), sample_rate=configs.SAMPLE_RATE,
+                                languages=configs.parse_languages(args.languages), sample_rate=configs.SAMPLE_RATE,
                                 augment_config=configs.AUGMENTATION or {})
     return summary
 

@@ -20,8 +20,7 @@ DEMO_CORPUS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 
 # Audio: everything is resampled to 16 kHz mono and cut into fixed windows.
 SAMPLE_RATE = 16000
-SEGMENT_SECONDS = 3.0
-HOP_SECONDS = 1.5
+SEGMENT_SECONDS = 3.0  # windows overlap by half (hop = SEGMENT_SECONDS / 2)
 TRIM_THRESHOLD_DB = -40.0
 
 # Speaker-disjoint split: this fraction of each language's speakers goes to eval.
@@ -86,3 +85,8 @@ def trainer_config(epochs: int = EPOCHS) -> dict:
         "learning_rate": LEARNING_RATE, "label_smoothing": LABEL_SMOOTHING,
         "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED, "spec_augment": SPEC_AUGMENT,
     }
+
+
+def parse_languages(text: str) -> list[str]:
+    """'English, French' -> ['English', 'French'] (the CLI form of LANGUAGES)."""
+    return [name.strip() for name in text.split(",") if name.strip()]

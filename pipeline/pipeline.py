@@ -12,6 +12,7 @@ from tfx import v1 as tfx
 from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
 from models import features
+from pipeline import configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(ROOT, "models", "schema.pbtxt")
@@ -78,43 +79,44 @@ def create_pipeline(
     pipeline_root: str,
     *,
     bucket: str,
-    prefix: str,
-    languages: Sequence[str],
-    s3_endpoint: Optional[str],
-    corpus_fingerprint: str,
-    sample_rate: int,
-    segment_seconds: float,
-    hop_seconds: float,
-    trim_threshold_db: float,
-    eval_fraction: float,
-    split_seed: int,
-    augment_copies: int,
-    augment_seed: int,
-    augmentation: Optional[dict],
-    feature_config: dict,
-    train_steps: int,
-    eval_steps: int,
-    trainer_config: dict,
-    accuracy_lower_bound: float,
-    regression_tolerance: float,
     serving_model_dir: str,
+    prefix: str = configs.PREFIX,
+    languages: Sequence[str] = tuple(configs.LANGUAGES),
+    s3_endpoint: Optional[str] = None,
+    corpus_fingerprint: str = "",
+    segment_seconds: float = configs.SEGMENT_SECONDS,
+    eval_fraction: float = configs.EVAL_FRACTION,
+    augment_copies: int = configs.AUGMENT_COPIES,
+    train_steps: int = configs.TRAIN_STEPS,
+    eval_steps: int = configs.EVAL_STEPS,
+    epochs: int = configs.EPOCHS,
+    accuracy_lower_bound: float = configs.ACCURACY_LOWER_BOUND,
     metadata_connection_config=None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
+    """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
+
+    Windows overlap by half, and the feature settings take the same segment length, so the
+    ingested segments and the transform graph cannot disagree.
+    """
+    sample_rate = configs.SAMPLE_RATE
+    hop_seconds = segment_seconds / 2
+    feature_config = {**configs.FEATURES, "segment_seconds": segment_seconds}
+    trainer_config = configs.trainer_config(epochs)
     components = []
 
     example_gen = S3AudioExampleGen(
         bucket=bucket, prefix=prefix, languages=languages, s3_endpoint=s3_endpoint,
         sample_rate=sample_rate, segment_seconds=segment_seconds, hop_seconds=hop_seconds,
-        trim_threshold_db=trim_threshold_db, eval_fraction=eval_fraction, split_seed=split_seed,
+        trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=eval_fraction, split_seed=configs.SPLIT_SEED,
         corpus_fingerprint=corpus_fingerprint, code_version=code_version("ingestion"))
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
 
     if augment_copies > 0:
-        augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=augment_seed,
-                                   sample_rate=sample_rate, config=augmentation,
+        augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=configs.AUGMENT_SEED,
+                                   sample_rate=sample_rate, config=configs.AUGMENTATION,
                                    code_version=code_version("augmentation"))
         components.append(augmenter)
         examples = augmenter.outputs["augmented_examples"]
@@ -158,7 +160,7 @@ def create_pipeline(
         example_splits=["eval"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config(languages, accuracy_lower_bound, regression_tolerance))
+        eval_config=eval_config(languages, accuracy_lower_bound, configs.REGRESSION_TOLERANCE))
     components.append(evaluator)
 
     pusher = tfx.components.Pusher(
