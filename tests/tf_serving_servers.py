@@ -6,8 +6,8 @@
   POST /v1/models/NAME[/versions/N]:predict with "instances" (row) or "inputs" (columnar),
   "signature_name", bytes as {"b64": ...}; GET /v1/models/NAME (status) and .../metadata.
 
-Both can fail the first `fail_first` calls (UNAVAILABLE / 503) or answer after `delay_s`,
-to test the clients' retries and timeouts.
+Both can refuse the first `fail_first` calls (UNAVAILABLE / 503) and answer the first
+`slow_first` calls only after `delay_s`, to test the clients' retries and timeouts.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, model_pb2, predict_
 class ServedModel:
     """One SavedModel version as TF Serving exposes it, plus failure injection."""
 
-    def __init__(self, name: str, version_dir: str, version: int, fail_first: int = 0, delay_s: float = 0.0):
+    def __init__(self, name: str, version_dir: str, version: int):
         self.name, self.version = name, version
         self.model = tf.saved_model.load(version_dir)
         with open(f"{version_dir}/saved_model.pb", "rb") as f:
@@ -41,26 +41,36 @@ class ServedModel:
         for key, signature in saved.meta_graphs[0].signature_def.items():
             if not key.startswith("__"):
                 self.signature_defs.signature_def[key].CopyFrom(signature)
-        self.fail_first, self.delay_s = fail_first, delay_s
-        self.calls = 0
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self, fail_first: int = 0, slow_first: int = 0, delay_s: float = 0.0) -> None:
+        self.fail_first, self.slow_first, self.delay_s = fail_first, slow_first, delay_s
+        self.calls = 0
 
     def admit(self) -> bool:
         """Count a call; False while it should be refused as unavailable."""
         with self._lock:
             self.calls += 1
-            refuse = self.calls <= self.fail_first
-        if self.delay_s:
+            call = self.calls
+        if call <= self.slow_first:
             time.sleep(self.delay_s)
-        return not refuse
+        return call > self.fail_first
 
-    def run(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, signature_name: str, inputs: dict) -> dict[str, np.ndarray]:
         if signature_name not in self.signature_defs.signature_def:
             raise KeyError(f"Serving signature name: \"{signature_name}\" not found in signature def")
         function = self.model.signatures[signature_name]
         specs = function.structured_input_signature[1]
         tensors = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
         return {k: v.numpy() for k, v in function(**tensors).items()}
+
+
+def _first_line(err: Exception) -> str:
+    """TF's own message of an op error (like TF Serving's), else the exception's first line."""
+    text = err.message if isinstance(err, tf.errors.OpError) else str(err)
+    lines = [line for line in text.splitlines() if line.strip() and "Graph execution error" not in line]
+    return (lines[0] if lines else type(err).__name__)[:300]
 
 
 class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -84,7 +94,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             outputs = self.served.run(signature, {k: tf.make_ndarray(v) for k, v in request.inputs.items()})
         except (KeyError, tf.errors.InvalidArgumentError, TypeError, ValueError) as err:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err).splitlines()[0][:300])
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _first_line(err))
         response = predict_pb2.PredictResponse(model_spec=self._spec(request.model_spec, signature))
         for key, value in outputs.items():
             response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
@@ -118,15 +128,20 @@ def _from_json(value):
     """JSON values with {"b64": ...} objects turned into bytes."""
     if isinstance(value, dict) and set(value) == {"b64"}:
         return base64.b64decode(value["b64"])
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_from_json(v) for v in value]
     return value
 
 
-def _to_json(array: np.ndarray):
+def _to_json(value):
+    """NumPy output -> JSON; strings as UTF-8 text, as TF Serving sends them."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    array = np.asarray(value)
     if array.dtype == object:
-        return np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else b, otypes=[object])(array).tolist() \
-            if array.ndim else array.item().decode("utf-8")
+        return [_to_json(v) for v in array] if array.ndim else _to_json(array.item())
     return array.tolist()
 
 
@@ -183,23 +198,27 @@ class _RestHandler(BaseHTTPRequestHandler):
             self._reply(400, {"error": f"Serving signature name: \"{signature}\" not found in signature def"})
             return
         try:
+            # Python lists, not NumPy arrays: NumPy's bytes dtype drops trailing NULs of WAV data.
             if "instances" in body:                     # row format
                 rows = _from_json(body["instances"])
                 if rows and isinstance(rows[0], dict):
-                    inputs = {k: np.asarray([row[k] for row in rows]) for k in names}
+                    inputs = {k: [row[k] for row in rows] for k in names}
                 else:
-                    inputs = {names[0]: np.asarray(rows)}
+                    inputs = {names[0]: rows}
             elif "inputs" in body:                      # columnar format
                 columns = _from_json(body["inputs"])
                 inputs = columns if isinstance(columns, dict) else {names[0]: columns}
-                inputs = {k: np.asarray(v) for k, v in inputs.items()}
             else:
                 raise ValueError("Missing 'inputs' or 'instances' key")
             outputs = self.served.run(signature, inputs)
         except (KeyError, ValueError, TypeError, tf.errors.InvalidArgumentError) as err:
-            self._reply(400, {"error": str(err).splitlines()[0][:300]})
+            self._reply(400, {"error": _first_line(err)})
             return
         if "instances" in body:
+            batch = {len(v) for v in outputs.values()}
+            if len(batch) != 1:   # TF Serving's row format needs one batch size across outputs
+                self._reply(400, {"error": "Tensor name: outputs have inconsistent batch size"})
+                return
             rows = [{k: _to_json(v[i]) for k, v in outputs.items()} for i in range(len(next(iter(outputs.values()))))]
             self._reply(200, {"predictions": rows})
         else:
