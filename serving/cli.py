@@ -30,7 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                          help="audio files (MP3, WAV, FLAC, OGG); a folder stands for its audio files")
         sub.add_argument("--max-file-mb", type=float, default=_SERVING["max_file_mb"], help="refuse bigger files")
         sub.add_argument("--min-seconds", type=float, default=None,
-                         help=f"refuse shorter clips (default: {_SERVING['min_window_fraction']} of the model's window)")
+                         help=f"refuse shorter clips; %(default)s: {_SERVING['min_window_fraction']} of the model's window")
         sub.add_argument("--windows-per-call", type=int, default=_SERVING["windows_per_call"],
                          help="long recordings go to the model in chunks of this many windows")
 
@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     where.add_argument("--rest", metavar="URL", help="REST endpoint, e.g. http://localhost:8501")
     where.add_argument("--grpc", metavar="HOST:PORT", help="gRPC endpoint, e.g. localhost:8500")
     client.add_argument("--model", default=configs.SERVING_MODEL_NAME, help="served model name")
-    client.add_argument("--version", type=int, default=None, help="model version (default: the server's latest)")
+    client.add_argument("--version", type=int, default=None, help="model version; %(default)s: the server's latest")
     client.add_argument("--timeout", type=float, default=_SERVING["timeout_s"], help="seconds per request")
     client.add_argument("--retries", type=int, default=_SERVING["retries"],
                         help="further attempts after UNAVAILABLE / 5xx / timeout")
@@ -106,6 +106,10 @@ def main(argv=None) -> int:
             result = analyse_recording(backend, clip.waveform, geometry, args.windows_per_call, embeddings=embeddings)
         except (InputError, ServingError) as err:
             _fail(path, str(err))
+            failed += 1
+            continue
+        except Exception as err:  # noqa: BLE001 - one file's surprise must not lose the others' results
+            _fail(path, f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:200]}")
             failed += 1
             continue
         record = {"file": path, "language": result["language"], "probabilities": result["probabilities"],
