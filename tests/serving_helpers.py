@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import soundfile
 
+from serving import cli
 from synthetic_corpus import synth_clip
 
 RATE = 16000
@@ -25,3 +27,11 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     buf = io.BytesIO()
     soundfile.write(buf, samples, rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def run_cli(capsys, argv: list[str]) -> tuple[int, list[dict], list[str]]:
+    """`python -m serving ARGV` in this process: exit status, JSON lines, error lines."""
+    status = cli.main(argv)
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    return status, [json.loads(line) for line in captured.out.splitlines()], errors

@@ -15,21 +15,14 @@ import soundfile
 import tensorflow as tf
 
 from conftest import PIPELINE_LANGUAGES as LANGUAGES
-from serving import cli
 from serving.model_dir import ModelNotFound, resolve_model_dir
 from serving.windows import Geometry, chunk_bounds
-from serving_helpers import RATE, clip, write
+from serving_helpers import RATE, clip, run_cli, write
 
 
 @pytest.fixture(scope="module")
 def pushed(pipeline_run):
     return pipeline_run[0]["pushed_to"]
-
-
-def run_cli(capsys, argv):
-    status = cli.main(argv)
-    captured = capsys.readouterr()
-    return status, [json.loads(line) for line in captured.out.splitlines()], captured.err.splitlines()
 
 
 def test_predict_prints_one_json_object_per_file_any_format_rate_and_channels(pushed, tmp_path, capsys):

@@ -3,7 +3,6 @@ gRPC and REST on 127.0.0.1, backed by the pushed SavedModel of the tiny pipeline
 from __future__ import annotations
 
 import base64
-import json
 import os
 
 import numpy as np
@@ -11,8 +10,7 @@ import pytest
 import requests
 
 from conftest import PIPELINE_LANGUAGES as LANGUAGES
-from serving import cli
-from serving_helpers import RATE, clip, wav_bytes, write
+from serving_helpers import RATE, clip, run_cli, wav_bytes, write
 from tf_serving_servers import ServedModel, grpc_server, rest_server
 
 NAME = "langid"
@@ -45,12 +43,6 @@ def files(tmp_path_factory):
     return [write(folder / "fr.mp3", clip("French", 2.6, rate=44100), 44100),
             write(folder / "two.flac", np.concatenate([clip("English", 4.0, seed=8), clip("German", 4.0, seed=9)]), RATE),
             write(folder / "de.wav", np.stack([clip("German", 1.7, rate=22050)] * 2, axis=1), 22050)]
-
-
-def run_cli(capsys, argv):
-    status = cli.main(argv)
-    captured = capsys.readouterr()
-    return status, [json.loads(line) for line in captured.out.splitlines()], captured.err.splitlines()
 
 
 def test_client_agrees_with_the_in_process_model(endpoint, served, files, pipeline_run, capsys):

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import re
+import sys
 import threading
 import time
 from concurrent import futures
@@ -225,11 +226,18 @@ class _RestHandler(BaseHTTPRequestHandler):
             self._reply(200, {"outputs": {k: _to_json(v) for k, v in outputs.items()}})
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that timed out and hung up is expected here; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def rest_server(served: ServedModel):
     """Yield "http://127.0.0.1:PORT" of TF Serving's REST API for `served`."""
     handler = type("Handler", (_RestHandler,), {"served": served})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
