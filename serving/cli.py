@@ -69,10 +69,10 @@ def _backend(args):
         policy = CallPolicy(timeout_s=args.timeout, retries=args.retries, backoff_s=args.backoff)
         if args.rest:
             from serving.rest_client import RestModel
-            backend = RestModel(args.rest, args.model, args.version, configs.SAMPLE_RATE, policy)
+            backend = RestModel(args.rest, args.model, args.version, policy)
         else:
             from serving.grpc_client import GrpcModel
-            backend = GrpcModel(args.grpc, args.model, args.version, configs.SAMPLE_RATE, policy)
+            backend = GrpcModel(args.grpc, args.model, args.version, policy)
         backend.check_signature()
         return backend
     from serving.local_model import LocalModel
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     failed, embedded = 0, []
     for path in expand_paths(args.files):
         try:
-            clip = load_clip(path, configs.SAMPLE_RATE, limits)
+            clip = load_clip(path, geometry.sample_rate, limits)
             result = analyse_recording(backend, clip.waveform, geometry, args.windows_per_call, embeddings=embeddings)
         except (InputError, ServingError) as err:
             _fail(path, str(err))

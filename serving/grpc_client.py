@@ -18,9 +18,8 @@ _CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_mes
 
 
 class GrpcModel:
-    def __init__(self, target: str, model: str, version: int | None, sample_rate: int, policy: CallPolicy):
+    def __init__(self, target: str, model: str, version: int | None, policy: CallPolicy):
         self.target, self.model, self.version = target, model, version
-        self.sample_rate = sample_rate
         self.policy = policy
         self._channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
@@ -50,14 +49,14 @@ class GrpcModel:
             raise ServingError(f"model {self.model} at {self.target} has no '{SIGNATURE}' signature "
                                f"(it has: {', '.join(sorted(signatures.signature_def)) or 'none'})")
 
-    def analyse(self, waveform: np.ndarray, embeddings: bool = False) -> dict:
+    def analyse(self, waveform: np.ndarray, sample_rate: int, embeddings: bool = False) -> dict:
         if embeddings:
             raise ServingError("embeddings are computed in-process (python -m serving embed)")
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec)
         request.model_spec.signature_name = SIGNATURE
         request.inputs["audio"].CopyFrom(
-            tf.make_tensor_proto([wav_bytes(waveform, self.sample_rate)], dtype=tf.string))
+            tf.make_tensor_proto([wav_bytes(waveform, sample_rate)], dtype=tf.string))
         response = self._call(self._stub.Predict, request)
         return {k: tf.make_ndarray(v)[0] for k, v in response.outputs.items()}
 

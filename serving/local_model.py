@@ -17,7 +17,8 @@ class LocalModel:
         self.path = resolve_model_dir(model_dir)
         self._model = tf.saved_model.load(self.path)
 
-    def analyse(self, waveform: np.ndarray, embeddings: bool = False) -> dict:
+    def analyse(self, waveform: np.ndarray, sample_rate: int, embeddings: bool = False) -> dict:
+        """`waveform` at the model's rate (its `sample_rate` output; a probe's zeros at any)."""
         signature = self._model.signatures["embed" if embeddings else "predict_waveform"]
         out = signature(waveform=self._tf.constant(np.asarray(waveform, np.float32)[None]))
         return {k: v.numpy()[0] for k, v in out.items()}

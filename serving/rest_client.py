@@ -15,9 +15,8 @@ _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 
 class RestModel:
-    def __init__(self, url: str, model: str, version: int | None, sample_rate: int, policy: CallPolicy):
+    def __init__(self, url: str, model: str, version: int | None, policy: CallPolicy):
         self.base = f"{url.rstrip('/')}/v1/models/{model}" + (f"/versions/{version}" if version else "")
-        self.sample_rate = sample_rate
         self.policy = policy
         self._session = requests.Session()
 
@@ -44,10 +43,10 @@ class RestModel:
             raise ServingError(f"model at {self.base} has no '{SIGNATURE}' signature "
                                f"(it has: {', '.join(sorted(signatures)) or 'none'})")
 
-    def analyse(self, waveform: np.ndarray, embeddings: bool = False) -> dict:
+    def analyse(self, waveform: np.ndarray, sample_rate: int, embeddings: bool = False) -> dict:
         if embeddings:
             raise ServingError("embeddings are computed in-process (python -m serving embed)")
-        audio = base64.b64encode(wav_bytes(waveform, self.sample_rate)).decode("ascii")
+        audio = base64.b64encode(wav_bytes(waveform, sample_rate)).decode("ascii")
         body = {"signature_name": SIGNATURE, "inputs": {"audio": [{"b64": audio}]}}
         outputs = self._request("POST", f"{self.base}:predict", body)["outputs"]
         return {k: np.asarray(v)[0] if isinstance(v, list) else np.asarray(v) for k, v in outputs.items()}

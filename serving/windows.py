@@ -14,12 +14,14 @@ from typing import Protocol
 
 import numpy as np
 
+from serving.retry import ServingError
+
 
 class Backend(Protocol):
     """A model that analyses one mono waveform: outputs of predict_waveform/predict_wav/embed,
     first row, as NumPy arrays."""
 
-    def analyse(self, waveform: np.ndarray, embeddings: bool = False) -> dict: ...
+    def analyse(self, waveform: np.ndarray, sample_rate: int, embeddings: bool = False) -> dict: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,9 +40,14 @@ def _text(values) -> tuple[str, ...]:
     return tuple(v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist())
 
 
-def probe_geometry(backend: Backend, sample_rate: int) -> Geometry:
-    """Ask the model for its window, hop and language names (one call on 0.1 s of silence)."""
-    out = backend.analyse(np.zeros(sample_rate // 10, np.float32))
+def probe_geometry(backend: Backend, probe_rate: int) -> Geometry:
+    """Ask the model for its sample rate, window, hop and language names (one call on 0.1 s
+    of silence)."""
+    out = backend.analyse(np.zeros(probe_rate // 10, np.float32), probe_rate)
+    if "window_seconds" not in out:
+        raise ServingError("the model has no per-window outputs (exported before serving/ existed); "
+                           "re-run the pipeline to push a current model")
+    sample_rate = int(out.get("sample_rate", probe_rate))
     return Geometry(window=int(round(float(out["window_seconds"]) * sample_rate)),
                     hop=int(round(float(out["hop_seconds"]) * sample_rate)),
                     sample_rate=sample_rate, languages=_text(out["languages"]))
@@ -59,7 +66,7 @@ def analyse_recording(backend: Backend, waveform: np.ndarray, geometry: Geometry
     """Pooled language, probabilities (and embedding) plus the per-window timeline."""
     parts = []
     for start, end in chunk_bounds(len(waveform), geometry, windows_per_call):
-        out = backend.analyse(waveform[start:end], embeddings=embeddings)
+        out = backend.analyse(waveform[start:end], geometry.sample_rate, embeddings=embeddings)
         out["window_start_s"] = np.asarray(out["window_start_s"]) + start / geometry.sample_rate
         out["window_end_s"] = np.asarray(out["window_end_s"]) + start / geometry.sample_rate
         parts.append(out)

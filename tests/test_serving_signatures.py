@@ -100,6 +100,7 @@ def test_predict_waveform_classifies_variable_lengths_and_returns_windows(model)
         assert [x.decode() for x in out["languages"]] == LANGUAGES
         assert out["probabilities"].sum() == pytest.approx(1.0, abs=1e-4)
         assert out["window_seconds"] == pytest.approx(1.5) and out["hop_seconds"] == pytest.approx(0.75)
+        assert out["sample_rate"] == RATE
         windows = 1 + int(np.ceil(max(seconds - 1.5, 0) / 0.75 - 1e-6))
         assert out["window_start_s"] == pytest.approx(0.75 * np.arange(windows), abs=1e-4)
         assert out["window_end_s"][-1] == pytest.approx(seconds, abs=1e-3)

@@ -12,7 +12,8 @@ windows every half window (the ingestion hop), the last one zero-padded; each wi
 outputs are averaged weighted by how much real audio it holds. Besides the pooled
 `probabilities` and `language` they return per-window outputs (`window_probabilities`,
 `window_start_s`, `window_end_s`, `window_weight`) for timelines, `languages` (the names of
-the probability columns) and the window geometry (`window_seconds`, `hop_seconds`), so a
+the probability columns) and the window geometry (`window_seconds`, `hop_seconds`,
+`sample_rate` of the waveform inputs), so a
 client of a remote server needs nothing but the model. Every output has the batch as its
 first axis, so TF Serving's REST row format ("instances") works too.
 
@@ -95,6 +96,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
             "window_weight": weights,
             "window_start_s": tf.tile(tf.cast(starts, tf.float32)[None, :], [batch, 1]) / sample_rate,
             "window_end_s": tf.cast(starts[None, :] + real, tf.float32) / sample_rate,
+            "sample_rate": tf.fill([batch], sample_rate),
             "window_seconds": ones * (n / sample_rate),
             "hop_seconds": ones * (hop / sample_rate),
             "duration_s": tf.cast(lengths, tf.float32) / sample_rate,
