@@ -22,6 +22,7 @@ test: install-test
 
 bench: install
 	$(PY) -m bench.decoders
+	@if [ -d serving_model/langid ]; then $(PY) -m bench.serving; else echo "bench.serving: no serving_model/langid yet (run make demo)"; fi
 
 clean:
 	rm -rf tfx_output serving_model .pytest_cache

@@ -33,3 +33,35 @@ def tiny_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_corpus")
     rows = make_corpus(str(root), speakers_per_language=4, clips_per_speaker=3)
     return str(root), rows
+
+
+PIPELINE_LANGUAGES = ["English", "French", "German"]
+
+
+def pipeline_argv(corpus_dir: str, out) -> list[str]:
+    """local_runner flags of the tiny end-to-end run (1.5 s windows, a few seconds of training)."""
+    return ["--corpus-dir", corpus_dir, "--languages", ",".join(PIPELINE_LANGUAGES),
+            "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
+            "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
+            "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.5", "--quiet"]
+
+
+def run_local_pipeline(argv: list[str]) -> dict:
+    """local_runner.run on the embedded S3 endpoint, as a new user gets it."""
+    import local_runner
+
+    saved = os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        return local_runner.run(local_runner.parse_args(argv))
+    finally:
+        if saved is not None:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory, tiny_corpus):
+    """One real pipeline run on the tiny corpus, shared by the end-to-end and serving tests:
+    (run summary, output folder, argv). The pushed SavedModel is at summary["pushed_to"]."""
+    out = tmp_path_factory.mktemp("e2e")
+    argv = pipeline_argv(tiny_corpus[0], out)
+    return run_local_pipeline(argv), out, argv

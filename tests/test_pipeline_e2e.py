@@ -12,33 +12,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import local_runner
 from components.example_codec import float_feature
 from models import features
+from conftest import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
 from synthetic_corpus import synth_clip
 
-LANGUAGES = ["English", "French", "German"]
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_corpus):
-    out = tmp_path_factory.mktemp("e2e")
-    argv = ["--corpus-dir", tiny_corpus[0], "--languages", ",".join(LANGUAGES),
-            "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
-            "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
-            "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.5", "--quiet"]
-    saved_env = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL",)}
-    os.environ.pop("AWS_ENDPOINT_URL", None)  # the embedded default, as a new user gets it
-    try:
-        first = local_runner.run(local_runner.parse_args(argv))
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        second = local_runner.run(local_runner.parse_args(argv))
-    finally:
-        for k, v in saved_env.items():
-            if v is not None:
-                os.environ[k] = v
-    return first, second, out
+def runs(pipeline_run):
+    first, out, argv = pipeline_run
+    return first, run_local_pipeline(argv), out
 
 
 def test_first_run_ingests_trains_blesses_and_pushes(runs):

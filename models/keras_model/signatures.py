@@ -1,34 +1,115 @@
 """Serving signatures of the exported SavedModel; they all apply the tf.Transform graph.
 
 - serving_default: serialized tf.Examples holding a raw `waveform` (what TFMA and TF
-  Serving's classify-style callers send);
-- predict_waveform: float32 [batch, samples] at the pipeline's sample rate, any length:
-  cut into half-overlapping training-length windows whose probabilities are averaged,
-  weighted by how much real audio each window holds.
-Both return `probabilities` [batch, languages] and `language` [batch] (the name).
+  Serving's classify-style callers send); returns `probabilities` and `language`.
+- predict_waveform: float32 [batch, samples] at the pipeline's sample rate, any length.
+- predict_wav: WAV file bytes [batch] (16-bit PCM, any rate and channel count), decoded with
+  tf.audio.decode_wav, averaged to mono and resampled in the graph.
+- embed: like predict_waveform, plus the penultimate ("embedding") layer's output.
+
+The last three share one windowing core, the only place windows are cut: training-length
+windows every half window (the ingestion hop), the last one zero-padded; each window's
+outputs are averaged weighted by how much real audio it holds. Besides the pooled
+`probabilities` and `language` they return per-window outputs (`window_probabilities`,
+`window_start_s`, `window_end_s`, `window_weight`) for timelines, `languages` (the names of
+the probability columns) and the window geometry (`window_seconds`, `hop_seconds`,
+`sample_rate` of the waveform inputs), so a
+client of a remote server needs nothing but the model. Every output has the batch as its
+first axis, so TF Serving's REST row format ("instances") works too.
+
+Only core TensorFlow ops (tf.signal, tf.audio.decode_wav): stock TF Serving loads it.
 """
 from __future__ import annotations
 
 import tensorflow as tf
+import tf_keras as keras
 
 from models import features
+
+EMBEDDING_LAYER = "embedding"
 
 
 def _outputs(probabilities: tf.Tensor, languages: tf.Tensor) -> dict:
     return {"probabilities": probabilities, "language": tf.gather(languages, tf.argmax(probabilities, axis=-1))}
 
 
-def make_signatures(model, tf_transform_output, languages: list[str], segment_samples: int) -> dict:
+def resample(signal: tf.Tensor, rate_in: tf.Tensor, rate_out: int) -> tf.Tensor:
+    """Band-limited resampling of a 1-D signal by FFT (keep or zero-pad the spectrum up to the
+    new Nyquist frequency): any rate ratio, anti-aliased, core ops only. The signal is treated
+    as periodic, which rings for a few milliseconds at its two ends; that is far below what a
+    25 ms analysis frame of a 1.5-3 s window notices."""
+    n_in = tf.shape(signal)[0]
+    rate_in = tf.cast(rate_in, tf.float64)
+    n_out = tf.cast(tf.round(tf.cast(n_in, tf.float64) * rate_out / rate_in), tf.int32)
+
+    def by_fft():
+        spectrum = tf.signal.rfft(signal, fft_length=tf.reshape(n_in, [1]))
+        bins = n_out // 2 + 1
+        spectrum = tf.pad(spectrum[:bins], [[0, tf.maximum(bins - tf.shape(spectrum)[0], 0)]])
+        out = tf.signal.irfft(spectrum, fft_length=tf.reshape(n_out, [1]))
+        return out * (tf.cast(n_out, tf.float32) / tf.cast(n_in, tf.float32))
+
+    same = tf.logical_or(tf.equal(rate_in, float(rate_out)), tf.logical_or(n_in < 2, n_out < 2))
+    return tf.cond(same, lambda: signal, by_fft)
+
+
+def make_signatures(model, tf_transform_output, languages: list[str], segment_samples: int,
+                    sample_rate: int = 16000) -> dict:
     model.tft_layer = tf_transform_output.transform_features_layer()
     names = tf.constant(languages, dtype=tf.string)
     raw_spec = tf_transform_output.raw_feature_spec()
     for key in features.METADATA_KEYS:
         raw_spec.pop(key, None)
+    # The same layers (and variables) as `model`, read out at the embedding layer too.
+    heads = keras.Model(model.input, {"probabilities": model.output,
+                                      "embedding": model.get_layer(EMBEDDING_LAYER).output})
+
+    def transform(raw_features):
+        transformed = model.tft_layer(raw_features)
+        return {k: transformed[k] for k in features.MODEL_INPUTS}
 
     def classify(raw_features):
-        transformed = model.tft_layer(raw_features)
-        inputs = {k: transformed[k] for k in features.MODEL_INPUTS}
-        return model(inputs, training=False)
+        return model(transform(raw_features), training=False)
+
+    n, hop = segment_samples, max(1, segment_samples // 2)
+
+    def analyse(waveform: tf.Tensor, lengths: tf.Tensor) -> dict:
+        """[batch, samples] with each row's real length -> pooled and per-window outputs."""
+        total = tf.shape(waveform)[1]
+        count = 1 + (tf.maximum(total - n, 0) + hop - 1) // hop           # windows cover the longest row
+        padded = tf.pad(waveform, [[0, 0], [0, (count - 1) * hop + n - total]])
+        windows = tf.signal.frame(padded, n, hop)                           # [batch, count, n]
+        batch = tf.shape(windows)[0]
+        starts = tf.range(count) * hop
+        real = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, None] - starts[None, :], 0, n)
+        weights = tf.cast(real, tf.float32) / float(n)                      # [batch, count]
+        flat = tf.reshape(windows, [-1, n])
+        out = heads(transform({features.WAVEFORM: tf.sparse.from_dense(flat)}), training=False)
+        per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
+        norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
+        pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm for k, v in per_window.items()}
+        ones = tf.ones([batch], tf.float32)
+        result = _outputs(pooled["probabilities"], names)
+        result.update({
+            "languages": tf.tile(names[None, :], [batch, 1]),
+            "window_probabilities": per_window["probabilities"],
+            "window_weight": weights,
+            "window_start_s": tf.tile(tf.cast(starts, tf.float32)[None, :], [batch, 1]) / sample_rate,
+            "window_end_s": tf.cast(starts[None, :] + real, tf.float32) / sample_rate,
+            "sample_rate": tf.fill([batch], sample_rate),
+            "window_seconds": ones * (n / sample_rate),
+            "hop_seconds": ones * (hop / sample_rate),
+            "duration_s": tf.cast(lengths, tf.float32) / sample_rate,
+            "embedding": pooled["embedding"],
+            "window_embeddings": per_window["embedding"],
+        })
+        return result
+
+    def full_lengths(waveform):
+        return tf.fill([tf.shape(waveform)[0]], tf.shape(waveform)[1])
+
+    def without_embeddings(result: dict) -> dict:
+        return {k: v for k, v in result.items() if k not in ("embedding", "window_embeddings")}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
@@ -37,17 +118,20 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
     def predict_waveform(waveform):
-        n, hop = segment_samples, max(1, segment_samples // 2)
-        length = tf.shape(waveform)[1]
-        padded = tf.pad(waveform, [[0, 0], [0, tf.maximum(n - length, 0)]])
-        windows = tf.signal.frame(padded, n, hop, pad_end=True)           # [batch, W, n]
-        batch, count = tf.shape(windows)[0], tf.shape(windows)[1]
-        real = tf.clip_by_value(length - tf.range(count) * hop, 0, n)     # real samples per window
-        weights = tf.cast(real, tf.float32) / float(n)
-        flat = tf.reshape(windows, [-1, n])
-        probabilities = classify({features.WAVEFORM: tf.sparse.from_dense(flat)})
-        probabilities = tf.reshape(probabilities, [batch, count, -1])
-        pooled = tf.reduce_sum(probabilities * weights[None, :, None], axis=1) / tf.reduce_sum(weights)
-        return _outputs(pooled, names)
+        return without_embeddings(analyse(waveform, full_lengths(waveform)))
 
-    return {"serving_default": serve_examples, "predict_waveform": predict_waveform}
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="audio")])
+    def predict_wav(audio):
+        def decode(contents):
+            decoded, rate = tf.audio.decode_wav(contents)                   # [samples, channels]
+            return resample(tf.reduce_mean(decoded, axis=1), rate, sample_rate)
+
+        ragged = tf.map_fn(decode, audio, fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
+        return without_embeddings(analyse(ragged.to_tensor(), ragged.row_lengths()))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
+    def embed(waveform):
+        return analyse(waveform, full_lengths(waveform))
+
+    return {"serving_default": serve_examples, "predict_waveform": predict_waveform,
+            "predict_wav": predict_wav, "embed": embed}

@@ -84,7 +84,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2)
 
-    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg))
+    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg),
+                                 int(feature_cfg["sample_rate"]))
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:

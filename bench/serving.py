@@ -1,0 +1,100 @@
+"""Serving benchmark: what the serving path costs on top of the bare model, as a ratio.
+
+Times, side by side in one process on the pushed SavedModel:
+  - keras call: the Keras model's forward pass (its traced `call`, restored from the same
+    SavedModel) on log-mel/MFCC features precomputed for exactly the windows serving cuts;
+  - predict_waveform: float32 samples in, windowing + tf.Transform features + model + pooling;
+  - predict_wav: 44.1 kHz 16-bit WAV bytes in, plus in-graph decoding and resampling.
+For a 3 s clip: single-clip latency (p50, p99 over --repeats calls) and batched throughput
+(clips/s with --batch clips a call), each printed with its ratio to the keras call.
+
+    python -m bench.serving --model-dir serving_model/langid [--seconds 3] [--repeats 200] [--batch 32]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import time
+
+import numpy as np
+import soundfile
+
+from audio.decode import decode_audio
+from bench.decoders import make_mp3
+from models import features
+from pipeline import configs
+from serving.model_dir import resolve_model_dir
+
+WAV_RATE = 44100
+
+
+def _timed(fn, repeats: int, warmup: int = 5) -> np.ndarray:
+    for _ in range(warmup):
+        fn()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - start
+    return times
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model-dir", default=os.path.join("serving_model", configs.SERVING_MODEL_NAME),
+                   help="pushed model (base folder: newest version), e.g. after `make demo`")
+    p.add_argument("--seconds", type=float, default=3.0, help="clip length")
+    p.add_argument("--repeats", type=int, default=200, help="single-clip calls timed per path")
+    p.add_argument("--batch", type=int, default=32, help="clips per call for throughput")
+    p.add_argument("--batches", type=int, default=10, help="batched calls timed per path")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    path = resolve_model_dir(args.model_dir)
+    model = tf.saved_model.load(path)
+    rate = configs.SAMPLE_RATE
+    clip = decode_audio(make_mp3(args.seconds), rate)[: int(args.seconds * rate)]
+    buf = io.BytesIO()
+    soundfile.write(buf, decode_audio(make_mp3(args.seconds), WAV_RATE), WAV_RATE, format="WAV", subtype="PCM_16")
+    wav = buf.getvalue()
+
+    # The windows predict_waveform cuts for this clip, and their features, computed once.
+    probe = model.signatures["predict_waveform"](waveform=tf.constant(clip[None]))
+    window = int(round(float(probe["window_seconds"][0]) * rate))
+    starts = np.round(probe["window_start_s"].numpy()[0] * rate).astype(int)
+    windows = np.stack([np.pad(clip[s:s + window], (0, max(0, s + window - len(clip)))) for s in starts])
+    transformed = model.tft_layer({features.WAVEFORM: tf.sparse.from_dense(tf.constant(windows))})
+    single = {k: transformed[k] for k in features.MODEL_INPUTS}
+    batched = {k: tf.tile(v, [args.batch, 1, 1]) for k, v in single.items()}
+    keras_probabilities = model(single, training=False).numpy().mean(axis=0)
+    assert np.allclose(keras_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "paths disagree"
+
+    waveform_fn, wav_fn = model.signatures["predict_waveform"], model.signatures["predict_wav"]
+    one_clip, many_clips = tf.constant(clip[None]), tf.constant(np.tile(clip[None], [args.batch, 1]))
+    one_wav, many_wavs = tf.constant([wav]), tf.constant([wav] * args.batch)
+    paths = {
+        "keras call on features": (lambda: model(single, training=False), lambda: model(batched, training=False)),
+        "predict_waveform": (lambda: waveform_fn(waveform=one_clip), lambda: waveform_fn(waveform=many_clips)),
+        "predict_wav (44.1 kHz WAV)": (lambda: wav_fn(audio=one_wav), lambda: wav_fn(audio=many_wavs)),
+    }
+    rows = {}
+    for name, (one, many) in paths.items():
+        latency = _timed(one, args.repeats) * 1000
+        throughput = args.batch / np.median(_timed(many, args.batches, warmup=2))
+        rows[name] = (np.percentile(latency, 50), np.percentile(latency, 99), throughput)
+
+    base = rows["keras call on features"]
+    print(f"model {path}: {len(starts)} window(s) of {window / rate:g} s per {args.seconds:g} s clip; "
+          f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"{'path':28s} {'p50 ms':>8s} {'p99 ms':>8s} {'x keras':>8s} {'clips/s @' + str(args.batch):>13s} {'x keras':>8s}")
+    for name, (p50, p99, throughput) in rows.items():
+        print(f"{name:28s} {p50:8.2f} {p99:8.2f} {p50 / base[0]:8.2f} {throughput:13.1f} {base[2] / throughput:8.2f}")
+    print("x keras: p50 latency ratio and throughput ratio (keras clips/s over this path's); 1.00 = no serving cost")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,6 @@
+"""Use the pushed model: in-process (`predict`, `embed`) or through TF Serving (`client`).
+
+python -m serving predict --model-dir serving_model/langid FILE...
+python -m serving client --rest http://localhost:8501 --model langid FILE...
+python -m serving embed --model-dir serving_model/langid --nearest 3 FOLDER
+"""

@@ -1,0 +1,179 @@
+"""`python -m serving predict|embed` on the pushed model of the tiny pipeline run: JSON per
+file, timelines, chunked long recordings, embeddings and neighbours, and bad input."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+from conftest import PIPELINE_LANGUAGES as LANGUAGES
+from serving.model_dir import ModelNotFound, resolve_model_dir
+from serving.windows import Geometry, chunk_bounds
+from serving_helpers import RATE, clip, run_cli, write
+
+
+@pytest.fixture(scope="module")
+def pushed(pipeline_run):
+    return pipeline_run[0]["pushed_to"]
+
+
+def test_predict_prints_one_json_object_per_file_any_format_rate_and_channels(pushed, tmp_path, capsys):
+    files = {
+        "English": write(tmp_path / "en.mp3", clip("English", 2.5, rate=44100), 44100),
+        "French": write(tmp_path / "fr.flac", np.stack([clip("French", 3.2, rate=22050)] * 2, axis=1), 22050),
+        "German": write(tmp_path / "de.ogg", clip("German", 2.0, rate=48000), 48000, format="OGG", subtype="VORBIS"),
+    }
+    wav = write(tmp_path / "en8k.wav", clip("English", 1.9, rate=8000, seed=3), 8000)
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", os.path.dirname(pushed),
+                                               *files.values(), wav])
+    assert status == 0 and errors == []
+    assert [r["file"] for r in records] == [*files.values(), wav]
+    for record, language in zip(records, [*files, "English"]):
+        assert set(record) == {"file", "language", "probabilities", "duration_s"}
+        assert record["language"] == language
+        assert list(record["probabilities"]) == LANGUAGES
+        assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert [r["duration_s"] for r in records] == pytest.approx([2.5, 3.2, 2.0, 1.9], abs=0.05)
+
+
+def test_timeline_of_a_two_language_recording_shows_both(pushed, tmp_path, capsys):
+    recording = np.concatenate([clip("English", 4.5, seed=4), clip("German", 4.5, seed=5)])
+    path = write(tmp_path / "two.wav", recording, RATE)
+    status, [record], _ = run_cli(capsys, ["predict", "--model-dir", pushed, "--timeline", path])
+    assert status == 0
+    timeline = record["timeline"]
+    assert [w["start_s"] for w in timeline] == pytest.approx(np.arange(len(timeline)) * 0.75)
+    assert timeline[-1]["end_s"] == pytest.approx(9.0, abs=0.01)
+    assert all(set(w) == {"start_s", "end_s", "language", "probabilities"} for w in timeline)
+    inside_english = [w["language"] for w in timeline if w["end_s"] <= 4.5]
+    inside_german = [w["language"] for w in timeline if w["start_s"] >= 4.5]
+    assert inside_english and set(inside_english) == {"English"}
+    assert inside_german and set(inside_german) == {"German"}
+
+
+def test_long_recordings_in_chunks_equal_one_call_on_the_whole(pushed, tmp_path, capsys):
+    recording = np.concatenate([clip("French", 5.0, seed=6), clip("English", 3.3, seed=7)])
+    path = write(tmp_path / "long.wav", recording, RATE, subtype="FLOAT")
+    whole = tf.saved_model.load(pushed).signatures["predict_waveform"](waveform=tf.constant(recording[None]))
+    status, [record], _ = run_cli(capsys, ["predict", "--model-dir", pushed, "--timeline",
+                                           "--windows-per-call", "3", path])
+    assert status == 0
+    np.testing.assert_allclose(list(record["probabilities"].values()), whole["probabilities"].numpy()[0], atol=1e-4)
+    starts = whole["window_start_s"].numpy()[0]
+    assert [w["start_s"] for w in record["timeline"]] == pytest.approx(starts, abs=1e-3)
+    np.testing.assert_allclose([list(w["probabilities"].values()) for w in record["timeline"]],
+                               whole["window_probabilities"].numpy()[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("samples,per_call", [(100, 4), (24000, 4), (24001, 4), (200_000, 4), (200_000, 1)])
+def test_chunks_tile_the_model_windows(samples, per_call):
+    geometry = Geometry(window=24000, hop=12000, sample_rate=RATE, languages=("a",))
+    bounds = chunk_bounds(samples, geometry, per_call)
+    expected_windows = 1 + int(np.ceil(max(samples - 24000, 0) / 12000))
+    windows = []
+    for start, end in bounds:
+        count = 1 + int(np.ceil(max(end - start - 24000, 0) / 12000))
+        assert count <= per_call
+        windows += [start + 12000 * i for i in range(count)]
+    assert windows == [12000 * i for i in range(expected_windows)]
+    assert bounds[-1][1] == samples
+
+
+def _truncated_mp3(path) -> str:
+    buf = io.BytesIO()
+    soundfile.write(buf, clip("English", 4.0, rate=44100), 44100, format="MP3")
+    data = buf.getvalue()
+    path.write_bytes(data[: len(data) // 2])
+    return str(path)
+
+
+def test_bad_files_get_one_error_line_each_and_the_good_ones_are_still_classified(pushed, tmp_path, capsys):
+    good = write(tmp_path / "good.wav", clip("French", 2.0), RATE)
+    nan = clip("English", 2.0)
+    nan[1000:1010] = np.nan
+    bad = {  # expected reason -> file (names say nothing, so the reason must come from the check)
+        "empty file": str(tmp_path / "f1.mp3"),
+        "not audio": str(tmp_path / "f2.mp3"),
+        "undecodable audio": str(tmp_path / "f3.ogg"),
+        "truncated": _truncated_mp3(tmp_path / "f4.mp3"),
+        "silent": write(tmp_path / "f5.wav", np.zeros(3 * RATE, np.float32), RATE),
+        "too short": write(tmp_path / "f6.wav", clip("German", 0.4), RATE),
+        "non-finite samples": write(tmp_path / "f7.wav", nan, RATE, subtype="FLOAT"),
+        "file too large": write(tmp_path / "f8.wav", clip("German", 3.0, rate=48000), 48000, subtype="FLOAT"),
+        "cannot read": str(tmp_path / "f9.wav"),
+    }
+    open(bad["empty file"], "wb").close()
+    with open(bad["not audio"], "wb") as f:
+        f.write(b"<!DOCTYPE html><html><body>404 Not Found</body></html>")
+    with open(bad["undecodable audio"], "wb") as f:
+        f.write(np.random.default_rng(0).bytes(20000))
+    paths = list(bad.values())
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, "--max-file-mb", "0.5",
+                                               paths[0], good, *paths[1:]])
+    assert status == 1
+    assert [r["file"] for r in records] == [good] and records[0]["language"] == "French"
+    assert len(errors) == len(bad)
+    for (reason, path), line in zip(bad.items(), errors):
+        assert line.startswith(f"error: {path}: {reason}"), line
+
+
+def test_the_command_line_entry_point_exits_non_zero_on_a_bad_file(pushed, tmp_path):
+    good = write(tmp_path / "good.wav", clip("German", 2.0), RATE)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "serving", "predict", "--model-dir", pushed, str(empty), good],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["language"] == "German"
+    assert f"error: {empty}: empty file" in done.stderr
+
+
+def test_model_dir_resolves_to_the_newest_version(pushed, tmp_path):
+    base = tmp_path / "langid"
+    for version in ("9", "10", "2"):
+        shutil.copytree(pushed, base / version)
+    (base / "11").mkdir()                      # no saved_model.pb: not a version
+    assert resolve_model_dir(str(base)) == str(base / "10")
+    assert resolve_model_dir(str(base / "2")) == str(base / "2")
+    with pytest.raises(ModelNotFound):
+        resolve_model_dir(str(tmp_path / "nothing"))
+
+
+def test_a_missing_model_is_one_error_and_status_2(tmp_path, capsys):
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", str(tmp_path / "none"), "x.wav"])
+    assert status == 2 and records == [] and "no such model folder" in errors[0]
+
+
+def test_embed_prints_vectors_and_nearest_neighbours_by_cosine(pushed, tmp_path, capsys):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for language in LANGUAGES:
+        for seed in (1, 2):
+            write(folder / f"{language}_{seed}.wav", clip(language, 2.2, seed=seed), RATE)
+    status, records, _ = run_cli(capsys, ["embed", "--model-dir", pushed, str(folder)])
+    assert status == 0 and len(records) == 6
+    vectors = np.array([r["embedding"] for r in records])
+    assert vectors.shape[1] > 8 and np.all(np.isfinite(vectors))
+
+    status, records, _ = run_cli(capsys, ["embed", "--model-dir", pushed, "--nearest", "2", str(folder)])
+    assert status == 0 and len(records) == 6
+    files = [r["file"] for r in records]
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for i, record in enumerate(records):
+        similarity = unit @ unit[i]
+        similarity[i] = -np.inf
+        expected = np.argsort(-similarity)[:2]
+        assert [n["file"] for n in record["nearest"]] == [files[j] for j in expected]
+        assert [n["similarity"] for n in record["nearest"]] == pytest.approx(similarity[expected], abs=1e-4)
+        # the other clip of the same language is the nearest one
+        language = os.path.basename(record["file"]).split("_")[0]
+        assert os.path.basename(record["nearest"][0]["file"]).startswith(language + "_")
