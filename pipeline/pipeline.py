@@ -192,7 +192,8 @@ def upstream_of(pipeline: tfx.dsl.Pipeline, last: str) -> tfx.dsl.Pipeline:
     """The same pipeline cut after component `last`, keeping only what it needs.
 
     Lets tests and benchmarks run the heavy Beam stages (ingestion, Transform) alone with
-    exactly the components and settings the full pipeline uses.
+    exactly the components and settings the full pipeline uses. The kept components forget
+    their dropped consumers, so `pipeline` itself is not to be run afterwards.
     """
     by_id = {component.id: component for component in pipeline.components}
     keep, todo = set(), [by_id[last]]
@@ -201,6 +202,10 @@ def upstream_of(pipeline: tfx.dsl.Pipeline, last: str) -> tfx.dsl.Pipeline:
         if node.id not in keep:
             keep.add(node.id)
             todo.extend(node.upstream_nodes)
+    for node_id in keep:
+        for downstream in list(by_id[node_id].downstream_nodes):
+            if downstream.id not in keep:
+                by_id[node_id].remove_downstream_node(downstream)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline.pipeline_info.pipeline_name,
         pipeline_root=pipeline.pipeline_info.pipeline_root,
