@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import warnings
 from typing import Optional, Sequence
 
 import tensorflow_model_analysis as tfma
@@ -206,11 +207,13 @@ def upstream_of(pipeline: tfx.dsl.Pipeline, last: str) -> tfx.dsl.Pipeline:
         for downstream in list(by_id[node_id].downstream_nodes):
             if downstream.id not in keep:
                 by_id[node_id].remove_downstream_node(downstream)
-    return tfx.dsl.Pipeline(
-        pipeline_name=pipeline.pipeline_info.pipeline_name,
-        pipeline_root=pipeline.pipeline_info.pipeline_root,
-        components=[component for component in pipeline.components if component.id in keep],
-        enable_cache=pipeline.enable_cache,
-        metadata_connection_config=pipeline.metadata_connection_config,
-        beam_pipeline_args=pipeline.beam_pipeline_args,
-    )
+    with warnings.catch_warnings():  # "not found from the registry": built for `pipeline`, on purpose
+        warnings.filterwarnings("ignore", message="Component .* is not found from the registry")
+        return tfx.dsl.Pipeline(
+            pipeline_name=pipeline.pipeline_info.pipeline_name,
+            pipeline_root=pipeline.pipeline_info.pipeline_root,
+            components=[component for component in pipeline.components if component.id in keep],
+            enable_cache=pipeline.enable_cache,
+            metadata_connection_config=pipeline.metadata_connection_config,
+            beam_pipeline_args=pipeline.beam_pipeline_args,
+        )
