@@ -130,3 +130,13 @@ def test_baseline_resolver_only_on_request_and_secret_needs_yaml(tmp_path):
     with pytest.raises(SystemExit):
         kubeflow_runner.parse_args(["--image", IMAGE, "--pipeline-root", ROOT, "--output", "p.json",
                                     "--aws-secret", "s"])
+
+
+def test_kfp_client_reads_the_package_as_it_does_before_submitting(tmp_path, flink_package):
+    from kfp.client import client as kfp_client  # what create_run_from_pipeline_package calls
+
+    text, _, spec, platform = flink_package
+    path = tmp_path / "langid_pipeline.yaml"
+    path.write_text(text)
+    doc = kfp_client._extract_pipeline_yaml(str(path))
+    assert doc.pipeline_spec == spec and doc.platform_spec == platform
