@@ -13,6 +13,7 @@ SIGABRT) after the work is done, so a process that used it ends with exit_now(st
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -88,3 +89,17 @@ def run_then_exit(fn: Callable[[], int | None]) -> NoReturn:
         traceback.print_exc()
         status = 1
     exit_now(status)
+
+
+def exit_now_at_interpreter_exit() -> None:
+    """exit_now for a process whose main is not ours (a Beam SDK worker): at interpreter exit
+    leave with Python's own status (1 after an uncaught exception, else 0) before the abort."""
+    failed = []
+    previous_hook = sys.excepthook
+
+    def record_failure(*info):
+        failed.append(True)
+        previous_hook(*info)
+
+    sys.excepthook = record_failure
+    atexit.register(lambda: exit_now(1 if failed else 0))
