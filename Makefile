@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install install-test demo test bench clean
+.PHONY: install install-test demo test bench bench-scale clean
 
 install:
 	bash scripts/install.sh --venv $(VENV)
@@ -23,6 +23,9 @@ test: install-test
 bench: install
 	$(PY) -m bench.decoders
 	@if [ -d serving_model/langid ]; then $(PY) -m bench.serving; else echo "bench.serving: no serving_model/langid yet (run make demo)"; fi
+
+bench-scale: install
+	$(PY) -m bench.scale $(ARGS)
 
 clean:
 	rm -rf tfx_output serving_model .pytest_cache

@@ -2,13 +2,21 @@
 
 The spec runs every component in `--image` (built from this repo's Dockerfile) with the
 same create_pipeline as local_runner. S3 credentials reach the containers as the standard
-AWS environment variables from a Kubernetes secret; nothing is baked into image or spec.
+AWS environment variables from a Kubernetes secret (`--aws-secret`, a reference in the
+spec's Kubernetes platform section); nothing is baked into image or spec.
+
+The file is KFP's own package format, which `kfp.Client().create_run_from_pipeline_package`
+and the KFP UI's upload take as is: the pipeline spec (defaultPipelineRoot = --pipeline-root)
+and, for .yaml output, a second document with the Kubernetes platform spec. TFX writes a
+Vertex-style PipelineJob (spec wrapped with runtimeConfig); this unwraps it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 
 from pipeline import configs
 
@@ -18,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--image", required=True, help="container image with this project installed, e.g. REGISTRY/langid-tfx:TAG")
     p.add_argument("--pipeline-root", required=True, help="artifact root, e.g. s3://BUCKET/tfx")
-    p.add_argument("--output", default="langid_pipeline.json", help="where to write the KFP v2 pipeline spec")
+    p.add_argument("--output", default="langid_pipeline.yaml",
+                   help="where to write the KFP v2 package: .yaml (spec + Kubernetes platform spec) or .json (spec only)")
     p.add_argument("--bucket", default=configs.BUCKET, help="S3 bucket holding {Language}/{file}.mp3")
     p.add_argument("--prefix", default=configs.PREFIX)
     p.add_argument("--s3-endpoint", default="", help="S3-compatible endpoint (MinIO); empty for AWS")
@@ -28,9 +37,50 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
     p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
     p.add_argument("--augment-copies", type=int, default=configs.AUGMENT_COPIES)
+    p.add_argument("--beam-runner", default=configs.BEAM_RUNNER, choices=configs.BEAM_RUNNERS,
+                   help="Beam runner of ExampleGen, Augmenter, Transform and Evaluator; DirectRunner runs "
+                        "one worker process per core inside each step's pod")
     p.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                    help="Beam pipeline argument for every Beam-powered component, repeatable")
-    return p.parse_args(argv)
+    p.add_argument("--aws-secret", default="",
+                   help="Kubernetes secret whose AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY keys become those "
+                        "environment variables in every step (.yaml output); empty: the pods' own chain (IRSA)")
+    p.add_argument("--with-baseline-resolver", action="store_true",
+                   help="keep the latest-blessed-model resolver (Vertex AI Pipelines only: open-source KFP "
+                        "rejects resolver steps, so by default the Evaluator gates on the absolute bound)")
+    args = p.parse_args(argv)
+    if args.aws_secret and not args.output.endswith((".yaml", ".yml")):
+        p.error("--aws-secret needs .yaml output: the Kubernetes platform spec is a second YAML document")
+    return args
+
+
+AWS_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def platform_spec(executor_labels, secret: str) -> dict:
+    """kfp-kubernetes' secretAsEnv for every container step: the secret's keys as AWS variables."""
+    mapping = [{"secretKey": key, "envVar": key} for key in AWS_SECRET_KEYS]
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": {
+        label: {"secretAsEnv": [{"secretName": secret, "keyToEnv": mapping}]} for label in sorted(executor_labels)}}}}}
+
+
+def to_kfp_package(pipeline_job: dict, pipeline_root: str, env: dict, secret: str) -> list[dict]:
+    """TFX's PipelineJob -> [pipeline spec, platform spec?], checked against kfp-pipeline-spec's protos."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    spec = json_format.ParseDict(pipeline_job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    spec.default_pipeline_root = pipeline_root
+    containers = [label for label, executor in spec.deployment_spec.fields["executors"].struct_value.fields.items()
+                  if "container" in executor.struct_value.fields]
+    for label in containers:
+        container = spec.deployment_spec.fields["executors"].struct_value.fields[label].struct_value.fields["container"]
+        container.struct_value.update({"env": [{"name": k, "value": v} for k, v in sorted(env.items())]} if env else {})
+    docs = [json_format.MessageToDict(spec)]
+    if secret:
+        platform = json_format.ParseDict(platform_spec(containers, secret), pipeline_spec_pb2.PlatformSpec())
+        docs.append(json_format.MessageToDict(platform))
+    return docs
 
 
 def compile_pipeline(args) -> str:
@@ -43,13 +93,33 @@ def compile_pipeline(args) -> str:
         configs.PIPELINE_NAME, args.pipeline_root,
         bucket=args.bucket, prefix=args.prefix, languages=configs.parse_languages(args.languages),
         s3_endpoint=args.s3_endpoint, augment_copies=args.augment_copies, train_steps=args.train_steps,
-        eval_steps=args.eval_steps, serving_model_dir=serving_dir, beam_pipeline_args=args.beam_arg)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
-        output_filename=os.path.basename(args.output),
-        output_dir=os.path.dirname(os.path.abspath(args.output)))
-    runner.run(pipeline, write_out=True)
-    return os.path.abspath(args.output)
+        eval_steps=args.eval_steps, serving_model_dir=serving_dir, baseline_resolver=args.with_baseline_resolver,
+        schema_path=f"{configs.IMAGE_PROJECT_DIR}/models/schema.pbtxt",
+        beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.KUBEFLOW_DIRECT_ARGS,
+                                                      args.pipeline_root))
+    with tempfile.TemporaryDirectory() as scratch:
+        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+                default_image=args.image, default_commands=configs.KUBEFLOW_CONTAINER_COMMAND),
+            output_filename="pipeline_job.json", output_dir=scratch)
+        runner.run(pipeline, write_out=True)
+        with open(os.path.join(scratch, "pipeline_job.json")) as f:
+            pipeline_job = json.load(f)
+    # The endpoint (not a secret) goes into every container, where boto3, Beam and
+    # tensorflow-io (via pipeline.container_entrypoint) all read it.
+    env = {"AWS_ENDPOINT_URL": args.s3_endpoint} if args.s3_endpoint else {}
+    docs = to_kfp_package(pipeline_job, args.pipeline_root, env, args.aws_secret)
+    path = os.path.abspath(args.output)
+    partial = path + ".partial"
+    with open(partial, "w") as f:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            yaml.safe_dump_all(docs, f, sort_keys=True)
+        else:
+            json.dump(docs[0], f, indent=2, sort_keys=True)
+    os.replace(partial, path)
+    return path
 
 
 def main(argv=None) -> int:

@@ -4,6 +4,9 @@ With no --s3-endpoint, no AWS_ENDPOINT_URL and no --bucket, it starts an embedde
 on 127.0.0.1, uploads the demo corpus (data/demo) to it and runs the whole pipeline there:
 no network, no cloud account. Otherwise it reads the given bucket through the standard AWS
 credential chain.
+
+--pipeline-root s3://BUCKET/PREFIX keeps every artifact in S3 (tensorflow-io's filesystem for
+TensorFlow, boto3 for Beam, both on the same endpoint); ML Metadata stays in local SQLite.
 """
 from __future__ import annotations
 
@@ -33,9 +36,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     s3.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR,
                     help="local corpus uploaded to the embedded S3 endpoint")
     out = p.add_argument_group("outputs")
-    out.add_argument("--output-dir", default="tfx_output", help="pipeline root, ML Metadata and reports")
+    out.add_argument("--output-dir", default=configs.DEFAULT_OUTPUT_DIR,
+                     help="ML Metadata, reports, and the pipeline root unless --pipeline-root")
+    out.add_argument("--pipeline-root", default="",
+                     help="artifact root: a directory or s3://BUCKET/PREFIX (on the same endpoint as the clips; "
+                          "created on the embedded one); default OUTPUT_DIR/pipeline_root")
     out.add_argument("--serving-dir", default=os.path.join("serving_model", configs.SERVING_MODEL_NAME),
-                     help="where Pusher writes versioned SavedModels (TF Serving layout)")
+                     help="where Pusher writes versioned SavedModels (TF Serving layout); may be s3://...")
     out.add_argument("--no-cache", action="store_true", help="re-run every component")
     train = p.add_argument_group("training")
     train.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS, help="optimizer steps")
@@ -50,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="fraction of each language's speakers held out for evaluation")
     train.add_argument("--accuracy-bound", type=float, default=configs.ACCURACY_LOWER_BOUND,
                        help="eval accuracy the model must exceed to be blessed")
+    p.add_argument("--beam-runner", default=configs.BEAM_RUNNER, choices=configs.BEAM_RUNNERS,
+                   help="Beam runner of ingestion, augmentation, Transform and Evaluator")
     p.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                    help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
     p.add_argument("--verbose", action="store_true", help="every INFO line of TFX, Beam and TensorFlow")
@@ -61,11 +70,14 @@ class _ProgressFilter(logging.Filter):
     """Without --verbose: warnings, component start/finish, and this project's own messages."""
 
     OWN = ("components", "pipeline", "models", "storage", "audio")
+    # On an s3:// root TFX warns (with a page of execution info) that its empty scratch
+    # folders are gone: S3 has no empty folders. Nothing is wrong.
+    S3_FOLDER_NOISE = ("is not found, not going to delete it", "is not found, it is likely that it has been deleted")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
         message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return not (record.levelno == logging.WARNING and any(s in message for s in self.S3_FOLDER_NOISE))
         return (message.startswith("Component ") and message.endswith(("is running.", "is finished."))) \
             or record.name.split(".")[0] in self.OWN
 
@@ -85,22 +97,31 @@ def configure_logging(args) -> None:
     absl_logging.use_python_logging()
 
 
-def build(args, endpoint: str | None, bucket: str, fingerprint: str):
+def pipeline_root(args) -> str:
+    return args.pipeline_root or os.path.join(os.path.abspath(args.output_dir), "pipeline_root")
+
+
+def serving_dir(args) -> str:
+    return args.serving_dir if args.serving_dir.startswith("s3://") else os.path.abspath(args.serving_dir)
+
+
+def build(args, endpoint: str | None, bucket: str, fingerprint: str, metadata_name: str = "metadata.sqlite"):
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
 
     root = os.path.abspath(args.output_dir)
     return create_pipeline(
-        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"),
+        configs.PIPELINE_NAME, pipeline_root(args),
         bucket=bucket, prefix=args.prefix, languages=configs.parse_languages(args.languages),
         s3_endpoint=endpoint, corpus_fingerprint=fingerprint, segment_seconds=args.segment_seconds,
         eval_fraction=args.eval_fraction, augment_copies=args.augment_copies,
         train_steps=args.train_steps, eval_steps=args.eval_steps, epochs=args.epochs,
-        accuracy_lower_bound=args.accuracy_bound, serving_model_dir=os.path.abspath(args.serving_dir),
+        accuracy_lower_bound=args.accuracy_bound, serving_model_dir=serving_dir(args),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            os.path.join(root, "metadata.sqlite")),
-        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1", *args.beam_arg],
+            os.path.join(root, metadata_name)),
+        beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.LOCAL_DIRECT_ARGS,
+                                                      pipeline_root(args)),
         enable_cache=not args.no_cache)
 
 
@@ -109,14 +130,18 @@ def run(args) -> dict:
     from storage import s3
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
+    from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
     from pipeline.run_report import summarise_run
 
     embedded = not args.s3_endpoint and not args.bucket
     bucket = args.bucket or configs.BUCKET
+    s3_outputs = [path for path in (pipeline_root(args), args.serving_dir) if is_s3(path)]
     with contextlib.ExitStack() as stack:
         endpoint = args.s3_endpoint
         if embedded:
-            endpoint = stack.enter_context(embedded_s3())
+            # Artifacts on S3 are written by tensorflow-io, partly while holding the GIL: the
+            # server must then live in another process.
+            endpoint = stack.enter_context(embedded_s3(in_process=not s3_outputs))
             # The component's `s3_endpoint` stays empty so the cache key does not depend on the
             # free port; the workers find the endpoint in the environment, like any AWS setting.
             os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -127,7 +152,18 @@ def run(args) -> dict:
                   f"({counts['uploaded']} clips uploaded from {args.corpus_dir})", flush=True)
         client = s3.make_client(endpoint)
         fingerprint = corpus_fingerprint(client, bucket, args.prefix)
-        pipeline = build(args, None if embedded else endpoint, bucket, fingerprint)
+        metadata_name = "metadata.sqlite"
+        if s3_outputs:
+            enable_s3_filesystem(endpoint)
+        if s3_outputs and embedded:
+            for path in s3_outputs:
+                s3.ensure_bucket(client, split_s3_uri(path)[0])
+            # Artifacts on the embedded endpoint end with this run, so its ML Metadata must too:
+            # a kept store would offer cached artifacts (and a baseline model) that are gone.
+            metadata_name = "metadata-embedded-s3.sqlite"
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(os.path.abspath(args.output_dir), metadata_name))
+        pipeline = build(args, None if embedded else endpoint, bucket, fingerprint, metadata_name)
         from tfx import v1 as tfx
 
         started = time.time()
@@ -145,5 +181,19 @@ def main(argv=None) -> int:
     return 0
 
 
+def uses_s3_outputs(argv=None) -> bool:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"-h", "--help"} & set(argv):
+        return False
+    args = parse_args(argv)
+    return any(str(path).startswith("s3://") for path in (args.pipeline_root, args.serving_dir))
+
+
 if __name__ == "__main__":
+    if uses_s3_outputs():
+        # tensorflow-io's S3 client aborts in C++ teardown after a successful run: exit with
+        # the run's own status instead.
+        from storage.tf_s3 import run_then_exit
+
+        run_then_exit(main)
     sys.exit(main())

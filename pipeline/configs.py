@@ -91,6 +91,7 @@ def parse_languages(text: str) -> list[str]:
     """'English, French' -> ['English', 'French'] (the CLI form of LANGUAGES)."""
     return [name.strip() for name in text.split(",") if name.strip()]
 
+
 # Serving (`python -m serving`, serving/): window length and hop come from the model itself
 # (its training segment, half-overlapping); these are the client-side limits and defaults,
 # each also a command-line flag.
@@ -102,3 +103,32 @@ SERVING = {
     "retries": 3,                  # further attempts after a retryable failure (UNAVAILABLE, 503, timeout)
     "backoff_s": 0.5,              # first retry delay, doubled each time, with jitter
 }
+
+# Scale-out: where artifacts live and which Beam runner the heavy components use.
+# Local runs default to OUTPUT_DIR/pipeline_root; an s3://BUCKET/PREFIX root keeps every
+# artifact in S3 through tensorflow-io's filesystem (ML Metadata stays in local SQLite).
+DEFAULT_OUTPUT_DIR = "tfx_output"
+BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
+BEAM_RUNNER = "DirectRunner"
+# DirectRunner defaults: one in-memory worker on a laptop (cheapest); a Kubeflow pod runs one
+# worker process per core. Any --beam-arg given later on the command line wins.
+LOCAL_DIRECT_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+KUBEFLOW_DIRECT_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+# Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
+S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
+# Where the Dockerfile puts the project inside the image (the steps' working directory).
+IMAGE_PROJECT_DIR = "/langid-tfx"
+# The command of every Kubeflow step (wraps TFX's KFP v2 launcher; see the module).
+KUBEFLOW_CONTAINER_COMMAND = ["python", "-m", "pipeline.container_entrypoint"]
+
+
+def beam_pipeline_args(runner: str, extra, direct_defaults, pipeline_root: str = "") -> list[str]:
+    """--runner, the DirectRunner defaults (only for it), the S3 worker plugin, then the user's args."""
+    if runner not in BEAM_RUNNERS:
+        raise ValueError(f"unknown Beam runner {runner!r}; choose one of {', '.join(BEAM_RUNNERS)}")
+    args = [f"--runner={runner}"]
+    if runner == "DirectRunner":
+        args += list(direct_defaults)
+    if str(pipeline_root).startswith("s3://"):
+        args.append(f"--beam_plugin={S3_BEAM_PLUGIN}")
+    return args + list(extra)

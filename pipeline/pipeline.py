@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import warnings
 from typing import Optional, Sequence
 
 import tensorflow_model_analysis as tfma
@@ -94,11 +95,16 @@ def create_pipeline(
     metadata_connection_config=None,
     beam_pipeline_args: Optional[Sequence[str]] = None,
     enable_cache: bool = True,
+    baseline_resolver: bool = True,
+    schema_path: str = SCHEMA_PATH,
 ) -> tfx.dsl.Pipeline:
     """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
 
     Windows overlap by half, and the feature settings take the same segment length, so the
-    ingested segments and the transform graph cannot disagree.
+    ingested segments and the transform graph cannot disagree. `baseline_resolver=False`
+    drops the latest-blessed-model resolver (the Evaluator then gates on the absolute bound
+    only): open-source Kubeflow Pipelines rejects resolver steps. `schema_path` is where the
+    steps will find models/schema.pbtxt (inside the image, for Kubeflow).
     """
     sample_rate = configs.SAMPLE_RATE
     hop_seconds = segment_seconds / 2
@@ -121,7 +127,7 @@ def create_pipeline(
         components.append(augmenter)
         examples = augmenter.outputs["augmented_examples"]
 
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=SCHEMA_PATH)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
     components.append(schema_gen)
 
     transform = tfx.components.Transform(
@@ -146,12 +152,15 @@ def create_pipeline(
                        "code_version": code_version("trainer")})
     components.append(trainer)
 
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-    components.append(model_resolver)
+    baseline = None
+    if baseline_resolver:
+        model_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
+        components.append(model_resolver)
+        baseline = model_resolver.outputs["model"]
 
     # The evaluator reads the raw (un-transformed) eval split: the model's serving signature
     # applies the transform graph itself, which is exactly what serving will do.
@@ -159,7 +168,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         example_splits=["eval"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline,
         eval_config=eval_config(languages, accuracy_lower_bound, configs.REGRESSION_TOLERANCE))
     components.append(evaluator)
 
@@ -178,3 +187,33 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or []),
     )
+
+
+def upstream_of(pipeline: tfx.dsl.Pipeline, last: str) -> tfx.dsl.Pipeline:
+    """The same pipeline cut after component `last`, keeping only what it needs.
+
+    Lets tests and benchmarks run the heavy Beam stages (ingestion, Transform) alone with
+    exactly the components and settings the full pipeline uses. The kept components forget
+    their dropped consumers, so `pipeline` itself is not to be run afterwards.
+    """
+    by_id = {component.id: component for component in pipeline.components}
+    keep, todo = set(), [by_id[last]]
+    while todo:
+        node = todo.pop()
+        if node.id not in keep:
+            keep.add(node.id)
+            todo.extend(node.upstream_nodes)
+    for node_id in keep:
+        for downstream in list(by_id[node_id].downstream_nodes):
+            if downstream.id not in keep:
+                by_id[node_id].remove_downstream_node(downstream)
+    with warnings.catch_warnings():  # "not found from the registry": built for `pipeline`, on purpose
+        warnings.filterwarnings("ignore", message="Component .* is not found from the registry")
+        return tfx.dsl.Pipeline(
+            pipeline_name=pipeline.pipeline_info.pipeline_name,
+            pipeline_root=pipeline.pipeline_info.pipeline_root,
+            components=[component for component in pipeline.components if component.id in keep],
+            enable_cache=pipeline.enable_cache,
+            metadata_connection_config=pipeline.metadata_connection_config,
+            beam_pipeline_args=pipeline.beam_pipeline_args,
+        )

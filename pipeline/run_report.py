@@ -11,8 +11,8 @@ import json
 import math
 import os
 import re
-import shutil
 
+import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -127,7 +127,7 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
 
     if "S3AudioExampleGen" in run:
         examples = run["S3AudioExampleGen"][1]["examples"][0]
-        with open(os.path.join(examples.uri, "ingestion_report.json")) as f:
+        with tf.io.gfile.GFile(os.path.join(examples.uri, "ingestion_report.json")) as f:  # local or s3://
             summary["ingestion"] = json.load(f)
         waveform = _first_waveform(examples.uri)
         if waveform is not None and augment_config is not None:
@@ -140,8 +140,8 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
     if "Trainer" in run:
         model_run = run["Trainer"][1]["model_run"][0].uri
         curves = os.path.join(model_run, "training_curves.png")
-        if os.path.exists(curves):
-            shutil.copy(curves, os.path.join(reports, "training_curves.png"))
+        if tf.io.gfile.exists(curves):
+            tf.io.gfile.copy(curves, os.path.join(reports, "training_curves.png"), overwrite=True)
             summary["pngs"].append(os.path.join(reports, "training_curves.png"))
     if "Evaluator" in run:
         outputs = run["Evaluator"][1]

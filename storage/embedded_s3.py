@@ -5,6 +5,8 @@ import contextlib
 import logging
 import os
 import secrets
+import subprocess
+import sys
 from typing import Iterator
 
 import boto3
@@ -22,14 +24,48 @@ def _ensure_throwaway_credentials() -> None:
         os.environ["AWS_SECRET_ACCESS_KEY"] = secrets.token_urlsafe(30)
 
 
+# The server as a child process: it prints its port, then serves until its stdin closes
+# (the parent exits or dies), so it never outlives the run.
+_SERVER_PROCESS = """
+import logging, sys
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
 @contextlib.contextmanager
-def embedded_s3() -> Iterator[str]:
-    """Start moto's threaded S3 server on a free loopback port; yield its endpoint URL."""
+def embedded_s3(in_process: bool = True) -> Iterator[str]:
+    """Start moto's threaded S3 server on a free loopback port; yield its endpoint URL.
+
+    in_process=False serves from a child process instead. Needed when this process reaches
+    S3 from C++ that holds the GIL (tensorflow-io's filesystem under tf.saved_model.save):
+    a server in the same interpreter would wait for that GIL forever.
+    """
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _ensure_throwaway_credentials()
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    if not in_process:
+        child = subprocess.Popen([sys.executable, "-c", _SERVER_PROCESS], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            port = child.stdout.readline().strip()
+            if not port.isdigit():
+                raise RuntimeError(f"embedded S3 server did not start (exit status {child.poll()})")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            child.stdin.close()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        return
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -1,24 +1,142 @@
-"""kubeflow_runner compiles the same create_pipeline into a KFP v2 spec."""
+"""kubeflow_runner compiles the same create_pipeline into a KFP v2 package, checked as data."""
 from __future__ import annotations
 
+import importlib
 import json
+import os
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
+from pipeline import configs
+
+IMAGE = "registry.example/langid-tfx:1.0"
+ROOT = "s3://team-bucket/tfx"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXECUTORS = {
+    "S3AudioExampleGen": "components.s3_audio_example_gen.executor.Executor",
+    "AudioAugmenter": "components.audio_augmenter.executor.Executor",
+    "ImportSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
+    "Transform": "tfx.components.transform.executor.Executor",
+    "Trainer": "tfx.components.trainer.executor.GenericExecutor",
+    "Evaluator": "tfx.components.evaluator.executor.Executor",
+    "Pusher": "tfx.components.pusher.executor.Executor",
+}
+BEAM_POWERED = ("S3AudioExampleGen", "AudioAugmenter", "Transform", "Evaluator")
 
 
-def test_spec_has_every_component_with_the_image_and_root(tmp_path):
-    output = tmp_path / "langid_pipeline.json"
-    kubeflow_runner.main(["--image", "registry.example/langid-tfx:1.0", "--pipeline-root", "s3://team-bucket/tfx",
-                          "--output", str(output), "--beam-arg=--direct_num_workers=2"])
-    spec = json.loads(output.read_text())
-    pipeline_spec = spec.get("pipelineSpec", spec)
-    tasks = pipeline_spec["root"]["dag"]["tasks"]
-    assert {"S3AudioExampleGen", "AudioAugmenter", "ImportSchemaGen", "Transform", "Trainer", "Evaluator",
-            "Pusher"} <= set(tasks)
-    executors = pipeline_spec["deploymentSpec"]["executors"]
-    images = {e["container"]["image"] for e in executors.values() if "container" in e}
-    assert images == {"registry.example/langid-tfx:1.0"}
-    assert spec.get("runtimeConfig", {}).get("gcsOutputDirectory") == "s3://team-bucket/tfx"
-    ingestion = executors["S3AudioExampleGen_executor"]["container"]["args"]
-    assert ingestion[:2] == ["--executor_class_path", "components.s3_audio_example_gen.executor.Executor"]
-    assert "--direct_num_workers=2" in ingestion
+def compile_package(tmp_path, *extra, name="langid_pipeline.yaml"):
+    output = tmp_path / name
+    kubeflow_runner.main(["--image", IMAGE, "--pipeline-root", ROOT, "--output", str(output), *extra])
+    text = output.read_text()
+    docs = list(yaml.safe_load_all(text)) if name.endswith(".yaml") else [json.loads(text)]
+    # Parsing back into kfp-pipeline-spec's protos fails on any field the schema does not know.
+    spec = json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
+    platform = json_format.ParseDict(docs[1], pipeline_spec_pb2.PlatformSpec()) if len(docs) > 1 else None
+    return text, docs, spec, platform
+
+
+def parameter(task: dict, name: str):
+    value = task["inputs"]["parameters"][name]["runtimeValue"]["constantValue"]
+    return next(iter(value.values()))
+
+
+@pytest.fixture(scope="module")
+def flink_package(tmp_path_factory):
+    return compile_package(
+        tmp_path_factory.mktemp("kfp"), "--beam-runner", "FlinkRunner", "--beam-arg=--flink_master=flink:8081",
+        "--beam-arg=--environment_type=EXTERNAL", "--bucket", "team-clips", "--prefix", "clips/",
+        "--languages", "English,French", "--train-steps", "321", "--s3-endpoint", "http://minio.data:9000",
+        "--aws-secret", "langid-s3")
+
+
+def test_every_component_runs_its_executor_in_the_image_through_the_s3_entrypoint(flink_package):
+    _, docs, spec, _ = flink_package
+    tasks = docs[0]["root"]["dag"]["tasks"]
+    assert set(tasks) == set(EXECUTORS)  # no resolver: open-source KFP rejects resolver executors
+    executors = docs[0]["deploymentSpec"]["executors"]
+    for name, class_path in EXECUTORS.items():
+        label = docs[0]["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]
+        container = executors[label]["container"]
+        assert container["image"] == IMAGE
+        assert container["command"] == configs.KUBEFLOW_CONTAINER_COMMAND
+        assert container["args"][:4] == ["--executor_class_path", class_path, "--json_serialized_invocation_args", "{{$}}"]
+        module, cls = class_path.rsplit(".", 1)
+        assert hasattr(importlib.import_module(module), cls)
+        assert container["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio.data:9000"}]
+    assert spec.default_pipeline_root == ROOT
+    assert spec.pipeline_info.name == configs.PIPELINE_NAME
+
+
+def test_beam_arguments_reach_every_beam_powered_component(flink_package):
+    _, docs, _, _ = flink_package
+    executors = docs[0]["deploymentSpec"]["executors"]
+    for name in BEAM_POWERED:
+        args = executors[f"{name}_executor"]["container"]["args"]
+        beam = args[4:]
+        assert beam[0] == "--runner=FlinkRunner"
+        assert "--flink_master=flink:8081" in beam and "--environment_type=EXTERNAL" in beam
+        assert f"--beam_plugin={configs.S3_BEAM_PLUGIN}" in beam  # s3:// for tf.io.gfile in workers
+        assert not any(a.startswith("--direct_") for a in beam)  # DirectRunner defaults only for it
+
+
+def test_component_arguments_are_the_ones_given(flink_package):
+    _, docs, _, _ = flink_package
+    tasks = docs[0]["root"]["dag"]["tasks"]
+    ingestion = tasks["S3AudioExampleGen"]
+    assert parameter(ingestion, "bucket") == "team-clips"
+    assert parameter(ingestion, "prefix") == "clips/"
+    assert json.loads(parameter(ingestion, "languages")) == ["English", "French"]
+    assert json.loads(parameter(tasks["Trainer"], "train_args")) == {"num_steps": 321}
+    push = json.loads(parameter(tasks["Pusher"], "push_destination"))
+    assert push == {"filesystem": {"base_directory": f"{ROOT}/serving_model/{configs.SERVING_MODEL_NAME}"}}
+    schema = parameter(tasks["ImportSchemaGen"], "schema_file")
+    assert schema.startswith(configs.IMAGE_PROJECT_DIR + "/")  # where the Dockerfile puts the project
+    assert os.path.exists(os.path.join(REPO, os.path.relpath(schema, configs.IMAGE_PROJECT_DIR)))
+
+
+def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package, monkeypatch):
+    text, docs, _, platform = flink_package
+    executors = platform.platforms["kubernetes"].deployment_spec.executors
+    assert set(executors) == {f"{name}_executor" for name in EXECUTORS}
+    for config in executors.values():
+        (secret,) = json_format.MessageToDict(config)["secretAsEnv"]
+        assert secret["secretName"] == "langid-s3"
+        assert {(m["secretKey"], m["envVar"]) for m in secret["keyToEnv"]} == {
+            ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if os.environ.get(key):
+            assert os.environ[key] not in text
+
+
+def test_direct_runner_defaults_and_json_output(tmp_path):
+    _, docs, spec, platform = compile_package(tmp_path, "--beam-arg=--direct_num_workers=3", name="p.json")
+    assert platform is None and len(docs) == 1
+    args = docs[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]["args"][4:]
+    assert args[:3] == ["--runner=DirectRunner", *configs.KUBEFLOW_DIRECT_ARGS[:2]]
+    assert args[-1] == "--direct_num_workers=3"  # the user's value comes last, so it wins
+    assert "env" not in docs[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]
+    assert spec.default_pipeline_root == ROOT
+
+
+def test_baseline_resolver_only_on_request_and_secret_needs_yaml(tmp_path):
+    _, docs, _, _ = compile_package(tmp_path, "--with-baseline-resolver")
+    executors = docs[0]["deploymentSpec"]["executors"]
+    assert any(label.startswith("latest_blessed_model_resolver") and "resolver" in executor
+               for label, executor in executors.items())
+    with pytest.raises(SystemExit):
+        kubeflow_runner.parse_args(["--image", IMAGE, "--pipeline-root", ROOT, "--output", "p.json",
+                                    "--aws-secret", "s"])
+
+
+def test_kfp_client_reads_the_package_as_it_does_before_submitting(tmp_path, flink_package):
+    from kfp.client import client as kfp_client  # what create_run_from_pipeline_package calls
+
+    text, _, spec, platform = flink_package
+    path = tmp_path / "langid_pipeline.yaml"
+    path.write_text(text)
+    doc = kfp_client._extract_pipeline_yaml(str(path))
+    assert doc.pipeline_spec == spec and doc.platform_spec == platform

@@ -165,8 +165,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      os.path.join(artifact_utils.get_split_uri([examples], split), "data_tfrecord"),
                      file_name_suffix=".gz"))
+            # One JSON list per tag, "[]" when nothing failed: Beam's S3 sink cannot write an
+            # empty object (S3 rejects a multipart upload with no parts).
             for tag in (_DecodeAndSegment.INGESTED, _DecodeAndSegment.FAILED):
                 (results[tag]
+                 | f"{tag}List" >> beam.combiners.ToList()
                  | f"{tag}Json" >> beam.Map(json.dumps)
                  | f"Write{tag}" >> beam.io.WriteToText(os.path.join(scratch, tag), shard_name_template="", num_shards=1))
 
@@ -192,7 +195,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             if not tf.io.gfile.exists(path):
                 return []
             with tf.io.gfile.GFile(path) as f:
-                return [json.loads(line) for line in f if line.strip()]
+                return [row for line in f if line.strip() for row in json.loads(line)]
 
         per_split: dict = {}
         speakers: dict = {}

@@ -1,0 +1,80 @@
+"""Run the Beam-heavy stages alone: S3 ingestion and Transform, as the full pipeline builds them.
+
+The multi-process test and the scale benchmark (bench/scale.py) both need these two stages
+with a chosen set of Beam arguments, their outputs, and how long each took.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline import configs
+
+INGESTION = "S3AudioExampleGen"
+TRANSFORM = "Transform"
+
+
+@dataclass
+class StageRun:
+    examples_uri: str
+    transformed_uri: str
+    seconds: dict            # component id -> seconds, from ML Metadata
+    audio_seconds: float     # voiced audio ingested (the ingestion report's total)
+    segments: int
+
+
+def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, languages, beam_args,
+                                segment_seconds: float = configs.SEGMENT_SECONDS,
+                                eval_fraction: float = configs.EVAL_FRACTION) -> StageRun:
+    """Ingest s3://bucket/prefix and transform it under `root` (fresh ML Metadata there)."""
+    from ml_metadata.metadata_store import metadata_store
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline, upstream_of
+    from pipeline.run_report import _latest_run
+
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
+    full = create_pipeline(
+        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"), bucket=bucket, prefix=prefix,
+        languages=list(languages), serving_model_dir=os.path.join(root, "serving"), augment_copies=0,
+        segment_seconds=segment_seconds, eval_fraction=eval_fraction, metadata_connection_config=metadata,
+        beam_pipeline_args=list(beam_args), enable_cache=False)
+    stages = upstream_of(full, TRANSFORM)
+    tfx.orchestration.LocalDagRunner().run(stages)
+
+    run = _latest_run(metadata_store.MetadataStore(metadata), configs.PIPELINE_NAME)
+    seconds = {component: (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+               for component, (execution, _) in run.items()}
+    examples = run[INGESTION][1]["examples"][0].uri
+    with tf.io.gfile.GFile(os.path.join(examples, "ingestion_report.json")) as f:
+        report = json.load(f)
+    audio = sum(entry["seconds"] for langs in report["per_split"].values() for entry in langs.values())
+    return StageRun(examples, run[TRANSFORM][1]["transformed_examples"][0].uri, seconds, audio,
+                    sum(report["segments"].values()))
+
+
+def read_records(examples_uri: str) -> dict[str, list[dict]]:
+    """split -> decoded tf.Examples ({feature: bytes list | int list | float32 array}), file order."""
+    out = {}
+    for split_dir in sorted(glob.glob(os.path.join(examples_uri, "Split-*"))):
+        files = sorted(glob.glob(os.path.join(split_dir, "*.gz")))
+        records = []
+        for serialized in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+            example = tf.train.Example.FromString(serialized.numpy())
+            row = {}
+            for name, feature in example.features.feature.items():
+                kind = feature.WhichOneof("kind")
+                if kind == "float_list":
+                    row[name] = np.asarray(feature.float_list.value, dtype=np.float32)
+                elif kind == "int64_list":
+                    row[name] = list(feature.int64_list.value)
+                else:
+                    row[name] = list(feature.bytes_list.value)
+            records.append(row)
+        out[os.path.basename(split_dir)[len("Split-"):]] = records
+    return out
