@@ -27,7 +27,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
 
     def classify(raw_features):
         transformed = model.tft_layer(raw_features)
-        inputs = {k: transformed[k] for k in features.MODEL_INPUTS}
+        inputs = {k: transformed[k] for k in model.input_names}
         return model(inputs, training=False)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
