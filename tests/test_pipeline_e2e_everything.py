@@ -33,7 +33,7 @@ def run(tmp_path_factory, tiny_corpus):
     policy = {**configs.AUGMENTATION_ALL, "per_language": {"German": {"pitch_scale": {"p": 0.0}}}}
     argv = ["--corpus-dir", tiny_corpus[0], "--languages", ",".join(LANGUAGES),
             "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
-            "--train-steps", "60", "--epochs", "2", "--eval-steps", "1", "--augment-copies", "1",
+            "--train-steps", "30", "--epochs", "1", "--eval-steps", "1", "--augment-copies", "1",
             "--segment-seconds", "1.0", "--eval-fraction", "0.25", "--accuracy-bound", "0.0", "--quiet",
             "--augmentation", json.dumps(policy), "--spec-augment", "on",
             "--representations", ",".join(ALL_REPRESENTATIONS), "--num-mel-bins", "128", "--mfcc-deltas", "2"]
