@@ -10,6 +10,8 @@ Metadata store, so ingestion runs once and every arm reuses the same speaker-hel
   original  the first project's six waveform augmentations (configs.AUGMENTATION)
   all       every augmentation (configs.AUGMENTATION_ALL) plus SpecAugment masks
 
+(--arms mel128_deltas,power_spectrogram trains "original" with other representations.)
+
 Same step budget, batch size, seed and learning-rate schedule in every arm. Each arm's trained
 SavedModel is then scored through its serving signature on the eval split twice: as recorded
 (clean) and under a shifted condition training never saw: blue noise (not in the noise bank)
@@ -32,7 +34,13 @@ ARMS = {
     "none": {"augment_copies": 0, "augmentation": "default", "spec_augment": "off"},
     "original": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off"},
     "all": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "all", "spec_augment": "on"},
+    # Representation arms (not in the default --arms): "original" with other features.
+    "mel128_deltas": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off",
+                      "flags": ["--num-mel-bins", "128", "--mfcc-deltas", "2"]},
+    "power_spectrogram": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off",
+                          "flags": ["--representations", "power_spectrogram,mfcc"]},
 }
+DEFAULT_ARMS = ("none", "original", "all")
 SHIFT_SEED = 90210
 SHIFT_SNR_DB = 10.0
 SHIFT_NOISE_COLOUR = "blue"
@@ -95,7 +103,7 @@ def run_arm(name: str, args) -> dict:
             "--serving-dir", os.path.join(args.output_dir, "serving", name),
             "--train-steps", str(args.train_steps), "--epochs", str(args.epochs),
             "--augment-copies", str(arm["augment_copies"]), "--augmentation", arm["augmentation"],
-            "--spec-augment", arm["spec_augment"], "--accuracy-bound", "0", "--quiet"]
+            "--spec-augment", arm["spec_augment"], "--accuracy-bound", "0", "--quiet", *arm.get("flags", [])]
     started = time.time()
     summary = local_runner.run(local_runner.parse_args(argv))
     model_dir = os.path.join(summary["trained_model_uri"], "Format-Serving")
@@ -108,7 +116,7 @@ def run_arm(name: str, args) -> dict:
 
 
 def format_table(results: list[dict], args) -> str:
-    lines = [f"augmentation ablation: demo corpus, held-out speakers, {args.train_steps} train steps per arm",
+    lines = [f"ablation: demo corpus, held-out speakers, {args.train_steps} train steps per arm",
              f"shifted = eval + RT60 {SHIFT_RT60_S[0]}-{SHIFT_RT60_S[1]} s reverb + {SHIFT_NOISE_COLOUR} noise "
              f"at {SHIFT_SNR_DB:g} dB SNR (neither in training)",
              f"{'arm':9s} {'eval acc':>8s} {'eval loss':>9s} {'shifted acc':>11s} {'shifted loss':>12s} "
@@ -149,7 +157,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS, help="optimizer steps, every arm")
     p.add_argument("--epochs", type=int, default=configs.EPOCHS)
-    p.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {list(ARMS)}")
+    p.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated subset of {list(ARMS)}")
     p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR)
     p.add_argument("--languages", default=",".join(configs.LANGUAGES))
     p.add_argument("--output-dir", default=os.path.join("bench_output", "augmentation"))
