@@ -116,13 +116,14 @@ def run_arm(name: str, args) -> dict:
 
 
 def format_table(results: list[dict], args) -> str:
+    width = max(9, *(len(r["arm"]) for r in results))
     lines = [f"ablation: demo corpus, held-out speakers, {args.train_steps} train steps per arm",
              f"shifted = eval + RT60 {SHIFT_RT60_S[0]}-{SHIFT_RT60_S[1]} s reverb + {SHIFT_NOISE_COLOUR} noise "
              f"at {SHIFT_SNR_DB:g} dB SNR (neither in training)",
-             f"{'arm':9s} {'eval acc':>8s} {'eval loss':>9s} {'shifted acc':>11s} {'shifted loss':>12s} "
+             f"{'arm':{width}s} {'eval acc':>8s} {'eval loss':>9s} {'shifted acc':>11s} {'shifted loss':>12s} "
              f"{'TFMA acc':>8s} {'segments':>8s} {'pipeline s':>10s}"]
     for r in results:
-        lines.append(f"{r['arm']:9s} {r['clean']['accuracy']:8.3f} {r['clean']['loss']:9.3f} "
+        lines.append(f"{r['arm']:{width}s} {r['clean']['accuracy']:8.3f} {r['clean']['loss']:9.3f} "
                      f"{r['shifted']['accuracy']:11.3f} {r['shifted']['loss']:12.3f} "
                      f"{(r['tfma_accuracy'] or float('nan')):8.3f} {r['clean']['segments']:8d} "
                      f"{r['pipeline_seconds']:10.0f}")
