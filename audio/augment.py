@@ -29,8 +29,13 @@ import numpy as np
 import scipy.signal
 import soxr
 
+from audio import noise as noise_lib
+from audio import reverb as reverb_lib
+from audio import spectral_effects
+
 __all__ = [
     "AugmentationConfig",
+    "AugmentationPolicy",
     "Augmentation",
     "REGISTRY",
     "register",
@@ -49,6 +54,10 @@ __all__ = [
     "PitchScaleParams",
     "PolarityInversionParams",
     "RandomGainParams",
+    "time_shift",
+    "time_stretch",
+    "random_crop",
+    "apply_volume_ramp",
 ]
 
 
@@ -143,14 +152,22 @@ def _fit_length(y: np.ndarray, n: int, fade: int = 0) -> np.ndarray:
     if m >= n:
         start = (m - n) // 2
         return y[start : start + n]
-    fade = min(fade, m // 2)
-    if fade > 0:
-        y = y.copy()
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
-        y[:fade] *= ramp
-        y[m - fade :] *= ramp[::-1]
+    y = _fade_edges(y, fade)
     before = (n - m) // 2
     return np.pad(y, (before, n - m - before))
+
+
+def _fade_edges(y: np.ndarray, fade: int, head: bool = True, tail: bool = True) -> np.ndarray:
+    """Copy of ``y`` with raised-cosine fades of ``fade`` samples at the chosen ends."""
+    fade = min(fade, y.shape[0] // 2)
+    y = y.copy()
+    if fade > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        if head:
+            y[:fade] *= ramp
+        if tail:
+            y[y.shape[0] - fade :] *= ramp[::-1]
+    return y
 
 
 def invert_polarity(waveform: Any) -> np.ndarray:
@@ -329,13 +346,22 @@ REGISTRY: dict[str, Augmentation] = {}
 """Registered augmentations, in the order ``augment`` applies them."""
 
 
-def register(augmentation: Augmentation) -> Augmentation:
-    """Add an augmentation to the registry (applied after those already registered)."""
+def register(augmentation: Augmentation, before: str | None = None) -> Augmentation:
+    """Add an augmentation to the registry: applied last, or just before ``before``."""
     if augmentation.name in REGISTRY:
         raise ValueError(f"augmentation {augmentation.name!r} is already registered")
     if getattr(augmentation.params_type, "name", None) != augmentation.name:
         raise ValueError(f"{augmentation.params_type.__name__}.name must be {augmentation.name!r}")
-    REGISTRY[augmentation.name] = augmentation
+    if before is None:
+        REGISTRY[augmentation.name] = augmentation
+        return augmentation
+    if before not in REGISTRY:
+        raise ValueError(_unknown(before))
+    items = list(REGISTRY.items())
+    at = [name for name, _ in items].index(before)
+    items.insert(at, (augmentation.name, augmentation))
+    REGISTRY.clear()
+    REGISTRY.update(items)
     return augmentation
 
 
@@ -428,6 +454,282 @@ register(
 
 
 # --------------------------------------------------------------------------------------
+# The second set: time and room effects, background noise, VTLP and crops. All default to
+# p=0 (opt-in): the demo's default training set stays what it was, and bench/augmentation.py
+# measures what switching them on is worth.
+# --------------------------------------------------------------------------------------
+
+
+def time_shift(waveform: Any, shift: int) -> np.ndarray:
+    """Delay (shift > 0) or advance (shift < 0) by ``shift`` samples, zero-filling the gap.
+
+    Zero fill rather than np.roll: a roll would splice the end of the utterance onto its
+    start, a discontinuity that never occurs in real audio.
+    """
+    w = _as_waveform(waveform)
+    n, shift = w.shape[0], int(shift)
+    out = np.zeros_like(w)
+    if abs(shift) >= n:
+        return out.astype(np.float32)
+    if shift >= 0:
+        out[shift:] = w[: n - shift]
+    else:
+        out[:shift] = w[-shift:]
+    return out.astype(np.float32)
+
+
+def time_stretch(waveform: Any, sample_rate: int, rate: float) -> np.ndarray:
+    """Speak faster (rate > 1) or slower with the same pitch; centre-crop/pad to the input length.
+
+    Unlike ``pitch_scale`` (resampling: tempo and pitch together), a phase vocoder changes
+    tempo alone, so the model meets fast and slow speakers of the same voice.
+    """
+    w = _as_waveform(waveform)
+    if rate == 1.0 or w.size == 0:
+        return w.astype(np.float32)
+    y = spectral_effects.time_stretch(w, rate)
+    return _fit_length(y, w.shape[0], fade=int(_PAD_FADE_S * sample_rate)).astype(np.float32)
+
+
+def random_crop(waveform: Any, sample_rate: int, start: int, length: int) -> np.ndarray:
+    """Keep ``waveform[start:start + length]`` at the front, zero-pad to the input length.
+
+    Matches how short material reaches the model elsewhere: ingestion pads a clip's last
+    window at the end, and the ``predict_waveform`` signature pads short clips the same way.
+    """
+    w = _as_waveform(waveform)
+    n, start, length = w.shape[0], int(start), int(length)
+    if start < 0 or length < 1 or start + length > n:
+        raise ValueError(f"crop [{start}, {start + length}) outside [0, {n})")
+    # Fade only where the excerpt was cut out of the audio, not at the segment's own edges.
+    piece = _fade_edges(w[start:start + length], int(_PAD_FADE_S * sample_rate),
+                        head=start > 0, tail=start + length < n)
+    return np.pad(piece, (0, n - length)).astype(np.float32)
+
+
+def apply_volume_ramp(waveform: Any, start_db: float, end_db: float) -> np.ndarray:
+    """Gain changing linearly in dB from ``start_db`` to ``end_db``: a speaker moving off-mic.
+
+    ``random_gain`` is one constant level; this changes the level within the segment.
+    """
+    w = _as_waveform(waveform)
+    ramp_db = np.linspace(float(start_db), float(end_db), w.shape[0]) if w.size else w
+    return limit_peak(w * 10.0 ** (ramp_db / 20.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeShiftParams(_Params):
+    """Shift by up to max_fraction of the segment, either way."""
+
+    name: ClassVar[str] = "time_shift"
+    p: float = 0.0
+    max_fraction: float = 0.2
+
+    def _validate(self) -> None:
+        if not 0.0 < self.max_fraction < 1.0:
+            raise ValueError("time_shift.max_fraction must be in (0, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeStretchParams(_Params):
+    """Phase-vocoder stretch with rate drawn uniformly from [min, max] (>1 is faster)."""
+
+    name: ClassVar[str] = "time_stretch"
+    p: float = 0.0
+    min_rate: float = 0.85
+    max_rate: float = 1.15
+
+    def _validate(self) -> None:
+        self._check_range("min_rate", "max_rate")
+        if not (0.5 <= self.min_rate and self.max_rate <= 2.0):
+            raise ValueError("time_stretch rates must be within [0.5, 2]")
+
+
+@dataclasses.dataclass(frozen=True)
+class VolumeParams(_Params):
+    """Linear-in-dB level ramp, both ends drawn uniformly from [min, max] dB."""
+
+    name: ClassVar[str] = "volume"
+    p: float = 0.0
+    min_db: float = -12.0
+    max_db: float = 0.0
+
+    def _validate(self) -> None:
+        self._check_range("min_db", "max_db")
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundNoiseParams(_Params):
+    """An excerpt of a random noise-bank file mixed at an SNR drawn from [min, max] dB."""
+
+    name: ClassVar[str] = "background_noise"
+    p: float = 0.0
+    min_snr_db: float = 5.0
+    max_snr_db: float = 25.0
+
+    def _validate(self) -> None:
+        self._check_range("min_snr_db", "max_snr_db")
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomReverbParams(_Params):
+    """Synthetic RIR with RT60 and direct-to-reverberant ratio drawn uniformly."""
+
+    name: ClassVar[str] = "room_reverb"
+    p: float = 0.0
+    min_rt60_s: float = 0.2
+    max_rt60_s: float = 0.8
+    min_drr_db: float = 0.0
+    max_drr_db: float = 10.0
+
+    def _validate(self) -> None:
+        if self.min_rt60_s <= 0.0 or self.max_rt60_s > 3.0:
+            raise ValueError("room_reverb RT60 must be in (0, 3] s")
+        self._check_range("min_rt60_s", "max_rt60_s")
+        self._check_range("min_drr_db", "max_drr_db")
+
+
+@dataclasses.dataclass(frozen=True)
+class VtlpParams(_Params):
+    """Vocal tract length perturbation: warp factor alpha drawn uniformly from [min, max]."""
+
+    name: ClassVar[str] = "vtlp"
+    p: float = 0.0
+    min_alpha: float = 0.9
+    max_alpha: float = 1.1
+    boundary_hz: float = 4800.0
+
+    def _validate(self) -> None:
+        self._check_range("min_alpha", "max_alpha")
+        if not (0.5 <= self.min_alpha and self.max_alpha <= 2.0):
+            raise ValueError("vtlp alpha must be within [0.5, 2]")
+        if self.boundary_hz <= 0.0:
+            raise ValueError("vtlp.boundary_hz must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomCropParams(_Params):
+    """Keep a random excerpt of min_fraction..1 of the segment, pad the rest with silence."""
+
+    name: ClassVar[str] = "random_crop"
+    p: float = 0.0
+    min_fraction: float = 0.5
+
+    def _validate(self) -> None:
+        if not 0.0 < self.min_fraction <= 1.0:
+            raise ValueError("random_crop.min_fraction must be in (0, 1]")
+
+
+def _sample_crop(rng: np.random.Generator, params: RandomCropParams, n: int, sr: int) -> dict:
+    length = int(rng.integers(max(1, int(params.min_fraction * n)), n + 1))
+    return {"start": int(rng.integers(0, n - length + 1)), "length": length}
+
+
+def _apply_background_noise(w: np.ndarray, sr: int, rng: np.random.Generator, snr_db: float, index: int,
+                            offset: float) -> np.ndarray:
+    bank = noise_lib.load_bank(str(noise_lib.bank_dir()), sr)
+    return noise_lib.mix_at_snr(w, noise_lib.bank_excerpt(bank, index, offset, w.shape[0]), snr_db)
+
+
+def _bank_size(sr: int) -> int:
+    return len(noise_lib.load_bank(str(noise_lib.bank_dir()), sr))
+
+
+def _bank_name(index: int, sr: int = 16000) -> str:
+    bank = noise_lib.load_bank(str(noise_lib.bank_dir()), sr)
+    return bank[index % len(bank)][0]
+
+
+def _apply_room_reverb(w: np.ndarray, sr: int, rng: np.random.Generator, rt60_s: float, drr_db: float) -> np.ndarray:
+    return reverb_lib.reverberate(w, reverb_lib.synthetic_rir(rng, sr, rt60_s, drr_db))
+
+
+register(
+    Augmentation(
+        name="time_stretch",
+        params_type=TimeStretchParams,
+        sample=lambda rng, p, n, sr: {"rate": float(rng.uniform(p.min_rate, p.max_rate))},
+        apply=lambda w, sr, rng, rate: time_stretch(w, sr, rate),
+        example=lambda p, n, sr: {"rate": p.max_rate},
+        describe=lambda kw: f"rate={kw['rate']:.2f}",
+    ),
+    before="pitch_scale",
+)
+register(
+    Augmentation(
+        name="vtlp",
+        params_type=VtlpParams,
+        sample=lambda rng, p, n, sr: {"alpha": float(rng.uniform(p.min_alpha, p.max_alpha)),
+                                      "boundary_hz": p.boundary_hz},
+        apply=lambda w, sr, rng, alpha, boundary_hz: spectral_effects.vtlp(w, sr, alpha, boundary_hz),
+        example=lambda p, n, sr: {"alpha": p.max_alpha, "boundary_hz": p.boundary_hz},
+        describe=lambda kw: f"alpha={kw['alpha']:.2f}",
+    ),
+    before="high_pass",
+)
+register(
+    Augmentation(
+        name="random_crop",
+        params_type=RandomCropParams,
+        sample=_sample_crop,
+        apply=lambda w, sr, rng, start, length: random_crop(w, sr, start, length),
+        example=lambda p, n, sr: {"start": (n - max(1, int(p.min_fraction * n))) // 2,
+                                  "length": max(1, int(p.min_fraction * n))},
+        describe=lambda kw: f"start={kw['start']}, length={kw['length']}",
+    ),
+    before="high_pass",
+)
+register(
+    Augmentation(
+        name="time_shift",
+        params_type=TimeShiftParams,
+        sample=lambda rng, p, n, sr: {"shift": int(rng.integers(-int(p.max_fraction * n), int(p.max_fraction * n) + 1))},
+        apply=lambda w, sr, rng, shift: time_shift(w, shift),
+        example=lambda p, n, sr: {"shift": int(p.max_fraction * n)},
+        describe=lambda kw: f"shift={kw['shift']} samples",
+    ),
+    before="high_pass",
+)
+register(
+    Augmentation(
+        name="room_reverb",
+        params_type=RoomReverbParams,
+        sample=lambda rng, p, n, sr: {"rt60_s": float(rng.uniform(p.min_rt60_s, p.max_rt60_s)),
+                                      "drr_db": float(rng.uniform(p.min_drr_db, p.max_drr_db))},
+        apply=_apply_room_reverb,
+        example=lambda p, n, sr: {"rt60_s": p.max_rt60_s, "drr_db": p.min_drr_db},
+        describe=lambda kw: f"RT60={kw['rt60_s']:.2f} s, DRR={kw['drr_db']:.1f} dB",
+    ),
+    before="high_pass",
+)
+register(
+    Augmentation(
+        name="background_noise",
+        params_type=BackgroundNoiseParams,
+        sample=lambda rng, p, n, sr: {"snr_db": float(rng.uniform(p.min_snr_db, p.max_snr_db)),
+                                      "index": int(rng.integers(0, _bank_size(sr))),
+                                      "offset": float(rng.random())},
+        apply=_apply_background_noise,
+        example=lambda p, n, sr: {"snr_db": p.min_snr_db, "index": _bank_size(sr) - 1, "offset": 0.0},
+        describe=lambda kw: f"{_bank_name(kw['index'])}, SNR={kw['snr_db']:.1f} dB",
+    ),
+    before="white_noise",
+)
+register(
+    Augmentation(
+        name="volume",
+        params_type=VolumeParams,
+        sample=lambda rng, p, n, sr: {"start_db": float(rng.uniform(p.min_db, p.max_db)),
+                                      "end_db": float(rng.uniform(p.min_db, p.max_db))},
+        apply=lambda w, sr, rng, start_db, end_db: apply_volume_ramp(w, start_db, end_db),
+        example=lambda p, n, sr: {"start_db": p.max_db, "end_db": p.min_db},
+        describe=lambda kw: f"{kw['start_db']:+.1f} dB -> {kw['end_db']:+.1f} dB",
+    ),
+    before="polarity_inversion",
+)
+
+
+# --------------------------------------------------------------------------------------
 # Configuration.
 # --------------------------------------------------------------------------------------
 
@@ -508,6 +810,63 @@ class AugmentationConfig:
     def from_json(cls, text: str | None) -> "AugmentationConfig":
         """Inverse of ``to_json``; an empty string or None gives the defaults."""
         return cls.from_dict(json.loads(text) if text else None)
+
+
+PER_LANGUAGE_KEY = "per_language"
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentationPolicy:
+    """Default augmentation parameters plus per-language (class-conditional) overrides.
+
+    JSON form: the ``AugmentationConfig`` dict, optionally with ``"per_language": {language:
+    {name: {field: value}}}``. An override changes only the fields it names, on top of the
+    default, so ``{"Chinese": {"pitch_scale": {"p": 0}}}`` turns pitch scaling off for
+    Chinese (a tonal language, where a pitch contour carries meaning) and keeps everything else.
+    """
+
+    default: AugmentationConfig = AugmentationConfig()
+    overrides: tuple = ()   # ((language, {name: {field: value}}), ...), sorted by language
+
+    def __post_init__(self) -> None:
+        for language, override in self.overrides:
+            self._merged(override)   # validates names and values now, not on the first example
+
+    def _merged(self, override: Mapping[str, Mapping[str, Any]]) -> AugmentationConfig:
+        data = self.default.to_dict()
+        for name, fields in override.items():
+            if name not in REGISTRY:
+                raise ValueError(_unknown(name))
+            if not isinstance(fields, Mapping):
+                raise ValueError(f"{name}: expected a mapping of parameters, got {fields!r}")
+            data[name] = {**data[name], **fields}
+        return AugmentationConfig.from_dict(data)
+
+    @property
+    def languages(self) -> list[str]:
+        return [language for language, _ in self.overrides]
+
+    def for_language(self, language: str | None) -> AugmentationConfig:
+        """The parameters for examples of ``language``: the default unless overridden."""
+        for name, override in self.overrides:
+            if name == language:
+                return self._merged(override)
+        return self.default
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.default.to_dict()
+        if self.overrides:
+            data[PER_LANGUAGE_KEY] = {language: dict(override) for language, override in self.overrides}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "AugmentationPolicy":
+        data = dict(data or {})
+        per_language = data.pop(PER_LANGUAGE_KEY, None) or {}
+        if not isinstance(per_language, Mapping):
+            raise ValueError(f"{PER_LANGUAGE_KEY} must map a language to overrides, got {per_language!r}")
+        overrides = tuple(sorted((str(k), json.loads(json.dumps(v))) for k, v in per_language.items()))
+        return cls(AugmentationConfig.from_dict(data), overrides)
 
 
 def _unknown(name: str) -> str:

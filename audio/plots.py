@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 
 from audio.augment import REGISTRY, AugmentationConfig
 
-__all__ = ["plot_augmentations", "plot_spectrogram", "log_power_spectrogram", "DPI", "ROW_HEIGHT_IN"]
+__all__ = ["plot_augmentations", "plot_spectrogram", "plot_representations", "log_power_spectrogram", "DPI",
+           "ROW_HEIGHT_IN"]
 
 DPI = 100
 ROW_HEIGHT_IN = 2.0
@@ -87,8 +88,10 @@ def plot_augmentations(
     out_path: str | os.PathLike,
     seed: int = 0,
     config: AugmentationConfig | None = None,
+    names: list[str] | None = None,
 ) -> Path:
-    """Save one PNG: row 0 the original, then each registered augmentation applied alone.
+    """Save one PNG: row 0 the original, then each registered augmentation (or those in
+    ``names``) applied alone.
 
     Each augmentation uses its representative (strongest allowed) setting from
     ``config``, whatever its probability; ``seed`` drives any randomness (noise).
@@ -101,6 +104,8 @@ def plot_augmentations(
         raise ValueError(f"expected a non-empty 1-D waveform, got shape {original.shape}")
     rows: list[tuple[str, np.ndarray]] = [("original", original)]
     for name, aug in REGISTRY.items():
+        if names is not None and name not in names:
+            continue
         kwargs = aug.example(config[name], original.shape[0], sample_rate)
         rng = np.random.default_rng(seed)
         augmented = np.asarray(aug.apply(original, sample_rate, rng, **kwargs), dtype=np.float32)
@@ -123,4 +128,51 @@ def plot_spectrogram(waveform: Any, sample_rate: int, out_path: str | os.PathLik
     fig = Figure(figsize=(FIG_WIDTH_IN, ROW_HEIGHT_IN * 1.5), dpi=DPI)
     wave_ax, spec_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.3]})
     _draw_row(fig, wave_ax, spec_ax, wave, sample_rate, title, vmax_db)
+    return _save(fig, out_path)
+
+
+def _hz_to_mel(hz):
+    return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def plot_representations(
+    values: dict[str, np.ndarray], sample_rate: int, hop_ms: float, out_path: str | os.PathLike,
+    lower_hz: float = 0.0, upper_hz: float | None = None, title: str = "",
+) -> Path:
+    """Save one PNG with a row per representation of one clip, as the model receives it.
+
+    ``values`` maps a representation name (models.features.REPRESENTATIONS) to a 1-D waveform
+    or a [frames, bands] array. Axes: seconds; Hz for STFT bins, mel for the log-mel bands
+    (over [lower_hz, upper_hz]), coefficient index for MFCC.
+    """
+    if not values:
+        raise ValueError("nothing to plot")
+    upper_hz = upper_hz or sample_rate / 2.0
+    fig = Figure(figsize=(FIG_WIDTH_IN, ROW_HEIGHT_IN * 1.2 * len(values)), dpi=DPI)
+    axes = fig.subplots(len(values), 1, squeeze=False)[:, 0]
+    for ax, (name, value) in zip(axes, values.items()):
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 1:
+            t = np.arange(value.size) / sample_rate
+            ax.plot(t, value, linewidth=0.5)
+            ax.set_xlim(0.0, t[-1] if t.size else 1.0)
+            ax.set_ylabel("amplitude (unit RMS)", fontsize=8)
+        else:
+            duration = value.shape[0] * hop_ms / 1000.0
+            if name in ("stft_magnitude", "power_spectrogram"):
+                low, high, unit = 0.0, sample_rate / 2.0, "frequency (Hz)"
+            elif name == "log_mel":
+                low, high, unit = float(_hz_to_mel(lower_hz)), float(_hz_to_mel(upper_hz)), "mel"
+            else:
+                low, high, unit = 0.0, float(value.shape[1]), "coefficient (+ deltas)"
+            shown = np.log10(value + 1e-3) if name == "stft_magnitude" else value
+            image = ax.imshow(shown.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                              extent=(0.0, duration, low, high))
+            ax.set_ylabel(unit, fontsize=8)
+            label = "log10(magnitude)" if name == "stft_magnitude" else "value"
+            fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03).set_label(label, fontsize=8)
+        shape = "x".join(str(d) for d in value.shape)
+        ax.set_title(f"{name} [{shape}]" + (f" - {title}" if title else ""), fontsize=10, loc="left")
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
     return _save(fig, out_path)

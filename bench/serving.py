@@ -67,7 +67,9 @@ def main(argv=None) -> int:
     starts = np.round(probe["window_start_s"].numpy()[0] * rate).astype(int)
     windows = np.stack([np.pad(clip[s:s + window], (0, max(0, s + window - len(clip)))) for s in starts])
     transformed = model.tft_layer({features.WAVEFORM: tf.sparse.from_dense(tf.constant(windows))})
-    single = {k: transformed[k] for k in features.MODEL_INPUTS}
+    # The restored Keras call's own input names (which representations this model was trained on).
+    model_inputs = model.__call__.concrete_functions[0].structured_input_signature[0][0]
+    single = {k: transformed[k] for k in model_inputs}
     batched = {k: tf.tile(v, [args.batch, 1, 1]) for k, v in single.items()}
     keras_probabilities = model(single, training=False).numpy().mean(axis=0)
     assert np.allclose(keras_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "paths disagree"

@@ -11,9 +11,17 @@ SEGMENT_INDEX = "segment_index"  # int64, position of the segment in its clip
 # Raw features that are metadata, not model inputs: dropped from serving inputs.
 METADATA_KEYS = (LABEL, LANGUAGE, SPEAKER_ID, SOURCE_KEY, SEGMENT_INDEX)
 
-# Transformed features.
-LOG_MEL = "log_mel"            # [frames, mel bins], normalised per band
-MFCC = "mfcc"                  # [frames, coefficients], normalised per coefficient
+# Transformed features: the representations models/preprocessing.py can compute (selected by
+# FEATURES["representations"] in pipeline/configs.py), each with the kind of model branch
+# that reads it (models/keras_model/model.py).
+WAVEFORM_REP = "waveform"             # [samples], unit RMS per utterance        -> 1-D conv branch
+STFT_MAGNITUDE = "stft_magnitude"     # [frames, fft bins], linear magnitude     -> 2-D conv branch
+POWER_SPECTROGRAM = "power_spectrogram"  # [frames, fft bins], log power         -> 2-D conv branch
+LOG_MEL = "log_mel"            # [frames, mel bins], normalised per band         -> 2-D conv branch
+MFCC = "mfcc"                  # [frames, coefficients (+ deltas)], per coefficient -> temporal conv branch
 LABEL_OUT = "label"
 
-MODEL_INPUTS = (LOG_MEL, MFCC)
+REPRESENTATIONS = {WAVEFORM_REP: "waveform", STFT_MAGNITUDE: "image", POWER_SPECTROGRAM: "image",
+                   LOG_MEL: "image", MFCC: "sequence"}
+DEFAULT_REPRESENTATIONS = (LOG_MEL, MFCC)
+MODEL_INPUTS = DEFAULT_REPRESENTATIONS  # the default; a trained model's inputs are model.input_names

@@ -1,8 +1,19 @@
-"""tf.Transform preprocessing: waveform segment -> normalised log-mel and MFCC.
+"""tf.Transform preprocessing: waveform segment -> the configured representations, normalised.
 
-Only core TensorFlow ops (tf.signal), so the transform graph that serving inherits loads in
-stock TF Serving. The per-band mean and variance are full-pass analyzers over the train
-split; everything else is per-example.
+Representations (``custom_config["representations"]``, default log-mel + MFCC), all core
+TensorFlow ops (tf.signal), so the transform graph that serving inherits loads in stock TF
+Serving:
+
+- ``waveform``: the segment itself, scaled to unit RMS per utterance;
+- ``stft_magnitude``: linear |STFT| [frames, fft_length // 2 + 1], scaled by the utterance's
+  mean magnitude (gain invariance without a log);
+- ``power_spectrogram``: log |STFT|^2 [frames, fft_length // 2 + 1];
+- ``log_mel``: log mel-filterbank energies [frames, num_mel_bins] over [lower_hz, upper_hz];
+- ``mfcc``: the first num_mfcc DCT-II coefficients of the log-mel, plus ``mfcc_deltas``
+  (0, 1 or 2) orders of regression deltas appended along the coefficient axis.
+
+Log-domain representations get the per-utterance mean removed (``utterance_norm``); every
+2-D representation is then z-scored per band with full-pass analyzers over the train split.
 """
 from __future__ import annotations
 
@@ -13,10 +24,23 @@ from models import features
 
 _EPSILON = 1e-6
 _AUDIBLE_RATIO = 1e-5  # -50 dB
+DELTA_WIDTH = 2        # frames each side in the delta regression (HTK's default)
 
 
 def segment_samples(config: dict) -> int:
     return int(round(config["segment_seconds"] * config["sample_rate"]))
+
+
+def selected_representations(config: dict) -> list[str]:
+    """The configured representation names, validated, in the config's order."""
+    names = list(config.get("representations") or features.DEFAULT_REPRESENTATIONS)
+    unknown = sorted(set(names) - set(features.REPRESENTATIONS))
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"representations must be distinct names from {sorted(features.REPRESENTATIONS)}, "
+                         f"got {names}")
+    if int(config.get("mfcc_deltas", 0)) not in (0, 1, 2):
+        raise ValueError(f"mfcc_deltas must be 0, 1 or 2, got {config.get('mfcc_deltas')}")
+    return names
 
 
 def fixed_length(waveform: tf.Tensor, length: int) -> tf.Tensor:
@@ -26,32 +50,75 @@ def fixed_length(waveform: tf.Tensor, length: int) -> tf.Tensor:
     return tf.reshape(waveform, [-1, length])
 
 
-def spectral_features(waveform: tf.Tensor, config: dict) -> tuple[tf.Tensor, tf.Tensor]:
-    """[batch, samples] -> (log-mel [batch, frames, mels], MFCC [batch, frames, coefficients])."""
+def deltas(x: tf.Tensor, width: int = DELTA_WIDTH) -> tf.Tensor:
+    """Regression deltas along time of [batch, frames, coefficients], edge frames repeated:
+    d_t = sum_n n (c_{t+n} - c_{t-n}) / (2 sum_n n^2)."""
+    frames = tf.shape(x)[1]
+    padded = tf.concat([tf.repeat(x[:, :1], width, axis=1), x, tf.repeat(x[:, -1:], width, axis=1)], axis=1)
+    total = sum(n * (padded[:, width + n: width + n + frames] - padded[:, width - n: width - n + frames])
+                for n in range(1, width + 1))
+    return tf.ensure_shape(total / (2.0 * sum(n * n for n in range(1, width + 1))), x.shape)
+
+
+def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
+    """[batch, samples] -> {name: per-example features} for every selected representation.
+
+    Per-utterance normalisation is applied here; the per-band (train split) z-score is not.
+    """
+    names = selected_representations(config)
     rate = config["sample_rate"]
     frame = int(round(rate * config["frame_ms"] / 1000))
     hop = int(round(rate * config["hop_ms"] / 1000))
     fft_length = int(config["fft_length"])
-    stft = tf.signal.stft(waveform, frame_length=frame, frame_step=hop, fft_length=fft_length,
-                          window_fn=tf.signal.hann_window)
-    power = tf.math.square(tf.math.abs(stft))
+    utterance_norm = config.get("utterance_norm", True)
+    out: dict[str, tf.Tensor] = {}
+    if features.WAVEFORM_REP in names:
+        rms = tf.sqrt(tf.reduce_mean(tf.square(waveform), axis=1, keepdims=True))
+        out[features.WAVEFORM_REP] = waveform / (rms + 1e-4)
+    if names == [features.WAVEFORM_REP]:
+        return out
+
+    magnitude = tf.math.abs(tf.signal.stft(waveform, frame_length=frame, frame_step=hop, fft_length=fft_length,
+                                           window_fn=tf.signal.hann_window))
+    power = tf.math.square(magnitude)
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
         num_mel_bins=int(config["num_mel_bins"]), num_spectrogram_bins=fft_length // 2 + 1,
         sample_rate=rate, lower_edge_hertz=float(config["lower_hz"]), upper_edge_hertz=float(config["upper_hz"]))
     mel = tf.tensordot(power, mel_matrix, axes=1)
     mel.set_shape(power.shape[:-1].concatenate(mel_matrix.shape[-1:]))
+    # Frames more than 50 dB below the loudest (the zero padding of a clip's last window,
+    # digital silence) are left out of the utterance's mean and set to it, so padding does
+    # not shift the features of the audio it pads.
+    energy = tf.reduce_sum(mel, axis=-1, keepdims=True)
+    audible = tf.cast(energy > _AUDIBLE_RATIO * tf.reduce_max(energy, axis=1, keepdims=True), tf.float32)
+    count = tf.maximum(tf.reduce_sum(audible, axis=1, keepdims=True), 1.0)
+
+    def centred(x):
+        if not utterance_norm:
+            return x
+        return (x - tf.reduce_sum(x * audible, axis=1, keepdims=True) / count) * audible
+
     log_mel = tf.math.log(mel + _EPSILON)
-    mfcc = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config["num_mfcc"])]
-    if config.get("utterance_norm", True):
-        # Frames more than 50 dB below the loudest (the zero padding of a clip's last window,
-        # digital silence) are left out of the utterance's mean and set to it, so padding
-        # does not shift the features of the audio it pads.
-        power = tf.reduce_sum(mel, axis=-1, keepdims=True)
-        audible = tf.cast(power > _AUDIBLE_RATIO * tf.reduce_max(power, axis=1, keepdims=True), tf.float32)
-        count = tf.maximum(tf.reduce_sum(audible, axis=1, keepdims=True), 1.0)
-        log_mel = (log_mel - tf.reduce_sum(log_mel * audible, axis=1, keepdims=True) / count) * audible
-        mfcc = (mfcc - tf.reduce_sum(mfcc * audible, axis=1, keepdims=True) / count) * audible
-    return log_mel, mfcc
+    if features.STFT_MAGNITUDE in names:
+        scale = tf.reduce_mean(magnitude, axis=[1, 2], keepdims=True) if utterance_norm else 1.0
+        out[features.STFT_MAGNITUDE] = magnitude / (scale + _EPSILON)
+    if features.POWER_SPECTROGRAM in names:
+        out[features.POWER_SPECTROGRAM] = centred(tf.math.log(power + _EPSILON))
+    if features.LOG_MEL in names:
+        out[features.LOG_MEL] = centred(log_mel)
+    if features.MFCC in names:
+        mfcc = centred(tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config["num_mfcc"])])
+        stack = [mfcc]
+        for _ in range(int(config.get("mfcc_deltas", 0))):
+            stack.append(deltas(stack[-1]))
+        out[features.MFCC] = tf.concat(stack, axis=-1) if len(stack) > 1 else mfcc
+    return {name: out[name] for name in names}
+
+
+def spectral_features(waveform: tf.Tensor, config: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """[batch, samples] -> (log-mel [batch, frames, mels], MFCC [batch, frames, coefficients])."""
+    out = representations(waveform, {**config, "representations": [features.LOG_MEL, features.MFCC]})
+    return out[features.LOG_MEL], out[features.MFCC]
 
 
 def _normalise_per_band(x: tf.Tensor) -> tf.Tensor:
@@ -69,11 +136,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     if isinstance(waveform, tf.SparseTensor):
         waveform = tf.sparse.to_dense(waveform)
     waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(custom_config))
-    log_mel, mfcc = spectral_features(waveform, custom_config)
-    outputs = {
-        features.LOG_MEL: _normalise_per_band(log_mel),
-        features.MFCC: _normalise_per_band(mfcc),
-    }
+    outputs = {}
+    for name, value in representations(waveform, custom_config).items():
+        # The waveform is already scale-free per utterance; a per-sample z-score would be noise.
+        outputs[name] = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
     if features.LABEL in inputs:
         outputs[features.LABEL_OUT] = tf.reshape(inputs[features.LABEL], [-1, 1])
     return outputs

@@ -33,6 +33,20 @@ AUGMENT_SEED = 7
 # Overrides of audio.augment.AugmentationConfig's defaults. Pitch scaling (resampling, so
 # formants move with the pitch) stands in for unseen voices, the demo's main difficulty.
 AUGMENTATION = {"pitch_scale": {"p": 0.8, "min_semitones": -4.0, "max_semitones": 4.0}}
+# The second set (time_shift, time_stretch, vtlp, random_crop, room_reverb, background_noise,
+# volume) is off (p=0) in AUGMENTATION; this switches every augmentation on, as bench/augmentation.py's
+# "all" arm and the e2e "everything on" test use it. A "per_language" entry overrides fields
+# for one language's examples, e.g. {"per_language": {"Chinese": {"pitch_scale": {"p": 0.3}}}}.
+AUGMENTATION_ALL = {
+    **AUGMENTATION,
+    "time_shift": {"p": 0.3, "max_fraction": 0.1},
+    "time_stretch": {"p": 0.3, "min_rate": 0.85, "max_rate": 1.15},
+    "vtlp": {"p": 0.3, "min_alpha": 0.9, "max_alpha": 1.1},
+    "random_crop": {"p": 0.2, "min_fraction": 0.6},
+    "room_reverb": {"p": 0.3, "min_rt60_s": 0.2, "max_rt60_s": 0.7},
+    "background_noise": {"p": 0.4, "min_snr_db": 5.0, "max_snr_db": 25.0},
+    "volume": {"p": 0.2, "min_db": -10.0, "max_db": 0.0},
+}
 
 # Features (tf.Transform, core tf.signal ops).
 FEATURES = {
@@ -45,6 +59,10 @@ FEATURES = {
     "lower_hz": 60.0,
     "upper_hz": 7600.0,
     "num_mfcc": 13,
+    # Which transformed features the model gets (models/preprocessing.py): any of waveform,
+    # stft_magnitude, power_spectrogram, log_mel, mfcc; the Trainer builds one branch each.
+    "representations": ["log_mel", "mfcc"],
+    "mfcc_deltas": 0,  # 1: append deltas, 2: deltas and delta-deltas
     # Subtract each utterance's own per-band mean before the global normalisation: it removes
     # the channel and much of the speaker's spectral tilt, which the model should not learn.
     "utterance_norm": True,
@@ -62,6 +80,7 @@ LABEL_SMOOTHING = 0.1
 # {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 20}. Off by default:
 # at the demo's 1,000-step budget it cost held-out accuracy (0.929 vs 0.939, one run each).
 SPEC_AUGMENT = None
+SPEC_AUGMENT_ON = {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 20}
 MODEL = {
     "conv_filters": [8, 16],
     "temporal_units": 128,
@@ -78,12 +97,12 @@ REGRESSION_TOLERANCE = 1e-10
 SERVING_MODEL_NAME = "langid"
 
 
-def trainer_config(epochs: int = EPOCHS) -> dict:
+def trainer_config(epochs: int = EPOCHS, spec_augment: dict | None = SPEC_AUGMENT) -> dict:
     """The Trainer's custom_config, minus what create_pipeline adds (languages, features)."""
     return {
         "train_batch_size": TRAIN_BATCH_SIZE, "eval_batch_size": EVAL_BATCH_SIZE,
         "learning_rate": LEARNING_RATE, "label_smoothing": LABEL_SMOOTHING,
-        "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED, "spec_augment": SPEC_AUGMENT,
+        "epochs": epochs, "model": MODEL, "seed": SPLIT_SEED, "spec_augment": spec_augment,
     }
 
 

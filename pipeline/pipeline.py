@@ -25,7 +25,8 @@ SCHEMA_PATH = os.path.join(ROOT, "models", "schema.pbtxt")
 STEP_SOURCES = {
     "ingestion": ["audio/decode.py", "audio/segment.py", "components/s3_audio_example_gen",
                   "components/speaker_split.py", "components/example_codec.py", "storage/s3.py"],
-    "augmentation": ["audio/augment.py", "components/audio_augmenter", "components/example_codec.py"],
+    "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
+                     "data/noise", "components/audio_augmenter", "components/example_codec.py"],
     "transform": ["models/preprocessing.py", "models/features.py"],
     "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py"],
 }
@@ -97,6 +98,9 @@ def create_pipeline(
     enable_cache: bool = True,
     baseline_resolver: bool = True,
     schema_path: str = SCHEMA_PATH,
+    augmentation: Optional[dict] = None,
+    feature_overrides: Optional[dict] = None,
+    spec_augment: Optional[dict] = configs.SPEC_AUGMENT,
 ) -> tfx.dsl.Pipeline:
     """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
 
@@ -108,8 +112,15 @@ def create_pipeline(
     """
     sample_rate = configs.SAMPLE_RATE
     hop_seconds = segment_seconds / 2
-    feature_config = {**configs.FEATURES, "segment_seconds": segment_seconds}
-    trainer_config = configs.trainer_config(epochs)
+    feature_config = {**configs.FEATURES, **(feature_overrides or {}), "segment_seconds": segment_seconds}
+    trainer_config = configs.trainer_config(epochs, spec_augment)
+    augmentation = configs.AUGMENTATION if augmentation is None else augmentation
+    from audio.augment import AugmentationPolicy   # fail at build time on a bad policy, not in a worker
+    from models.preprocessing import selected_representations
+    selected_representations(feature_config)
+    unknown = sorted(set(AugmentationPolicy.from_dict(augmentation).languages) - set(languages))
+    if unknown:
+        raise ValueError(f"per-language augmentation for language(s) {unknown} not in {list(languages)}")
     components = []
 
     example_gen = S3AudioExampleGen(
@@ -122,7 +133,7 @@ def create_pipeline(
 
     if augment_copies > 0:
         augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=configs.AUGMENT_SEED,
-                                   sample_rate=sample_rate, config=configs.AUGMENTATION,
+                                   sample_rate=sample_rate, config=augmentation,
                                    code_version=code_version("augmentation"))
         components.append(augmenter)
         examples = augmenter.outputs["augmented_examples"]

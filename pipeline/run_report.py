@@ -129,16 +129,18 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         examples = run["S3AudioExampleGen"][1]["examples"][0]
         with tf.io.gfile.GFile(os.path.join(examples.uri, "ingestion_report.json")) as f:  # local or s3://
             summary["ingestion"] = json.load(f)
+        summary["examples_uri"] = examples.uri
         waveform = _first_waveform(examples.uri)
         if waveform is not None and augment_config is not None:
-            from audio.augment import AugmentationConfig
+            from audio.augment import AugmentationPolicy
             from audio.plots import plot_augmentations
             path = os.path.join(reports, "augmentations.png")
             plot_augmentations(waveform, sample_rate, path, seed=0,
-                               config=AugmentationConfig.from_dict(augment_config))
+                               config=AugmentationPolicy.from_dict(augment_config).default)
             summary["pngs"].append(path)
     if "Trainer" in run:
         model_run = run["Trainer"][1]["model_run"][0].uri
+        summary["trained_model_uri"] = run["Trainer"][1]["model"][0].uri
         curves = os.path.join(model_run, "training_curves.png")
         if tf.io.gfile.exists(curves):
             tf.io.gfile.copy(curves, os.path.join(reports, "training_curves.png"), overwrite=True)

@@ -79,3 +79,23 @@ def test_same_seed_same_copies_other_seed_other_copies(source, tmp_path):
     assert all(same)
     differs = [not np.array_equal(x[1], y[1]) for x, y in zip(_waves(first, "train"), _waves(other, "train"))]
     assert any(differs)
+
+
+def test_per_language_policy_is_chosen_by_the_examples_language(source, tmp_path):
+    """Every augmentation off by default; polarity inversion on for one language only."""
+    off = {name: {"p": 0.0} for name in AugmentationConfig().to_dict()}
+
+    def run(language, name):
+        target = standard_artifacts.Examples()
+        target.uri = str(tmp_path / name)
+        policy = {**off, "per_language": {language: {"polarity_inversion": {"p": 1.0}}}}
+        props = {"copies": 1, "seed": 3, "sample_rate": RATE, "config": json.dumps(policy),
+                 "splits": json.dumps(["train"])}
+        Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
+        return _waves(target, "train")
+
+    originals = dict(_waves(source, "train"))
+    english = run("English", "english")              # the fixture's examples are all English
+    assert sum(np.array_equal(w, -originals[k]) for k, w in english) == len(originals)
+    french = run("French", "french")
+    assert all(np.array_equal(w, originals[k]) for k, w in french)

@@ -74,3 +74,13 @@ def test_pushed_model_classifies_unseen_clips_through_both_signatures(runs):
         serialized.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     out = examples_fn(examples=tf.constant(serialized))
     assert [x.decode() for x in out["language"].numpy()] == LANGUAGES
+
+
+def test_pushed_serving_graph_contains_no_augmentation(runs):
+    from graph_ops import augmentation_ops, signature_ops
+
+    first, _, _ = runs
+    for signature in ("serving_default", "predict_waveform"):
+        ops = signature_ops(first["pushed_to"], signature)
+        assert any(op == "Conv2D" for op, _ in ops) and any(op == "RFFT" for op, _ in ops)
+        assert augmentation_ops(ops) == [], signature

@@ -43,3 +43,16 @@ def test_no_masks_is_the_identity():
     x = _batch()
     y = spec_augment(x, ["log_mel", "mfcc"], freq_masks=0, time_masks=0)
     assert all(np.array_equal(x[k].numpy(), y[k].numpy()) for k in x)
+
+
+def test_the_augmentation_op_detector_sees_spec_augment_in_a_training_graph():
+    """Positive control for the serving-graph checks in the e2e tests: the same walker finds the
+    masks' random ops when a graph really contains SpecAugment, and none without it."""
+    from graph_ops import augmentation_ops, graph_def_ops
+
+    spec = {"log_mel": tf.TensorSpec([None, 50, 64]), "mfcc": tf.TensorSpec([None, 50, 13])}
+    train = tf.function(lambda x: spec_augment(x, ["log_mel"])).get_concrete_function(spec)
+    serve = tf.function(lambda x: {k: v * 2.0 for k, v in x.items()}).get_concrete_function(spec)
+    found = augmentation_ops(graph_def_ops(train.graph.as_graph_def()))
+    assert any("Random" in op for op, _ in found) and any("spec_augment" in name for _, name in found)
+    assert augmentation_ops(graph_def_ops(serve.graph.as_graph_def())) == []

@@ -17,7 +17,7 @@ class AudioAugmenterSpec(types.ComponentSpec):
         "copies": ExecutionParameter(type=int),
         "seed": ExecutionParameter(type=int),
         "sample_rate": ExecutionParameter(type=int),
-        "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationConfig
+        "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationPolicy
         "splits": ExecutionParameter(type=str),   # JSON list of splits to augment
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
@@ -40,8 +40,8 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
                  config: Optional[dict] = None, splits: Sequence[str] = ("train",), code_version: str = ""):
         if copies < 1:
             raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
-        from audio.augment import AugmentationConfig  # validates the config at construction time
-        config_json = json.dumps(AugmentationConfig.from_dict(config or {}).to_dict(), sort_keys=True)
+        from audio.augment import AugmentationPolicy  # validates the config at construction time
+        config_json = json.dumps(AugmentationPolicy.from_dict(config or {}).to_dict(), sort_keys=True)
         spec = AudioAugmenterSpec(
             examples=examples,
             copies=copies,

@@ -13,23 +13,31 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components.example_codec import float_feature, read_floats
-from audio.augment import AugmentationConfig, augment, rng_for
+from audio.augment import AugmentationPolicy, augment, rng_for
 from models import features
 
 _NAMESPACE = "AudioAugmenter"
 
 
 def augmented_copies(serialized: bytes, copies: int, seed: int, sample_rate: int,
-                     config: AugmentationConfig) -> Iterator[bytes]:
-    """The original record, then `copies` records whose waveform is augmented."""
+                     policy: AugmentationPolicy, applied: dict | None = None) -> Iterator[bytes]:
+    """The original record, then `copies` records whose waveform is augmented.
+
+    The parameters come from the policy for the example's language (class-conditional
+    augmentation); `applied` counts how often each augmentation was used.
+    """
     yield serialized
     example = tf.train.Example.FromString(serialized)
     feats = example.features.feature
     waveform = read_floats(feats[features.WAVEFORM])
+    language = feats[features.LANGUAGE].bytes_list.value[0].decode("utf-8") if features.LANGUAGE in feats else None
+    config = policy.for_language(language)
     key = "{}#{}".format(feats[features.SOURCE_KEY].bytes_list.value[0].decode("utf-8"),
                          feats[features.SEGMENT_INDEX].int64_list.value[0])
     for copy_index in range(1, copies + 1):
-        out, _ = augment(waveform, sample_rate, rng_for(seed, key, copy_index), config)
+        out, names = augment(waveform, sample_rate, rng_for(seed, key, copy_index), config)
+        for name in names if applied is not None else ():
+            applied[name] = applied.get(name, 0) + 1
         feats[features.WAVEFORM].CopyFrom(float_feature(out))
         yield example.SerializeToString()
 
@@ -38,18 +46,21 @@ class _Augment(beam.DoFn):
     def __init__(self, copies: int, seed: int, sample_rate: int, config: dict):
         self._args = (copies, seed, sample_rate)
         self._config_dict = config
-        self._config = None
+        self._policy = None
         self._made = beam.metrics.Metrics.counter(_NAMESPACE, "augmented_copies")
 
     def setup(self):
-        self._config = AugmentationConfig.from_dict(self._config_dict)
+        self._policy = AugmentationPolicy.from_dict(self._config_dict)
 
     def process(self, serialized: bytes):
         copies, seed, rate = self._args
-        for n, record in enumerate(augmented_copies(serialized, copies, seed, rate, self._config)):
+        applied: dict = {}
+        for n, record in enumerate(augmented_copies(serialized, copies, seed, rate, self._policy, applied)):
             if n:
                 self._made.inc()
             yield record
+        for name, count in applied.items():
+            beam.metrics.Metrics.counter(_NAMESPACE, f"applied_{name}").inc(count)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):

@@ -1,5 +1,9 @@
 """The CNN: 2-D conv blocks over [time, mel, 1], then 1-D convs over time, then statistics pooling.
 
+Every configured representation gets its own branch (2-D convs for spectrogram images, a 1-D
+conv for MFCC sequences, strided 1-D convs for the raw waveform); their pooled statistics meet
+in one "embedding" layer.
+
 The 2-D blocks learn local time-frequency patterns (formant moves, onsets); reading their
 frequency axis out as channels lets the 1-D convolutions follow those patterns across a few
 hundred milliseconds, roughly a syllable, which is where languages differ. Mean and standard
@@ -22,43 +26,82 @@ def _stats_pooling(x):
     return keras.layers.Concatenate()([mean, std])
 
 
-def build_model(num_classes: int, num_mel_bins: int, num_mfcc: int, conv_filters=(16, 32),
-                temporal_units: int = 128, dropout: float = 0.3, l2: float = 1e-4,
-                embedding_units: int = 128, time_pool: int = 1) -> keras.Model:
-    """`time_pool` > 1 averages that many 10 ms frames first: phones last 50-150 ms, and every
-    layer after it costs that many times less."""
-    reg = keras.regularizers.L2(l2)
-    log_mel = keras.Input(shape=(None, num_mel_bins), name=features.LOG_MEL)
-    mfcc = keras.Input(shape=(None, num_mfcc), name=features.MFCC)
-
-    x = keras.layers.Reshape((-1, num_mel_bins, 1))(log_mel)
+def _image_branch(x, name: str, bands: int, conv_filters, temporal_units: int, dropout: float, reg, time_pool: int):
+    """2-D convs over [time, bands, 1], bands read out as channels, then dilated 1-D convs over time."""
+    x = keras.layers.Reshape((-1, bands, 1), name=f"{name}_image")(x)
     if time_pool > 1:
-        x = keras.layers.AveragePooling2D((time_pool, 1), padding="same", name="time_pool")(x)
-    freq = num_mel_bins
+        x = keras.layers.AveragePooling2D((time_pool, 1), padding="same", name=f"{name}_time_pool")(x)
+    freq = bands
     for i, filters in enumerate(conv_filters):
-        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg, name=f"conv{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                                name=f"{name}_conv{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_bn{i}")(x)
         x = keras.layers.ReLU()(x)
-        x = keras.layers.MaxPooling2D((2, 2), padding="same", name=f"pool{i}")(x)
+        x = keras.layers.MaxPooling2D((2, 2), padding="same", name=f"{name}_pool{i}")(x)
         freq = -(-freq // 2)
     x = keras.layers.Reshape((-1, freq * conv_filters[-1]))(x)
     x = keras.layers.Dropout(dropout / 2)(x)
     for i, dilation in enumerate((1, 2)):
         x = keras.layers.Conv1D(temporal_units, 5 if i == 0 else 3, padding="same", dilation_rate=dilation,
-                                use_bias=False, kernel_regularizer=reg, name=f"temporal{i}")(x)
+                                use_bias=False, kernel_regularizer=reg, name=f"{name}_temporal{i}")(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
-    spectral = _stats_pooling(x)
+    return _stats_pooling(x)
 
-    m = keras.layers.Conv1D(64, 5, padding="same", use_bias=False, kernel_regularizer=reg, name="cepstral")(mfcc)
+
+def _sequence_branch(x, name: str, reg):
+    """One 1-D conv over time on per-frame coefficient vectors (MFCC): cheap, complements the image."""
+    m = keras.layers.Conv1D(64, 5, padding="same", use_bias=False, kernel_regularizer=reg, name=f"{name}_temporal")(x)
     m = keras.layers.BatchNormalization()(m)
     m = keras.layers.ReLU()(m)
-    cepstral = _stats_pooling(m)
+    return _stats_pooling(m)
 
-    h = keras.layers.Concatenate()([spectral, cepstral])
+
+def _waveform_branch(x, name: str, reg):
+    """Strided 1-D convs on raw samples: a learned filterbank (10 ms hop at 16 kHz) then context."""
+    w = keras.layers.Reshape((-1, 1), name=f"{name}_samples")(x)
+    for i, (filters, kernel, stride, pool) in enumerate(((32, 160, 10, 4), (64, 5, 1, 4))):
+        w = keras.layers.Conv1D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                                kernel_regularizer=reg, name=f"{name}_conv{i}")(w)
+        w = keras.layers.BatchNormalization()(w)
+        w = keras.layers.ReLU()(w)
+        w = keras.layers.MaxPooling1D(pool, padding="same")(w)
+    return _stats_pooling(w)
+
+
+def build_model(num_classes: int, input_shapes: dict, conv_filters=(16, 32),
+                temporal_units: int = 128, dropout: float = 0.3, l2: float = 1e-4,
+                embedding_units: int = 128, time_pool: int = 1) -> keras.Model:
+    """One branch per input, chosen by the representation's kind (models.features.REPRESENTATIONS):
+    ``input_shapes`` maps each transformed feature to its per-example shape ([samples] or
+    [frames, bands]), as the Transform output's feature spec gives it. The branches' pooled
+    statistics are concatenated into the "embedding" layer.
+
+    `time_pool` > 1 averages that many 10 ms frames first in the image branches: phones last
+    50-150 ms, and every layer after it costs that many times less."""
+    if not input_shapes:
+        raise ValueError("the model needs at least one input representation")
+    reg = keras.regularizers.L2(l2)
+    inputs, pooled = {}, []
+    for name, shape in input_shapes.items():
+        kind = features.REPRESENTATIONS.get(name)
+        if kind is None:
+            raise ValueError(f"no model branch for feature {name!r}; known: {sorted(features.REPRESENTATIONS)}")
+        if kind == "waveform":
+            inputs[name] = keras.Input(shape=(None,), name=name)
+            pooled.append(_waveform_branch(inputs[name], name, reg))
+            continue
+        bands = int(shape[-1])
+        inputs[name] = keras.Input(shape=(None, bands), name=name)
+        if kind == "image":
+            pooled.append(_image_branch(inputs[name], name, bands, conv_filters, temporal_units, dropout, reg,
+                                        time_pool))
+        else:
+            pooled.append(_sequence_branch(inputs[name], name, reg))
+
+    h = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     h = keras.layers.Dropout(dropout)(h)
     h = keras.layers.Dense(embedding_units, activation="relu", kernel_regularizer=reg, name="embedding")(h)
     h = keras.layers.Dropout(dropout)(h)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(h)
-    return keras.Model(inputs={features.LOG_MEL: log_mel, features.MFCC: mfcc}, outputs=probabilities,
-                       name="langid_cnn")
+    return keras.Model(inputs=inputs, outputs=probabilities, name="langid_cnn")

@@ -66,7 +66,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
 
     def transform(raw_features):
         transformed = model.tft_layer(raw_features)
-        return {k: transformed[k] for k in features.MODEL_INPUTS}
+        return {k: transformed[k] for k in model.input_names}
 
     def classify(raw_features):
         return model(transform(raw_features), training=False)

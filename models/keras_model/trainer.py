@@ -18,18 +18,28 @@ from models.keras_model.spec_augment import spec_augment
 from models.preprocessing import segment_samples
 
 
+def model_input_shapes(tf_transform_output) -> dict:
+    """{feature: per-example shape} of every transformed feature but the label: the model is
+    built for whatever representations the Transform produced, not for a fixed list."""
+    spec = tf_transform_output.transformed_feature_spec()
+    return {name: tuple(spec[name].shape) for name in sorted(spec) if name != features.LABEL_OUT}
+
+
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
              spec_augment_config: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
         tf_transform_output.transformed_metadata.schema)
-    inputs = list(features.MODEL_INPUTS)
+    shapes = model_input_shapes(tf_transform_output)
+    inputs = list(shapes)
+    # SpecAugment masks time-frequency features; raw waveforms have no bands to mask.
+    maskable = [k for k in inputs if len(shapes[k]) == 2]
 
     def split(x, y):
         x = {k: x[k] for k in inputs}
-        if spec_augment_config:
-            x = spec_augment(x, inputs, **spec_augment_config)
+        if spec_augment_config and maskable:
+            x = spec_augment(x, maskable, **spec_augment_config)
         return x, tf.one_hot(tf.reshape(y, [-1]), num_classes)
 
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -68,8 +78,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      spec_augment_config=cfg.get("spec_augment"))
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
-    model = build_model(len(languages), int(feature_cfg["num_mel_bins"]), int(feature_cfg["num_mfcc"]),
-                        **model_cfg)
+    model = build_model(len(languages), model_input_shapes(tf_transform_output), **model_cfg)
     steps = int(fn_args.train_steps)
     epochs = max(1, min(int(cfg.get("epochs", 12)), steps))
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
