@@ -13,7 +13,7 @@ setuptools.setup(
     python_requires=">=3.11,<3.12",
     packages=setuptools.find_packages(include=["components*", "models*", "pipeline*", "scraper*", "serving*", "storage*", "audio*"]),
     py_modules=["local_runner", "kubeflow_runner"],
-    package_data={"models": ["*.pbtxt"]},
+    package_data={"models": ["*.pbtxt"], "audio": ["noise_bank/*.wav"]},
     entry_points={
         "console_scripts": [
             "langid-local=local_runner:main",

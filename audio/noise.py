@@ -1,6 +1,6 @@
 """Noise for augmentation: coloured noise, a shipped background-noise bank, mixing at an SNR.
 
-The bank (``data/noise/*.wav``, written by ``data/noise/generate_noise_bank.py``) holds a few
+The bank (``audio/noise_bank/*.wav``, written by ``audio/noise_bank/generate_noise_bank.py``) holds a few
 seconds each of white, pink and brown noise and of babble made from demo clips. It is small
 on purpose (well under 1 MB): a segment takes a random excerpt, so a few seconds per kind
 give many different backgrounds. ``LANGID_NOISE_BANK`` points at another folder of WAV/FLAC
@@ -17,7 +17,7 @@ import numpy as np
 import soundfile
 import soxr
 
-DEFAULT_BANK_DIR = Path(__file__).resolve().parents[1] / "data" / "noise"
+DEFAULT_BANK_DIR = Path(__file__).resolve().parent / "noise_bank"  # package data, so Beam workers get it too
 
 # Power spectral density ~ f**-exponent.
 COLOUR_EXPONENTS = {"violet": -2.0, "blue": -1.0, "white": 0.0, "pink": 1.0, "brown": 2.0}
@@ -64,7 +64,7 @@ def load_bank(directory: str, sample_rate: int) -> tuple[tuple[str, np.ndarray],
     paths = sorted(p for p in Path(directory).glob("*") if p.suffix.lower() in (".wav", ".flac"))
     if not paths:
         raise FileNotFoundError(f"no .wav/.flac noise files in {directory} "
-                                "(run data/noise/generate_noise_bank.py or set LANGID_NOISE_BANK)")
+                                "(run audio/noise_bank/generate_noise_bank.py or set LANGID_NOISE_BANK)")
     bank = []
     for path in paths:
         audio, rate = soundfile.read(str(path), dtype="float64", always_2d=True)

@@ -26,7 +26,7 @@ STEP_SOURCES = {
     "ingestion": ["audio/decode.py", "audio/segment.py", "components/s3_audio_example_gen",
                   "components/speaker_split.py", "components/example_codec.py", "storage/s3.py"],
     "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
-                     "data/noise", "components/audio_augmenter", "components/example_codec.py"],
+                     "audio/noise_bank", "components/audio_augmenter", "components/example_codec.py"],
     "transform": ["models/preprocessing.py", "models/features.py"],
     "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py"],
 }
@@ -36,7 +36,8 @@ def code_version(step: str) -> str:
     digest = hashlib.sha256()
     for relative in STEP_SOURCES[step]:
         path = os.path.join(ROOT, relative)
-        files = [path] if os.path.isfile(path) else sorted(glob.glob(os.path.join(path, "*.py")))
+        files = [path] if os.path.isfile(path) else sorted(
+            name for pattern in ("*.py", "*.wav") for name in glob.glob(os.path.join(path, pattern)))
         for name in files:
             digest.update(os.path.relpath(name, ROOT).encode())
             with open(name, "rb") as f:

@@ -1,6 +1,6 @@
 """Write the background-noise bank used by the `background_noise` augmentation.
 
-    python data/noise/generate_noise_bank.py [--corpus-dir data/demo] [--out data/noise]
+    python audio/noise_bank/generate_noise_bank.py [--corpus-dir data/demo] [--out audio/noise_bank]
 
 white/pink/brown.wav: 3 s of coloured Gaussian noise each (audio.noise.coloured_noise).
 babble.wav: 6 s of six demo clips (one per language, six different speakers) at equal
