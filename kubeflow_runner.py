@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 
-from pipeline import configs
+from pipeline import cli_options, configs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
     p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
     p.add_argument("--augment-copies", type=int, default=configs.AUGMENT_COPIES)
+    cli_options.add_augmentation_and_feature_args(p)
     p.add_argument("--beam-runner", default=configs.BEAM_RUNNER, choices=configs.BEAM_RUNNERS,
                    help="Beam runner of ExampleGen, Augmenter, Transform and Evaluator; DirectRunner runs "
                         "one worker process per core inside each step's pod")
@@ -96,7 +97,8 @@ def compile_pipeline(args) -> str:
         eval_steps=args.eval_steps, serving_model_dir=serving_dir, baseline_resolver=args.with_baseline_resolver,
         schema_path=f"{configs.IMAGE_PROJECT_DIR}/models/schema.pbtxt",
         beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.KUBEFLOW_DIRECT_ARGS,
-                                                      args.pipeline_root))
+                                                      args.pipeline_root),
+        **cli_options.pipeline_kwargs(args))
     with tempfile.TemporaryDirectory() as scratch:
         runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
             config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
 import time
 
-from pipeline import configs
+from pipeline import cli_options, configs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,47 +59,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="eval accuracy the model must exceed to be blessed")
     p.add_argument("--beam-runner", default=configs.BEAM_RUNNER, choices=configs.BEAM_RUNNERS,
                    help="Beam runner of ingestion, augmentation, Transform and Evaluator")
-    feats = p.add_argument_group("augmentation and features")
-    feats.add_argument("--augmentation", default="default",
-                       help="'default' (configs.AUGMENTATION), 'all' (configs.AUGMENTATION_ALL) or a JSON policy "
-                            "{name: {field: value}, \"per_language\": {language: {...}}}")
-    feats.add_argument("--spec-augment", default="default",
-                       help="'default' (configs.SPEC_AUGMENT), 'on' (configs.SPEC_AUGMENT_ON), 'off' or JSON")
-    feats.add_argument("--representations", default=None,
-                       help="comma-separated: waveform,stft_magnitude,power_spectrogram,log_mel,mfcc "
-                            "(none: configs.FEATURES)")
-    feats.add_argument("--num-mel-bins", type=int, default=None, help="log-mel bands (none: configs.FEATURES)")
-    feats.add_argument("--mfcc-deltas", type=int, default=None, choices=(0, 1, 2),
-                       help="delta orders appended to the MFCC (none: configs.FEATURES)")
+    cli_options.add_augmentation_and_feature_args(p)
     p.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                    help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
     p.add_argument("--verbose", action="store_true", help="every INFO line of TFX, Beam and TensorFlow")
     p.add_argument("--quiet", action="store_true", help="warnings and the final summary only")
     return p.parse_args(argv)
-
-
-def _preset_or_json(text: str, presets: dict):
-    return presets[text] if text in presets else json.loads(text)
-
-
-def augmentation_policy(args) -> dict:
-    return _preset_or_json(args.augmentation, {"default": configs.AUGMENTATION, "all": configs.AUGMENTATION_ALL})
-
-
-def spec_augment_config(args):
-    return _preset_or_json(args.spec_augment, {"default": configs.SPEC_AUGMENT, "on": configs.SPEC_AUGMENT_ON,
-                                               "off": None})
-
-
-def feature_overrides(args) -> dict:
-    overrides = {}
-    if args.representations:
-        overrides["representations"] = configs.parse_languages(args.representations)  # same comma-list syntax
-    if args.num_mel_bins is not None:
-        overrides["num_mel_bins"] = args.num_mel_bins
-    if args.mfcc_deltas is not None:
-        overrides["mfcc_deltas"] = args.mfcc_deltas
-    return overrides
 
 
 class _ProgressFilter(logging.Filter):
@@ -159,8 +123,7 @@ def build(args, endpoint: str | None, bucket: str, fingerprint: str, metadata_na
             os.path.join(root, metadata_name)),
         beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.LOCAL_DIRECT_ARGS,
                                                       pipeline_root(args)),
-        enable_cache=not args.no_cache, augmentation=augmentation_policy(args),
-        feature_overrides=feature_overrides(args), spec_augment=spec_augment_config(args))
+        enable_cache=not args.no_cache, **cli_options.pipeline_kwargs(args))
 
 
 def run(args) -> dict:
@@ -208,7 +171,7 @@ def run(args) -> dict:
         tfx.orchestration.LocalDagRunner().run(pipeline)
         summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
                                 languages=configs.parse_languages(args.languages), sample_rate=configs.SAMPLE_RATE,
-                                augment_config=augmentation_policy(args))
+                                augment_config=cli_options.augmentation_policy(args))
     return summary
 
 

@@ -140,3 +140,18 @@ def test_kfp_client_reads_the_package_as_it_does_before_submitting(tmp_path, fli
     path.write_text(text)
     doc = kfp_client._extract_pipeline_yaml(str(path))
     assert doc.pipeline_spec == spec and doc.platform_spec == platform
+
+
+def test_augmentation_and_feature_options_reach_the_compiled_steps(tmp_path):
+    """The same --augmentation/--representations/--spec-augment spelling as local_runner."""
+    _, docs, _, _ = compile_package(
+        tmp_path, "--augmentation", "all", "--spec-augment", "on",
+        "--representations", "log_mel,power_spectrogram", "--num-mel-bins", "128", name="p.json")
+    tasks = docs[0]["root"]["dag"]["tasks"]
+    policy = json.loads(parameter(tasks["AudioAugmenter"], "config"))
+    assert policy["room_reverb"]["p"] == configs.AUGMENTATION_ALL["room_reverb"]["p"] > 0
+    transform = json.loads(parameter(tasks["Transform"], "custom_config"))
+    assert transform["representations"] == ["log_mel", "power_spectrogram"]
+    assert transform["num_mel_bins"] == 128
+    trainer = json.loads(parameter(tasks["Trainer"], "custom_config"))
+    assert trainer["spec_augment"] == configs.SPEC_AUGMENT_ON
