@@ -50,12 +50,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="keep the latest-blessed-model resolver (Vertex AI Pipelines only: open-source KFP "
                         "rejects resolver steps, so by default the Evaluator gates on the absolute bound)")
     args = p.parse_args(argv)
+    secrets_in_args = [arg for arg in args.beam_arg if arg.lstrip("-").startswith(BEAM_CREDENTIAL_OPTIONS)]
+    if secrets_in_args:
+        p.error(f"{secrets_in_args[0].split('=')[0]} would write a credential into the spec in plain text; "
+                "give the steps a Kubernetes secret with --aws-secret instead")
     if args.aws_secret and not args.output.endswith((".yaml", ".yml")):
         p.error("--aws-secret needs .yaml output: the Kubernetes platform spec is a second YAML document")
     return args
 
 
 AWS_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# Beam's own S3 credential options: refused, since every --beam-arg is written into the spec.
+BEAM_CREDENTIAL_OPTIONS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 
 def platform_spec(executor_labels, secret: str) -> dict:
@@ -76,7 +82,8 @@ def to_kfp_package(pipeline_job: dict, pipeline_root: str, env: dict, secret: st
                   if "container" in executor.struct_value.fields]
     for label in containers:
         container = spec.deployment_spec.fields["executors"].struct_value.fields[label].struct_value.fields["container"]
-        container.struct_value.update({"env": [{"name": k, "value": v} for k, v in sorted(env.items())]} if env else {})
+        if env:
+            container.struct_value.update({"env": [{"name": k, "value": v} for k, v in sorted(env.items())]})
     docs = [json_format.MessageToDict(spec)]
     if secret:
         platform = json_format.ParseDict(platform_spec(containers, secret), pipeline_spec_pb2.PlatformSpec())

@@ -5,7 +5,6 @@ with a chosen set of Beam arguments, their outputs, and how long each took.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass
@@ -61,8 +60,8 @@ def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, language
 def read_records(examples_uri: str) -> dict[str, list[dict]]:
     """split -> decoded tf.Examples ({feature: bytes list | int list | float32 array}), file order."""
     out = {}
-    for split_dir in sorted(glob.glob(os.path.join(examples_uri, "Split-*"))):
-        files = sorted(glob.glob(os.path.join(split_dir, "*.gz")))
+    for split_dir in sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-*"))):  # local or s3://
+        files = sorted(tf.io.gfile.glob(os.path.join(split_dir, "*.gz")))
         records = []
         for serialized in tf.data.TFRecordDataset(files, compression_type="GZIP"):
             example = tf.train.Example.FromString(serialized.numpy())

@@ -21,7 +21,7 @@ import traceback
 from typing import Callable, NoReturn
 from urllib.parse import urlparse
 
-from storage.s3 import ENDPOINT_ENV
+from storage.s3 import ENDPOINT_ENV, resolve_endpoint
 
 
 def is_s3(path: str | None) -> bool:
@@ -56,7 +56,7 @@ def enable_s3_filesystem(endpoint: str | None = None) -> None:
     `endpoint` None means AWS_ENDPOINT_URL if set, else AWS itself. Must run before the
     first s3:// access of the process; Beam's worker processes inherit the environment.
     """
-    endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or None
+    endpoint = resolve_endpoint(endpoint)
     if endpoint:
         os.environ[ENDPOINT_ENV] = endpoint
     os.environ.update(tensorflow_io_settings(endpoint))

@@ -98,7 +98,7 @@ def test_component_arguments_are_the_ones_given(flink_package):
     assert os.path.exists(os.path.join(REPO, os.path.relpath(schema, configs.IMAGE_PROJECT_DIR)))
 
 
-def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package, monkeypatch):
+def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package):
     text, docs, _, platform = flink_package
     executors = platform.platforms["kubernetes"].deployment_spec.executors
     assert set(executors) == {f"{name}_executor" for name in EXECUTORS}
@@ -107,9 +107,21 @@ def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package,
         assert secret["secretName"] == "langid-s3"
         assert {(m["secretKey"], m["envVar"]) for m in secret["keyToEnv"]} == {
             ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")}
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if os.environ.get(key):
-            assert os.environ[key] not in text
+
+
+def test_credentials_in_the_environment_never_reach_the_package(tmp_path, monkeypatch):
+    sentinels = {key: f"SENTINEL{key}" for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    for key, value in sentinels.items():
+        monkeypatch.setenv(key, value)
+    text, _, _, _ = compile_package(tmp_path, "--s3-endpoint", "http://minio.data:9000", "--aws-secret", "langid-s3")
+    assert not [value for value in sentinels.values() if value in text]
+
+
+@pytest.mark.parametrize("option", ["--s3_access_key_id=AKIA", "--s3_secret_access_key=x", "--s3_session_token=t"])
+def test_beam_credential_options_are_refused(option, capsys):
+    with pytest.raises(SystemExit):
+        kubeflow_runner.parse_args(["--image", IMAGE, "--pipeline-root", ROOT, f"--beam-arg={option}"])
+    assert "--aws-secret" in capsys.readouterr().err
 
 
 def test_direct_runner_defaults_and_json_output(tmp_path):
