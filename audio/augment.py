@@ -103,20 +103,15 @@ def high_pass(waveform: Any, sample_rate: int, cutoff_hz: float, order: int = 4)
 
 
 def add_white_noise(waveform: Any, rng: np.random.Generator, snr_db: float) -> np.ndarray:
-    """Add Gaussian white noise at exactly ``snr_db`` relative to the signal's RMS.
+    """Add Gaussian white noise at exactly ``snr_db`` relative to the signal's power.
 
-    The drawn noise is rescaled by its own measured RMS, so the SNR is exact rather
-    than only right on average. A silent input stays silent (there is no level to
-    scale against).
+    The drawn noise is rescaled by its own measured power (noise_lib.mix_at_snr), so the SNR
+    is exact rather than only right on average. A silent input stays silent.
     """
     w = _as_waveform(waveform)
-    signal_rms = math.sqrt(float(np.mean(w**2))) if w.size else 0.0
-    noise = rng.standard_normal(w.shape[0])
-    noise_rms = math.sqrt(float(np.mean(noise**2))) if w.size else 0.0
-    if signal_rms == 0.0 or noise_rms == 0.0:
+    if w.size == 0:
         return w.astype(np.float32)
-    noise *= signal_rms / (10.0 ** (snr_db / 20.0)) / noise_rms
-    return (w + noise).astype(np.float32)
+    return noise_lib.mix_at_snr(w, rng.standard_normal(w.shape[0]), snr_db).astype(np.float32)
 
 
 _PAD_FADE_S = 0.005

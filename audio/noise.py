@@ -9,6 +9,7 @@ files (a real noise corpus such as MUSAN) without code changes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -53,6 +54,17 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
 
 def bank_dir() -> Path:
     return Path(os.environ.get("LANGID_NOISE_BANK") or DEFAULT_BANK_DIR)
+
+
+def bank_digest(directory: Path | None = None) -> str:
+    """Digest of the noise files' names and bytes: part of the augmenter's cache key, so
+    pointing LANGID_NOISE_BANK at another corpus re-runs augmentation instead of reusing it."""
+    directory = Path(directory or bank_dir())
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.glob("*") if p.suffix.lower() in (".wav", ".flac")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=4)

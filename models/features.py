@@ -24,4 +24,3 @@ LABEL_OUT = "label"
 REPRESENTATIONS = {WAVEFORM_REP: "waveform", STFT_MAGNITUDE: "image", POWER_SPECTROGRAM: "image",
                    LOG_MEL: "image", MFCC: "sequence"}
 DEFAULT_REPRESENTATIONS = (LOG_MEL, MFCC)
-MODEL_INPUTS = DEFAULT_REPRESENTATIONS  # the default; a trained model's inputs are model.input_names

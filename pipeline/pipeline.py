@@ -26,7 +26,7 @@ STEP_SOURCES = {
     "ingestion": ["audio/decode.py", "audio/segment.py", "components/s3_audio_example_gen",
                   "components/speaker_split.py", "components/example_codec.py", "storage/s3.py"],
     "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
-                     "audio/noise_bank", "components/audio_augmenter", "components/example_codec.py"],
+                     "components/audio_augmenter", "components/example_codec.py"],  # + the noise bank's digest
     "transform": ["models/preprocessing.py", "models/features.py"],
     "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py"],
 }
@@ -36,8 +36,7 @@ def code_version(step: str) -> str:
     digest = hashlib.sha256()
     for relative in STEP_SOURCES[step]:
         path = os.path.join(ROOT, relative)
-        files = [path] if os.path.isfile(path) else sorted(
-            name for pattern in ("*.py", "*.wav") for name in glob.glob(os.path.join(path, pattern)))
+        files = [path] if os.path.isfile(path) else sorted(glob.glob(os.path.join(path, "*.py")))
         for name in files:
             digest.update(os.path.relpath(name, ROOT).encode())
             with open(name, "rb") as f:
@@ -117,6 +116,7 @@ def create_pipeline(
     trainer_config = configs.trainer_config(epochs, spec_augment)
     augmentation = configs.AUGMENTATION if augmentation is None else augmentation
     from audio.augment import AugmentationPolicy   # fail at build time on a bad policy, not in a worker
+    from audio.noise import bank_digest
     from models.preprocessing import selected_representations
     selected_representations(feature_config)
     unknown = sorted(set(AugmentationPolicy.from_dict(augmentation).languages) - set(languages))
@@ -135,7 +135,7 @@ def create_pipeline(
     if augment_copies > 0:
         augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=configs.AUGMENT_SEED,
                                    sample_rate=sample_rate, config=augmentation,
-                                   code_version=code_version("augmentation"))
+                                   code_version=f'{code_version("augmentation")}-{bank_digest()}')
         components.append(augmenter)
         examples = augmenter.outputs["augmented_examples"]
 

@@ -3,6 +3,7 @@ per-language policy."""
 from __future__ import annotations
 
 import numpy as np
+import soundfile
 import pytest
 
 from audio import augment as A
@@ -211,3 +212,16 @@ def test_ablation_shifted_condition_is_reproducible_and_unseen_in_training():
     bank = {name for name, _ in noise.load_bank(str(noise.bank_dir()), SR)}
     assert bench.SHIFT_NOISE_COLOUR not in bank
     assert bench.SHIFT_RT60_S[0] > configs.AUGMENTATION_ALL["room_reverb"]["max_rt60_s"]
+
+
+def test_noise_bank_digest_follows_the_bank_in_use(tmp_path, monkeypatch):
+    """The augmenter's cache key carries this digest: another bank must re-run augmentation."""
+    from audio.noise import DEFAULT_BANK_DIR, bank_digest
+
+    shipped = bank_digest()
+    soundfile.write(str(tmp_path / "hum.wav"), 0.1 * np.sin(np.arange(16000) / 5.0), 16000)
+    monkeypatch.setenv("LANGID_NOISE_BANK", str(tmp_path))
+    other = bank_digest()
+    assert other != shipped and bank_digest(DEFAULT_BANK_DIR) == shipped
+    soundfile.write(str(tmp_path / "hum.wav"), 0.2 * np.sin(np.arange(16000) / 5.0), 16000)
+    assert bank_digest() != other

@@ -71,7 +71,7 @@ def test_transform_outputs_every_representation_and_the_model_reads_them(run):
 
 def test_pushed_serving_graph_contains_no_augmentation(run):
     summary, _ = run
-    for signature in ("serving_default", "predict_waveform"):
+    for signature in ("serving_default", "predict_waveform", "predict_wav", "embed"):
         ops = signature_ops(summary["pushed_to"], signature)
         assert any(op == "Conv2D" for op, _ in ops)          # the walk reaches the model's layers
         assert any(op == "RFFT" for op, _ in ops)            # ... and the Transform graph's STFT
