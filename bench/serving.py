@@ -13,17 +13,16 @@ For a 3 s clip: single-clip latency (p50, p99 over --repeats calls) and batched 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import time
 
 import numpy as np
-import soundfile
 
 from audio.decode import decode_audio
 from bench.decoders import make_mp3
 from models import features
 from pipeline import configs
+from serving.audio_input import wav_bytes
 from serving.model_dir import resolve_model_dir
 
 WAV_RATE = 44100
@@ -56,10 +55,9 @@ def main(argv=None) -> int:
     path = resolve_model_dir(args.model_dir)
     model = tf.saved_model.load(path)
     rate = configs.SAMPLE_RATE
-    clip = decode_audio(make_mp3(args.seconds), rate)[: int(args.seconds * rate)]
-    buf = io.BytesIO()
-    soundfile.write(buf, decode_audio(make_mp3(args.seconds), WAV_RATE), WAV_RATE, format="WAV", subtype="PCM_16")
-    wav = buf.getvalue()
+    mp3 = make_mp3(args.seconds)
+    clip = decode_audio(mp3, rate)[: int(args.seconds * rate)]
+    wav = wav_bytes(decode_audio(mp3, WAV_RATE), WAV_RATE)
 
     # The windows predict_waveform cuts for this clip, and their features, computed once.
     probe = model.signatures["predict_waveform"](waveform=tf.constant(clip[None]))
@@ -71,7 +69,8 @@ def main(argv=None) -> int:
     model_inputs = model.__call__.concrete_functions[0].structured_input_signature[0][0]
     single = {k: transformed[k] for k in model_inputs}
     batched = {k: tf.tile(v, [args.batch, 1, 1]) for k, v in single.items()}
-    keras_probabilities = model(single, training=False).numpy().mean(axis=0)
+    weights = probe["window_weight"].numpy()[0]  # windows count by how much real audio they hold
+    keras_probabilities = np.average(model(single, training=False).numpy(), axis=0, weights=weights)
     assert np.allclose(keras_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "paths disagree"
 
     waveform_fn, wav_fn = model.signatures["predict_waveform"], model.signatures["predict_wav"]

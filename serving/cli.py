@@ -20,6 +20,13 @@ from serving.windows import analyse_recording, probe_geometry
 _SERVING = configs.SERVING
 
 
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m serving", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -48,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     client.add_argument("--model", default=configs.SERVING_MODEL_NAME, help="served model name")
     client.add_argument("--version", type=int, default=None, help="model version; %(default)s: the server's latest")
     client.add_argument("--timeout", type=float, default=_SERVING["timeout_s"], help="seconds per request")
-    client.add_argument("--retries", type=int, default=_SERVING["retries"],
+    client.add_argument("--retries", type=_non_negative_int, default=_SERVING["retries"],
                         help="further attempts after UNAVAILABLE / 5xx / timeout")
     client.add_argument("--backoff", type=float, default=_SERVING["backoff_s"],
                         help="first retry delay in seconds, doubled each retry")

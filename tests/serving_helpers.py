@@ -1,13 +1,13 @@
 """Audio files for the serving tests: unseen-speaker clips of the tiny corpus's languages."""
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import soundfile
 
 from serving import cli
+from serving.audio_input import wav_bytes  # noqa: F401  (re-exported for the tests)
 from synthetic_corpus import synth_clip
 
 RATE = 16000
@@ -21,12 +21,6 @@ def clip(language: str, seconds: float, rate: int = RATE, seed: int = 0) -> np.n
 def write(path, samples: np.ndarray, rate: int, **kwargs) -> str:
     soundfile.write(str(path), samples, rate, **kwargs)
     return str(path)
-
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    buf = io.BytesIO()
-    soundfile.write(buf, samples, rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def run_cli(capsys, argv: list[str]) -> tuple[int, list[dict], list[str]]:
