@@ -24,18 +24,14 @@ def _ensure_throwaway_credentials() -> None:
         os.environ["AWS_SECRET_ACCESS_KEY"] = secrets.token_urlsafe(30)
 
 
-# The server as a child process: it prints its port, then serves until its stdin closes
-# (the parent exits or dies), so it never outlives the run.
-_SERVER_PROCESS = """
-import logging, sys
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
+def _start_server():
+    """moto's threaded S3 server on a free loopback port, started (one definition for both modes)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    return server
 
 
 @contextlib.contextmanager
@@ -46,13 +42,10 @@ def embedded_s3(in_process: bool = True) -> Iterator[str]:
     S3 from C++ that holds the GIL (tensorflow-io's filesystem under tf.saved_model.save):
     a server in the same interpreter would wait for that GIL forever.
     """
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _ensure_throwaway_credentials()
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     if not in_process:
-        child = subprocess.Popen([sys.executable, "-c", _SERVER_PROCESS], stdin=subprocess.PIPE,
+        child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True)
         try:
             port = child.stdout.readline().strip()
@@ -66,10 +59,18 @@ def embedded_s3(in_process: bool = True) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 child.kill()
         return
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = _start_server()
     host, port = server.get_host_and_port()
     try:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+if __name__ == "__main__":
+    # The out-of-process server: print the port, serve until stdin closes (the parent exits
+    # or dies), so it never outlives the run.
+    child_server = _start_server()
+    print(child_server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()
+    child_server.stop()
