@@ -331,6 +331,17 @@ def _wire_bytes(resp: requests.Response, decoded: int) -> int:
         return decoded
 
 
+def _socket_of(resp: requests.Response) -> socket.socket | None:
+    """The socket a streamed response reads from. The connection holds it while it is kept
+    alive; http.client drops it there for a response that closes the connection (HTTP/1.0,
+    `Connection: close`), and then only the response's file still knows it."""
+    sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+    if sock is None:
+        file = getattr(getattr(resp.raw, "_fp", None), "fp", None)  # http.client's buffered socket file
+        sock = getattr(getattr(file, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
 class _Deadline:
     """Cuts one attempt off when its deadline passes.
 
@@ -354,8 +365,7 @@ class _Deadline:
 
     def watch(self, resp: requests.Response) -> None:
         """Remember the response's socket, so the timer can end a read blocked on it."""
-        connection = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
-        sock = getattr(connection, "sock", None)
+        sock = _socket_of(resp)
         with self._lock:
             self._sock = sock
         if self._expired.is_set():
