@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--deadline", metavar="S", type=_positive_float, default=cfg.DEFAULT_DEADLINE,
                        help=f"seconds for one whole download, request to last byte (default {cfg.DEFAULT_DEADLINE:g})")
     crawl.add_argument("--retries", metavar="N", type=int, default=cfg.DEFAULT_RETRIES,
-                       help=f"retries on timeouts, 429 and 5xx (default {cfg.DEFAULT_RETRIES})")
+                       help="retries on timeouts, short bodies, the deadline, 429 and 5xx "
+                            f"(default {cfg.DEFAULT_RETRIES})")
     crawl.add_argument("--backoff", metavar="S", type=_positive_float, default=cfg.DEFAULT_BACKOFF,
                        help=f"seconds before the first retry, doubled each time (default {cfg.DEFAULT_BACKOFF:g})")
     crawl.add_argument("--manifest-out", metavar="PATH", default=cfg.DEFAULT_MANIFEST_OUT,
