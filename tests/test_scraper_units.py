@@ -289,8 +289,8 @@ def test_retry_after_is_honoured_for_the_whole_host(server):
     real_defer = fetcher.limiter.defer
 
     def defer_and_tell(host, seconds):
+        deferred_at.append(time.monotonic())  # before the limiter reads its clock: a lower bound
         real_defer(host, seconds)
-        deferred_at.append(time.monotonic())
         deferred.set()
 
     fetcher.limiter.defer = defer_and_tell
@@ -467,7 +467,10 @@ def test_rate_limit_holds_across_threads(server):
         t.start()
     for t in threads:
         t.join()
-    times = sorted(r.t for r in server.requests)
-    assert len(times) == 10  # robots.txt + 9
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.085
-    assert time.monotonic() - start >= 0.85
+    times = sorted(r.t for r in server.requests if r.path == "/a")
+    assert len(times) == 9
+    # 9 slots 0.1 s apart span 0.8 s. Arrival times jitter under load (one request late, the
+    # next on time), so no single gap is checked: the span, with one interval of slack. Three
+    # threads each limited on their own would span 0.2 s.
+    assert times[-1] - times[0] >= 0.7
+    assert time.monotonic() - start >= 0.8
