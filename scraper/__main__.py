@@ -80,8 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"size cap per clip in MiB (default {cfg.DEFAULT_MAX_MB:g})")
     crawl.add_argument("--timeout", metavar="S", type=_positive_float, default=cfg.DEFAULT_TIMEOUT,
                        help=f"seconds to connect and between bytes (default {cfg.DEFAULT_TIMEOUT:g})")
+    crawl.add_argument("--deadline", metavar="S", type=_positive_float, default=cfg.DEFAULT_DEADLINE,
+                       help=f"seconds for one whole download, request to last byte (default {cfg.DEFAULT_DEADLINE:g})")
     crawl.add_argument("--retries", metavar="N", type=int, default=cfg.DEFAULT_RETRIES,
-                       help=f"retries on timeouts, 429 and 5xx (default {cfg.DEFAULT_RETRIES})")
+                       help="retries on timeouts, short bodies, the deadline, 429 and 5xx "
+                            f"(default {cfg.DEFAULT_RETRIES})")
     crawl.add_argument("--backoff", metavar="S", type=_positive_float, default=cfg.DEFAULT_BACKOFF,
                        help=f"seconds before the first retry, doubled each time (default {cfg.DEFAULT_BACKOFF:g})")
     crawl.add_argument("--manifest-out", metavar="PATH", default=cfg.DEFAULT_MANIFEST_OUT,
@@ -114,6 +117,7 @@ def _config(args: argparse.Namespace) -> cfg.CrawlConfig:
         rate=args.rate,
         max_bytes=int(args.max_size_mb * 1024 * 1024),
         timeout=args.timeout,
+        deadline=args.deadline,
         retries=max(0, args.retries),
         backoff=args.backoff,
         manifest_out=args.manifest_out or None,

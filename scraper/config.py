@@ -29,6 +29,7 @@ DEFAULT_RATE = 1.0  # requests per second per host
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_MB = 25.0  # a two-minute clip at 320 kbps is under 5 MB
 DEFAULT_TIMEOUT = 30.0  # seconds to connect, and between bytes of a response
+DEFAULT_DEADLINE = 300.0  # seconds for one whole download attempt: 25 MB at 85 kB/s; a dribble fails
 DEFAULT_RETRIES = 4  # retries after the first attempt
 DEFAULT_BACKOFF = 1.0  # seconds before the first retry; doubles each time, with jitter
 DEFAULT_BACKOFF_MAX = 60.0
@@ -100,6 +101,7 @@ class CrawlConfig:
     rate: float = DEFAULT_RATE
     max_bytes: int = int(DEFAULT_MAX_MB * 1024 * 1024)
     timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
     retries: int = DEFAULT_RETRIES
     backoff: float = DEFAULT_BACKOFF
     backoff_max: float = DEFAULT_BACKOFF_MAX

@@ -1,17 +1,19 @@
 """The crawl: listing pages -> items -> checked downloads -> S3 objects + manifest rows.
 
 Listing pages are read in order by the calling thread; each new clip goes to a bounded pool
-of workers. All HTTP goes through one `Fetcher` (rate limit, robots, retries), all S3 access
-through `storage.s3`.
+of workers. All HTTP goes through one `Fetcher` (rate limit, robots, retries, deadline), all
+S3 access through `storage.s3` (and `object_head` here).
 
-Resumable by construction: a clip whose object already exists is not downloaded again, and
-every step is safe to repeat (S3 PUTs are atomic, manifest rows are keyed by S3 key).
+Resumable by construction: a clip whose object already exists, with the size and MD5 of its
+manifest row, is not downloaded again, and every step is safe to repeat (S3 PUTs are atomic,
+manifest rows are keyed by S3 key).
 """
 from __future__ import annotations
 
 import hashlib
 import heapq
 import logging
+import re
 import threading
 import urllib.parse
 from collections import Counter
@@ -107,6 +109,7 @@ class Crawler:
             config.user_agent,
             rate=config.rate,
             timeout=config.timeout,
+            deadline=config.deadline,
             retries=config.retries,
             backoff=config.backoff,
             backoff_max=config.backoff_max,
@@ -245,21 +248,26 @@ class Crawler:
     def _process(self, language: str, item: Item, url: str, key: str) -> Outcome:
         """Skip a clip already in S3, else download, check and upload it, then record its row.
 
-        "Already in S3" means an object with the size its manifest row says (no request to the
-        site), or, for an object without a row (its crawl was killed before writing the
-        manifest), the size a HEAD of the source says; that row's MD5 is computed from the
-        object itself, which is exact whatever its ETag means.
+        "Already in S3" means an object whose size and MD5 are those of its manifest row (no
+        request to the site); an object that differs from its row is fetched again. For an
+        object without a row (its crawl was killed before writing the manifest) it means the
+        size a HEAD of the source says; that row's MD5 is computed from the object itself,
+        which is exact whatever its ETag means.
         """
-        present = s3.object_size(self.client, self.cfg.bucket, key) if self.bucket_exists else None
-        if present is not None:
+        head = object_head(self.client, self.cfg.bucket, key) if self.bucket_exists else None
+        if head is not None:
+            present, etag = head
             row = self.manifest.get(key)
-            if row and row.get("size") == present and row.get("md5"):
-                self.manifest.put(make_row(item, language, key, present, row["md5"]))  # refresh metadata
-                return Outcome(PRESENT)
-            if self.cfg.dry_run:
+            if row and row.get("md5"):
+                if self._matches_row(key, present, etag, row):
+                    self.manifest.put(make_row(item, language, key, present, row["md5"]))  # refresh metadata
+                    return Outcome(PRESENT)
+                log.info("%s differs from its manifest row (size %s, row %s): fetching it again",
+                         key, present, row.get("size"))
+            elif self.cfg.dry_run:
                 return Outcome(PRESENT)
             # Uploaded by a crawl that died before writing its row. Same size as the source?
-            if self.fetcher.content_length(url) == present:
+            elif self.fetcher.content_length(url) == present:
                 md5 = hashlib.md5(s3.get_bytes(self.client, self.cfg.bucket, key)).hexdigest()
                 self.manifest.put(make_row(item, language, key, present, md5))
                 return Outcome(PRESENT)
@@ -275,6 +283,19 @@ class Crawler:
         md5 = s3.put_bytes(self.client, self.cfg.bucket, key, body, "audio/mpeg")
         self.manifest.put(make_row(item, language, key, len(body), md5))  # after the upload, never before
         return Outcome(UPLOADED)
+
+    def _matches_row(self, key: str, size: int, etag: str, row: dict) -> bool:
+        """Do the object's size and MD5 equal its manifest row's?
+
+        A single PUT's ETag is its MD5, which settles most objects without reading them. An
+        ETag that is not a plain MD5 (multipart) or that differs (SSE-KMS ETags are not MD5s)
+        is not proof either way: the object is read back and hashed.
+        """
+        if row.get("size") != size:
+            return False
+        if re.fullmatch(r"[0-9a-f]{32}", etag) and etag == row["md5"]:
+            return True
+        return hashlib.md5(s3.get_bytes(self.client, self.cfg.bucket, key)).hexdigest() == row["md5"]
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -304,6 +325,17 @@ class Crawler:
         with self._lock:
             rep.warnings.append(message)
         log.warning("%s", message)
+
+
+def object_head(client, bucket: str, key: str) -> tuple[int, str] | None:
+    """(size, ETag without quotes) of an object, or None when it does not exist."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return int(head["ContentLength"]), head.get("ETag", "").strip('"').lower()
 
 
 def crawl(config: cfg.CrawlConfig, client=None, fetcher: Fetcher | None = None) -> CrawlReport:

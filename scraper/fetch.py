@@ -7,13 +7,17 @@ Every request the scraper makes (robots.txt, listing pages, HEADs, clips) goes t
 - at most `rate` requests a second to the host, across all threads;
 - timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter,
   and a Retry-After header is honoured (the whole host waits, not just one thread);
-- a body is streamed and abandoned as soon as it exceeds the size cap.
+- a body is streamed and abandoned as soon as it exceeds the size cap;
+- a body shorter than its Content-Length (the server closed early) is a failed attempt, retried;
+- every attempt has an overall deadline, from the request to the last body byte: a server
+  that dribbles bytes (each read within `timeout`) is cut off when the deadline passes.
 """
 from __future__ import annotations
 
 import email.utils
 import logging
 import random
+import socket
 import threading
 import time
 import urllib.parse
@@ -121,6 +125,7 @@ class Fetcher:
         backoff: float,
         backoff_max: float,
         max_retry_after: float,
+        deadline: float | None = None,  # seconds for one attempt, request to last byte; None: none
         sleep=time.sleep,  # for the rate limiter; tests may pass a fake
         rng: random.Random | None = None,
     ):
@@ -135,6 +140,7 @@ class Fetcher:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
+        self.deadline = deadline
         self.limiter = RateLimiter(rate, sleep=sleep)
         self._rng = rng or random.Random()
         self._local = threading.local()
@@ -233,27 +239,36 @@ class Fetcher:
         raise FetchError("too many redirects", url)
 
     def _attempts(self, url: str, max_bytes: int, method: str) -> Reply:
-        """One request, retried on timeouts, connection errors, 429 and 5xx."""
+        """One request, retried on timeouts, connection errors, short bodies, a passed deadline,
+        429 and 5xx."""
         attempt = 0
         while True:
             self.limiter.wait(self.host)
             retry_after = None
+            watchdog = _Deadline(self.deadline)
             try:
                 with self._session().request(
                     method, url, stream=True, allow_redirects=False, timeout=(self.timeout, self.timeout)
                 ) as resp:
+                    watchdog.watch(resp)
                     if resp.status_code == 429 or resp.status_code >= 500:
                         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                         failure = FetchError(f"http {resp.status_code}", url)
                     else:
                         wants_body = method != "HEAD" and resp.status_code not in REDIRECTS
-                        body = self._read(resp, url, max_bytes) if wants_body else b""
+                        body = self._read(resp, url, max_bytes, watchdog) if wants_body else b""
+                        watchdog.check(url)
                         return Reply(resp.status_code, resp.headers, body)
+            except _Retryable as err:
+                failure = err.failure
             except requests.Timeout:
-                failure = FetchError("timeout", url)
-            except requests.ConnectionError as err:
-                # A read timeout while streaming the body surfaces here too.
-                failure = FetchError("connection error", f"{url}: {err.__class__.__name__}")
+                failure = watchdog.failure(url) or FetchError("timeout", url)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
+                # A read timeout while streaming the body surfaces here too, and (urllib3 2)
+                # a body shorter than its Content-Length.
+                failure = watchdog.failure(url) or FetchError("connection error", f"{url}: {err.__class__.__name__}")
+            finally:
+                watchdog.cancel()
             if attempt >= self.retries:
                 raise failure
             if retry_after is not None and retry_after > self.max_retry_after:
@@ -264,15 +279,22 @@ class Fetcher:
             attempt += 1
 
     @staticmethod
-    def _read(resp: requests.Response, url: str, max_bytes: int) -> bytes:
+    def _read(resp: requests.Response, url: str, max_bytes: int, watchdog: "_Deadline") -> bytes:
         length = resp.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > max_bytes:
+        declared = int(length) if length and length.isdigit() else None
+        if declared is not None and declared > max_bytes:
             raise FetchError("too large", f"{url}: Content-Length {length} > cap {max_bytes}")
         buf = bytearray()
         for chunk in resp.iter_content(CHUNK):
             buf += chunk
             if len(buf) > max_bytes:
                 raise FetchError("too large", f"{url}: more than the {max_bytes}-byte cap")
+            watchdog.check(url)
+        watchdog.check(url)  # the watchdog may have ended the body early: that is not the end
+        received = _wire_bytes(resp, len(buf))
+        if declared is not None and received < declared:
+            detail = f"{url}: {received} of {declared} bytes (connection closed early)"
+            raise _Retryable(FetchError("short body", detail))
         return bytes(buf)
 
     # -- what the crawler calls -----------------------------------------------------------
@@ -290,3 +312,88 @@ class Fetcher:
         except FetchError:
             return None
         return int(value) if value.isdigit() else None
+
+
+class _Retryable(Exception):
+    """An attempt that failed in a way worth retrying (a short body, a passed deadline)."""
+
+    def __init__(self, failure: FetchError):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def _wire_bytes(resp: requests.Response, decoded: int) -> int:
+    """Body bytes read from the connection (before any Content-Encoding is undone)."""
+    tell = getattr(resp.raw, "tell", None)
+    try:
+        return int(tell()) if tell else decoded
+    except (TypeError, ValueError, OSError):
+        return decoded
+
+
+def _socket_of(resp: requests.Response) -> socket.socket | None:
+    """The socket a streamed response reads from. The connection holds it while it is kept
+    alive; http.client drops it there for a response that closes the connection (HTTP/1.0,
+    `Connection: close`), and then only the response's file still knows it."""
+    sock = getattr(getattr(resp.raw, "connection", None), "sock", None)
+    if sock is None:
+        file = getattr(getattr(resp.raw, "_fp", None), "fp", None)  # http.client's buffered socket file
+        sock = getattr(getattr(file, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+class _Deadline:
+    """Cuts one attempt off when its deadline passes.
+
+    A per-read timeout does not bound a whole download: a server sending one byte just inside
+    each timeout keeps it alive for ever, and a buffered read of a chunk blocks until the chunk
+    is full. So a timer shuts the connection's socket down at the deadline, which ends any
+    blocked read at once; `check` then turns that into a "deadline exceeded" failure.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self._start = time.monotonic()
+        self._expired = threading.Event()
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        if seconds is not None:
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def watch(self, resp: requests.Response) -> None:
+        """Remember the response's socket, so the timer can end a read blocked on it."""
+        sock = _socket_of(resp)
+        with self._lock:
+            self._sock = sock
+        if self._expired.is_set():
+            self._shutdown()
+
+    def _expire(self) -> None:
+        self._expired.set()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def failure(self, url: str) -> FetchError | None:
+        if self.seconds is not None and (self._expired.is_set() or time.monotonic() - self._start > self.seconds):
+            return FetchError("deadline exceeded", f"{url}: not complete within {self.seconds:g} s")
+        return None
+
+    def check(self, url: str) -> None:
+        failure = self.failure(url)
+        if failure is not None:
+            raise _Retryable(failure)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

@@ -1,10 +1,17 @@
-"""Is this body MPEG audio? Checked before upload, so an HTML error page served behind an
-.mp3 link, an empty body or a truncated download never reaches the bucket.
+"""Is this body MPEG audio, all of it? Checked before upload, so an HTML error page served
+behind an .mp3 link, an empty body, a truncated download or audio followed by junk never
+reaches the bucket.
 
-The check is structural, not a decode: an optional ID3v2 tag, then an MPEG audio frame
-header (11-bit sync 0xFFE, valid version, layer, bitrate and sample rate), and, when the body
-is long enough, a second frame header exactly where the first frame's length says it is.
-Random bytes almost never pass that; real MP3s always do.
+The check walks the frames: an optional ID3v2 tag, then MPEG audio frames back to back, each
+header valid (11-bit sync, version, layer, bitrate, sample rate) and of the same stream
+(version, layer, sample rate) as the first, each frame's length taken from its header, up to the
+end of the body or to tags that may close a file (ID3v1, APEv2, Lyrics3v2, an appended ID3v2).
+A frame cut short, or bytes that are not a frame, reject the body. Random bytes cannot pass;
+real MP3s (CBR or VBR, with Xing/Info frames) always do. When the first frame is a Xing/Info
+header, the body must hold the frames it declares, so a cut at a frame boundary is caught too
+(all but the last frame). A structural walk rather than a decode:
+libsndfile's decoder resynchronises over junk and reports the header's length for a truncated
+file, so it would accept both.
 """
 from __future__ import annotations
 
@@ -59,15 +66,77 @@ def _skip_id3(data: bytes) -> tuple[int, str | None]:
     size_bytes = data[6:10]
     if major == 0xFF or revision == 0xFF or any(b & 0x80 for b in size_bytes):
         return 0, "malformed ID3 tag header"
-    size = 0
-    for b in size_bytes:  # "syncsafe": 7 bits a byte
-        size = (size << 7) | b
+    size = _syncsafe(size_bytes)
     footer = 10 if flags & 0x10 else 0
     return 10 + size + footer, None
 
 
+def _syncsafe(four: bytes) -> int:
+    size = 0
+    for b in four:  # "syncsafe": 7 bits a byte
+        size = (size << 7) | (b & 0x7F)
+    return size
+
+
+def _audio_end(data: bytes, start: int) -> int:
+    """Where the audio ends: before the tags that may close an MP3 file (any order, each once)."""
+    end = len(data)
+    for _ in range(4):
+        before = end
+        if end - 128 >= start and data[end - 128:end - 125] == b"TAG":  # ID3v1
+            end -= 128
+            if end - 227 >= start and data[end - 227:end - 223] == b"TAG+":  # ID3v1 enhanced
+                end -= 227
+        if end - 32 >= start and data[end - 32:end - 24] == b"APETAGEX":  # APEv2 footer
+            size = int.from_bytes(data[end - 20:end - 16], "little")  # items + footer
+            has_header = data[end - 8] & 0x80 if end - 8 >= 0 else 0
+            tag = size + (32 if has_header else 0)
+            if 32 <= tag <= end - start:
+                end -= tag
+        if end - 15 >= start and data[end - 9:end] == b"LYRICS200" and data[end - 15:end - 9].isdigit():
+            tag = int(data[end - 15:end - 9]) + 15
+            if tag <= end - start and data[end - tag:end - tag + 11] == b"LYRICSBEGIN":
+                end -= tag
+        if end - 10 >= start and data[end - 10:end - 7] == b"3DI":  # ID3v2.4 footer of an appended tag
+            tag = 20 + _syncsafe(data[end - 4:end])
+            if tag <= end - start:
+                end -= tag
+        if end == before:
+            break
+    return end
+
+
+def _stream(data: bytes, pos: int) -> tuple[int, int, int]:
+    """The bits that stay the same in every frame of one stream: version, layer, sample rate."""
+    return (data[pos + 1] >> 3) & 3, (data[pos + 1] >> 1) & 3, (data[pos + 2] >> 2) & 3
+
+
+def _free_format_length(data: bytes, pos: int, end: int) -> int | None:
+    """A free-format frame's length: the distance to the next header of the same stream."""
+    nxt = pos + 4
+    while True:
+        nxt = data.find(b"\xff", nxt, end - 3)
+        if nxt < 0:
+            return end - pos if end - pos >= 4 else None  # the last frame runs to the end
+        if frame_length(data, nxt) == 0 and _stream(data, nxt) == _stream(data, pos):
+            return nxt - pos
+        nxt += 1
+
+
+def _xing_frames(data: bytes, pos: int, length: int) -> int | None:
+    """The frame count a Xing/Info header in the frame at pos declares (LAME writes one: the
+    frames after it), or None. Catches a body cut at a frame boundary."""
+    window = data[pos + 4:pos + min(length, 4 + 2 + 32 + 12)]  # header, CRC, side info, tag + flags + count
+    for tag in (b"Xing", b"Info"):
+        at = window.find(tag)
+        if at >= 0 and at + 12 <= len(window) and window[at + 7] & 1:
+            return int.from_bytes(window[at + 8:at + 12], "big")
+    return None
+
+
 def mpeg_problem(data: bytes) -> str | None:
-    """None if data looks like MPEG audio, else a short description of what it is instead."""
+    """None if data is MPEG audio from its first frame to its end, else a short description
+    of what it is instead."""
     if not data:
         return "empty body"
     if data[:1024].lstrip().startswith(b"<"):  # <!DOCTYPE html>, <html>, <?xml ...
@@ -80,9 +149,28 @@ def mpeg_problem(data: bytes) -> str | None:
         pos += 1
     if pos >= len(data):
         return "ID3 tag but no audio after it"
-    length = frame_length(data, pos)
-    if length is None:
+    if frame_length(data, pos) is None:
         return f"no MPEG frame header at byte {pos}"
-    if length and pos + length + 4 <= len(data) and frame_length(data, pos + length) is None:
-        return f"MPEG frame header at byte {pos} is not followed by another frame"
+    stream = _stream(data, pos)
+    end = _audio_end(data, pos)
+    frames = 0
+    first_length = frame_length(data, pos)
+    declared_frames = _xing_frames(data, pos, first_length) if first_length else None
+    while pos < end:
+        length = frame_length(data, pos) if pos + 4 <= end else None
+        if length is None or _stream(data, pos) != stream:
+            if end - pos < 4 and frames:
+                return f"truncated MPEG frame at byte {pos} after {frames} frames ({end - pos} bytes left)"
+            return f"not MPEG audio after {frames} frames: no frame header at byte {pos}"
+        if length == 0:
+            length = _free_format_length(data, pos, end)
+            if length is None:
+                return f"truncated MPEG frame at byte {pos} after {frames} frames"
+        if pos + length > end:
+            return (f"truncated MPEG frame at byte {pos} after {frames} frames "
+                    f"({end - pos} of {length} bytes)")
+        pos += length
+        frames += 1
+    if declared_frames is not None and frames < declared_frames:  # frames counts the Xing frame too
+        return f"truncated: {frames} MPEG frames where the Xing/Info header declares {declared_frames}"
     return None

@@ -13,6 +13,11 @@ Retry-After then 200, a link to another host, a robots.txt-disallowed link, an H
 an empty body behind .mp3 links, two oversized files (with and without Content-Length), a
 hostile file name, a javascript: link, a clip listed twice, an item without its author, and a
 listing page whose layout changed. Every request is recorded with its arrival time.
+
+Fault injection (`Reply` fields, for the tests that put them on a route): a server that closes
+the connection after fewer bytes than its Content-Length (`truncate_at`), one that dribbles the
+body a few bytes at a time (`dribble`), and bodies of valid MPEG frames followed by junk
+(`mp3_then`). All on 127.0.0.1; a dribble ends when the client hangs up or the body is sent.
 """
 from __future__ import annotations
 
@@ -43,6 +48,11 @@ def mp3_bytes(seed: int, frames: int = 6, id3: bool = False) -> bytes:
     return body
 
 
+def mp3_then(junk: bytes, frames: int = 2, seed: int = 90) -> bytes:
+    """Valid MPEG frames followed by something that is not audio (an HTML page, random bytes)."""
+    return mp3_bytes(seed, frames=frames) + junk
+
+
 HTML_ERROR_PAGE = b"<!DOCTYPE html><html><head><title>Error</title></head><body>Not available</body></html>"
 
 
@@ -53,6 +63,8 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     content_length: bool = True  # False: no Content-Length, the body ends when the connection closes
     delay: float = 0.0
+    truncate_at: int | None = None  # send only this many body bytes (Content-Length stays full), then close
+    dribble: tuple[int, float] | None = None  # (bytes, seconds): send the body this many bytes at a time
 
 
 @dataclass
@@ -250,6 +262,7 @@ class FixtureServer:
     def __init__(self):
         self.routes: dict[str, list[Reply]] = {}
         self.requests: list[Request] = []
+        self.hangups: list[tuple[str, int]] = []  # (path, bytes sent) of dribbles the client cut off
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
         server = self
@@ -282,9 +295,27 @@ class FixtureServer:
                         self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
                     if with_body:
-                        self.wfile.write(reply.body)
+                        self._send_body(reply)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (size cap): fine
+                    pass  # the client gave up (size cap, deadline): fine
+                if reply.truncate_at is not None:
+                    self.close_connection = True  # the rest of the body never comes
+
+            def _send_body(self, reply: Reply) -> None:
+                body = reply.body if reply.truncate_at is None else reply.body[:reply.truncate_at]
+                if reply.dribble is None:
+                    self.wfile.write(body)
+                    return
+                step, pause = reply.dribble
+                for start in range(0, len(body), step):
+                    try:
+                        self.wfile.write(body[start:start + step])
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        with server._lock:
+                            server.hangups.append((urllib.parse.unquote(self.path), start))
+                        raise
+                    time.sleep(pause)
 
             def do_GET(self):
                 self._answer(True)

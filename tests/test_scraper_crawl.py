@@ -365,6 +365,83 @@ def test_sigkilled_process_then_rerun_matches_an_uninterrupted_crawl(shared_site
     assert sum(r.already_present for r in report.languages.values()) == len(partial)
 
 
+# -- fault injection: bodies that are cut, dribbled or only partly audio; objects that changed
+
+WETTER = "/IMG/mp3/das_wetter.mp3"  # German's only valid clip
+WETTER_KEY = "clips/German/das_wetter.mp3"
+
+
+def german_crawl(site, endpoint, bucket, tmp_path, **overrides):
+    options = dict(languages=["German"], retries=1) | overrides
+    return crawl(config(site, endpoint, bucket, tmp_path, **options)).languages["German"]
+
+
+def skip_of(rep, name: str) -> tuple[str, str]:
+    (found,) = [(reason, detail) for url, reason, detail in rep.skipped_items if url.endswith(name)]
+    return found
+
+
+def test_a_body_cut_short_is_retried_and_never_uploaded(site, endpoint, client, tmp_path):
+    full = site.language("German").pages[0][0].body
+    site.server.routes[WETTER] = [fx.Reply(200, full, truncate_at=834)]  # two whole frames, then closed
+    bucket = new_bucket()
+    rep = german_crawl(site, endpoint, bucket, tmp_path)
+
+    assert skip_of(rep, "das_wetter.mp3") == (
+        "short body", f"{site.base_url}{WETTER}: 834 of {len(full)} bytes (connection closed early)")
+    assert site.server.paths().count(WETTER) == 2  # the first attempt and one retry
+    assert clip_keys(client, bucket) == set()
+    assert s3.read_manifest(client, bucket, PREFIX) == []
+
+    # Cut once, whole the second time: the whole body is uploaded, its row has the whole size.
+    site.server.routes[WETTER] = [fx.Reply(200, full, truncate_at=1000), fx.Reply(200, full)]
+    rep = german_crawl(site, endpoint, bucket, tmp_path)
+    assert rep.uploaded == 1
+    assert objects(client, bucket)[WETTER_KEY] == (len(full), fx.md5_hex(full))
+    (row,) = s3.read_manifest(client, bucket, PREFIX)
+    assert (row["size"], row["md5"]) == (len(full), fx.md5_hex(full))
+
+
+@pytest.mark.parametrize("junk", [fx.HTML_ERROR_PAGE, bytes(range(256)) * 8], ids=["html", "random"])
+def test_mpeg_frames_followed_by_junk_are_not_uploaded(site, endpoint, client, tmp_path, junk):
+    site.server.routes[WETTER] = [fx.Reply(200, fx.mp3_then(junk), (("Content-Type", "audio/mpeg"),))]
+    bucket = new_bucket()
+    rep = german_crawl(site, endpoint, bucket, tmp_path)
+    assert skip_of(rep, "das_wetter.mp3") == (
+        "not MPEG audio", f"{site.base_url}{WETTER}: not MPEG audio after 2 frames: no frame header at byte 834")
+    assert clip_keys(client, bucket) == set()
+
+
+def test_a_dribbled_body_is_skipped_at_the_deadline(site, endpoint, client, tmp_path):
+    """Bytes every 0.1 s, so the 5 s per-read timeout never fires; the 1 s deadline does."""
+    site.server.routes[WETTER] = [fx.Reply(200, site.language("German").pages[0][0].body, dribble=(50, 0.1))]
+    bucket = new_bucket()
+    rep = german_crawl(site, endpoint, bucket, tmp_path, timeout=5.0, deadline=1.0)
+    assert skip_of(rep, "das_wetter.mp3") == (
+        "deadline exceeded", f"{site.base_url}{WETTER}: not complete within 1 s")
+    assert site.server.paths().count(WETTER) == 2
+    assert clip_keys(client, bucket) == set()
+
+
+@pytest.mark.parametrize("change", ["same size, other bytes", "shorter"])
+def test_an_object_that_differs_from_its_row_is_fetched_again(site, endpoint, client, tmp_path, change):
+    bucket = new_bucket()
+    german_crawl(site, endpoint, bucket, tmp_path)
+    good = objects(client, bucket), manifest_bytes(client, bucket)
+    original = s3.get_bytes(client, bucket, WETTER_KEY)
+    damaged = fx.mp3_bytes(99) if change == "same size, other bytes" else original[:-417]  # still valid MPEG
+    assert len(damaged) == len(original) if change.startswith("same") else len(damaged) < len(original)
+    s3.put_bytes(client, bucket, WETTER_KEY, damaged, "audio/mpeg")
+    n_before = len(site.server.requests)
+
+    rep = german_crawl(site, endpoint, bucket, tmp_path)
+
+    assert (rep.uploaded, rep.already_present) == (1, 0)
+    again = Counter((r.method, r.path) for r in site.server.requests[n_before:] if r.path.startswith("/IMG/"))
+    assert again == Counter([("GET", WETTER), ("GET", "/IMG/mp3/leer.mp3")])  # re-fetched, no HEAD vouching
+    assert (objects(client, bucket), manifest_bytes(client, bucket)) == good
+
+
 # -- failures of listing pages, and the command line ---------------------------------------
 
 def test_failed_listing_pages_are_reported_and_the_crawl_goes_on(site, endpoint, client, tmp_path):

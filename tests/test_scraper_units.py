@@ -1,20 +1,24 @@
 """Scraper parts on their own: parsing, keys, MPEG validation, the polite fetcher, parse-page."""
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import threading
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from scraper import config as cfg
 from scraper.__main__ import main
 from scraper.fetch import Fetcher, FetchError, parse_retry_after
 from scraper.keys import MAX_NAME_LENGTH, object_key, sanitize_file_name
 from scraper.parse import parse_listing, parse_size_kb
-from scraper.validate import mpeg_problem
+from scraper.validate import frame_length, mpeg_problem
 
 try:  # tests/ as a package or as a plain directory on sys.path
     from tests import scraper_fixtures as fx
@@ -155,10 +159,43 @@ def test_languages_and_prefix():
 
 # -- MPEG validation ----------------------------------------------------------------------
 
-def test_valid_mpeg_bodies_pass():
+@pytest.fixture(scope="module")
+def encoded_mp3() -> bytes:
+    """A real encoder's MP3 (libsndfile's LAME): Xing/Info frame, VBR frames of several lengths."""
+    buf = io.BytesIO()
+    t = np.arange(2 * 16000) / 16000
+    sf.write(buf, 0.3 * np.sin(2 * np.pi * 440 * t), 16000, format="MP3")
+    return buf.getvalue()
+
+
+def _frame_offsets(data: bytes) -> list[int]:
+    """Where the frames of a complete encoder output start (header arithmetic only)."""
+    offsets, pos = [], 0
+    while pos < len(data):
+        offsets.append(pos)
+        length = frame_length(data, pos)
+        assert length, pos
+        pos += length
+    return offsets
+
+
+def test_valid_mpeg_bodies_pass(encoded_mp3):
     assert mpeg_problem(fx.mp3_bytes(1)) is None
     assert mpeg_problem(fx.mp3_bytes(2, id3=True)) is None
-    assert mpeg_problem(fx.FRAME_HEADER + bytes(100)) is None  # one short frame: nothing to cross-check
+    assert sf.info(io.BytesIO(encoded_mp3)).duration == pytest.approx(2.0, abs=0.1)  # it is real audio
+    assert mpeg_problem(encoded_mp3) is None
+    id3v1 = b"TAG" + b"title".ljust(30, b"\0") + bytes(95)
+    assert mpeg_problem(encoded_mp3 + id3v1) is None  # a tag at the end is not junk
+    assert mpeg_problem(fx.mp3_bytes(3, id3=True) + id3v1) is None
+
+
+def test_demo_mp3s_all_pass():
+    """Every MP3 in data/demo (espeak through LAME) passes: the walk rejects no real file."""
+    demo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
+    paths = [os.path.join(d, f) for d, _, files in os.walk(demo) for f in files if f.endswith(".mp3")]
+    assert len(paths) >= 100
+    problems = {p: mpeg_problem(open(p, "rb").read()) for p in paths}
+    assert {p: why for p, why in problems.items() if why} == {}
 
 
 @pytest.mark.parametrize(
@@ -171,11 +208,32 @@ def test_valid_mpeg_bodies_pass():
         (b"ID3\x03\x00\x00\x00\x00\x00\x04abcd", "ID3 tag but no audio after it"),
         (b"ID3\x03\x00\x00\x80\x00\x00\x04abcd", "malformed ID3 tag header"),
         (fx.FRAME_HEADER + bytes(fx.FRAME_LENGTH - 4) + b"GARBAGE!" * 10,
-         "MPEG frame header at byte 0 is not followed by another frame"),
+         "not MPEG audio after 1 frames: no frame header at byte 417"),
+        # Two valid frames, then an HTML page or random bytes: the issue's case.
+        (fx.mp3_then(fx.HTML_ERROR_PAGE), "not MPEG audio after 2 frames: no frame header at byte 834"),
+        (fx.mp3_then(np.random.default_rng(0).bytes(5000)),
+         "not MPEG audio after 2 frames: no frame header at byte 834"),
+        (fx.mp3_then(fx.mp3_bytes(5, frames=3)[:-100], frames=4),
+         "truncated MPEG frame at byte 2502 after 6 frames (317 of 417 bytes)"),
+        (fx.FRAME_HEADER + bytes(100), "truncated MPEG frame at byte 0 after 0 frames (104 of 417 bytes)"),
+        # A frame of another stream (48 kHz instead of 44.1 kHz) in the middle is junk.
+        (fx.mp3_bytes(6, frames=2) + bytes.fromhex("FFFB9464") + bytes(380) + fx.mp3_bytes(6, frames=2),
+         "not MPEG audio after 2 frames: no frame header at byte 834"),
     ],
+    ids=["empty", "html", "html-spaced", "wav", "id3-only", "id3-bad", "frame-garbage", "frames-html",
+         "frames-random", "last-frame-cut", "one-cut-frame", "other-stream"],
 )
 def test_non_mpeg_bodies_are_rejected(body, problem):
     assert mpeg_problem(body) == problem
+
+
+def test_every_cut_of_a_real_mp3_is_rejected_but_the_last_frame(encoded_mp3):
+    """Cut anywhere: inside a frame (the walk), or on a frame boundary (the Xing frame count),
+    except just before the last frame, which no structure can tell from a shorter file."""
+    offsets = _frame_offsets(encoded_mp3)
+    passing = [n for n in range(1, len(encoded_mp3)) if mpeg_problem(encoded_mp3[:n]) is None]
+    assert passing == [offsets[-1]]
+    assert mpeg_problem(encoded_mp3[:offsets[len(offsets) // 2]]).startswith("truncated: ")
 
 
 # -- the fetcher against a local server ---------------------------------------------------
@@ -220,18 +278,34 @@ def test_404_is_not_retried(server):
 
 
 def test_retry_after_is_honoured_for_the_whole_host(server):
+    """No race between a timer and a request: the other thread starts only once the 429 has
+    deferred the host (an event set by the limiter's own defer), and the checks compare the
+    server's arrival times with each other and with that moment, as lower bounds only."""
     server.routes["/busy"] = [fx.Reply(429, b"", (("Retry-After", "1"),)), fx.Reply(200, b"fine")]
     server.routes["/other"] = [fx.Reply(200, b"other")]
     fetcher = make_fetcher(server.base_url)
     fetcher.robots()
-    other = threading.Timer(0.2, lambda: fetcher.get(server.base_url + "/other", 100))
-    other.start()
-    assert fetcher.get(server.base_url + "/busy", 100) == b"fine"
-    other.join()
+    deferred, deferred_at = threading.Event(), []
+    real_defer = fetcher.limiter.defer
+
+    def defer_and_tell(host, seconds):
+        deferred_at.append(time.monotonic())  # before the limiter reads its clock: a lower bound
+        real_defer(host, seconds)
+        deferred.set()
+
+    fetcher.limiter.defer = defer_and_tell
+    results = {}
+    busy_thread = threading.Thread(target=lambda: results.update(busy=fetcher.get(server.base_url + "/busy", 100)))
+    busy_thread.start()
+    assert deferred.wait(30), "the 429 never deferred the host"
+    results["other"] = fetcher.get(server.base_url + "/other", 100)  # this thread, after the defer
+    busy_thread.join(30)
+    assert results == {"busy": b"fine", "other": b"other"}
     busy = [r.t for r in server.requests if r.path == "/busy"]
     (other_t,) = [r.t for r in server.requests if r.path == "/other"]
     assert len(busy) == 2 and busy[1] - busy[0] >= 0.95
-    assert other_t - busy[0] >= 0.95  # another thread's request to the host waited too
+    assert other_t - deferred_at[0] >= 0.95  # another thread's request to the host waited too
+    assert other_t - busy[0] >= 0.95
 
 
 def test_retry_after_beyond_the_cap_gives_up(server):
@@ -252,6 +326,52 @@ def test_timeouts_are_retried(server):
     server.routes["/slow"] = [fx.Reply(200, b"late", delay=1.0), fx.Reply(200, b"quick")]
     assert make_fetcher(server.base_url, timeout=0.3).get(server.base_url + "/slow", 100) == b"quick"
     assert server.paths().count("/slow") == 2
+
+
+def test_short_body_is_retried_and_the_whole_body_returned(server):
+    full = fx.mp3_bytes(7)
+    server.routes["/cut.mp3"] = [fx.Reply(200, full, truncate_at=1000), fx.Reply(200, full)]
+    assert make_fetcher(server.base_url).get(server.base_url + "/cut.mp3", 10_000) == full
+    assert server.paths().count("/cut.mp3") == 2
+
+
+def test_a_body_always_short_is_never_returned(server):
+    server.routes["/cut.mp3"] = [fx.Reply(200, fx.mp3_bytes(8), truncate_at=834)]  # two whole frames of six
+    with pytest.raises(FetchError) as err:
+        make_fetcher(server.base_url, retries=2).get(server.base_url + "/cut.mp3", 10_000)
+    assert err.value.reason == "short body"
+    assert err.value.detail.endswith("834 of 2502 bytes (connection closed early)")
+    assert server.paths().count("/cut.mp3") == 3
+
+
+def test_a_dribbled_body_fails_at_the_deadline_even_though_each_read_is_quick(server):
+    """50 bytes every 0.1 s: never a 2 s gap between bytes, but 5 s for the whole body."""
+    body = fx.mp3_bytes(9)
+    server.routes["/drip.mp3"] = [fx.Reply(200, body, dribble=(50, 0.1))]
+    server.routes["/fast.mp3"] = [fx.Reply(200, body)]
+    fetcher = make_fetcher(server.base_url, timeout=2.0, deadline=1.0, retries=1)
+    with pytest.raises(FetchError) as err:
+        fetcher.get(server.base_url + "/drip.mp3", 10_000)
+    assert err.value.reason == "deadline exceeded"
+    assert "not complete within 1 s" in err.value.detail
+    assert server.paths().count("/drip.mp3") == 2  # retried once, cut off both times
+    # Ended by the deadline, not waited out: the server saw the client hang up mid-body, twice.
+    for _ in range(100):  # the server notices at its next write, at most 0.1 s later
+        if len(server.hangups) >= 2:
+            break
+        time.sleep(0.1)
+    assert [path for path, _ in server.hangups] == ["/drip.mp3"] * 2
+    assert all(sent < len(body) for _, sent in server.hangups)
+    assert fetcher.get(server.base_url + "/fast.mp3", 10_000) == body  # the deadline bounds, not breaks
+
+
+def test_deadline_flag_reaches_the_config():
+    from scraper.__main__ import _config, build_parser
+
+    args = build_parser().parse_args(["crawl", "--bucket", "b", "--deadline", "7.5"])
+    assert _config(args).deadline == 7.5
+    default = build_parser().parse_args(["crawl", "--bucket", "b"])
+    assert _config(default).deadline == cfg.DEFAULT_DEADLINE == cfg.CrawlConfig("b", ["English"]).deadline
 
 
 def test_backoff_is_exponential_with_jitter():
@@ -347,7 +467,10 @@ def test_rate_limit_holds_across_threads(server):
         t.start()
     for t in threads:
         t.join()
-    times = sorted(r.t for r in server.requests)
-    assert len(times) == 10  # robots.txt + 9
-    assert min(b - a for a, b in zip(times, times[1:])) >= 0.085
-    assert time.monotonic() - start >= 0.85
+    times = sorted(r.t for r in server.requests if r.path == "/a")
+    assert len(times) == 9
+    # 9 slots 0.1 s apart span 0.8 s. Arrival times jitter under load (one request late, the
+    # next on time), so no single gap is checked: the span, with one interval of slack. Three
+    # threads each limited on their own would span 0.2 s.
+    assert times[-1] - times[0] >= 0.7
+    assert time.monotonic() - start >= 0.8
