@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Generate out-of-set speech (``data/open_set/``) with espeak-ng: languages the demo model
+does not know, for choosing and measuring the open-set ("unknown") threshold.
+
+SYNTHETIC speech, like data/demo. Each language speaks its sentences below with several
+espeak-ng voice variants (the demo's speaker table), 16 kHz mono MP3, plus manifest.jsonl
+(``key``, ``language``, ``role``, ``voice``, ``text``, ``duration_s``). ``role`` is
+``threshold`` (the pipeline chooses the threshold on these) or ``measure`` (only used to
+report the rejection rate): no language is in both. The MP3s are committed, so the
+pipeline never needs espeak-ng; it is only needed to regenerate them::
+
+    apt-get install espeak-ng
+    .venv/bin/python data/open_set/generate_clips.py
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+HERE = Path(__file__).resolve().parent
+TARGET_SR = 16_000
+VOICES = (("m1", 40, 135), ("f1", 50, 140), ("m3", 55, 150), ("f2", 60, 155), ("m7", 45, 125), ("f3", 45, 130))
+
+# name: (espeak voice, role, sentences)
+LANGUAGES = {
+    "Italian": ("it", "threshold", [
+        "Oggi il tempo è bello e andiamo al mare con gli amici.",
+        "La biblioteca della città apre alle nove di mattina.",
+        "Mio fratello lavora in un ristorante vicino alla stazione.",
+        "Domani dobbiamo comprare il pane e un po' di frutta fresca.",
+        "Il treno per Milano parte con venti minuti di ritardo.",
+        "Ho letto un libro molto interessante durante le vacanze."]),
+    "Dutch": ("nl", "threshold", [
+        "Vandaag is het mooi weer en we gaan fietsen in het park.",
+        "De bibliotheek in de stad gaat om negen uur open.",
+        "Mijn broer werkt in een restaurant vlak bij het station.",
+        "Morgen moeten we brood en wat vers fruit kopen.",
+        "De trein naar Amsterdam vertrekt twintig minuten later.",
+        "Ik heb in de vakantie een heel interessant boek gelezen."]),
+    "Polish": ("pl", "threshold", [
+        "Dzisiaj jest piękna pogoda i idziemy z przyjaciółmi nad morze.",
+        "Biblioteka miejska jest otwarta od dziewiątej rano.",
+        "Mój brat pracuje w restauracji niedaleko dworca.",
+        "Jutro musimy kupić chleb i trochę świeżych owoców.",
+        "Pociąg do Krakowa odjeżdża z dwudziestominutowym opóźnieniem.",
+        "W czasie wakacji przeczytałem bardzo ciekawą książkę."]),
+    "Turkish": ("tr", "threshold", [
+        "Bugün hava çok güzel ve arkadaşlarımızla denize gidiyoruz.",
+        "Şehir kütüphanesi sabah dokuzda açılıyor.",
+        "Kardeşim istasyonun yakınındaki bir restoranda çalışıyor.",
+        "Yarın ekmek ve biraz taze meyve almamız gerekiyor.",
+        "Ankara treni yirmi dakika gecikmeyle kalkıyor.",
+        "Tatilde çok ilginç bir kitap okudum."]),
+    "Portuguese": ("pt", "measure", [
+        "Hoje o tempo está bonito e vamos à praia com os amigos.",
+        "A biblioteca da cidade abre às nove horas da manhã.",
+        "O meu irmão trabalha num restaurante perto da estação.",
+        "Amanhã temos de comprar pão e um pouco de fruta fresca.",
+        "O comboio para Lisboa parte com vinte minutos de atraso.",
+        "Li um livro muito interessante durante as férias."]),
+    "Swedish": ("sv", "measure", [
+        "Idag är vädret fint och vi ska cykla i parken.",
+        "Stadsbiblioteket öppnar klockan nio på morgonen.",
+        "Min bror arbetar på en restaurang nära stationen.",
+        "I morgon måste vi köpa bröd och lite färsk frukt.",
+        "Tåget till Stockholm går tjugo minuter försenat.",
+        "Jag läste en mycket intressant bok under semestern."]),
+    "Czech": ("cs", "measure", [
+        "Dnes je krásné počasí a jdeme s přáteli na výlet.",
+        "Městská knihovna otevírá v devět hodin ráno.",
+        "Můj bratr pracuje v restauraci blízko nádraží.",
+        "Zítra musíme koupit chleba a trochu čerstvého ovoce.",
+        "Vlak do Prahy odjíždí se zpožděním dvaceti minut.",
+        "O prázdninách jsem četl velmi zajímavou knihu."]),
+    "Finnish": ("fi", "measure", [
+        "Tänään on kaunis ilma ja menemme ystävien kanssa rannalle.",
+        "Kaupungin kirjasto aukeaa yhdeksältä aamulla.",
+        "Veljeni työskentelee ravintolassa aseman lähellä.",
+        "Huomenna meidän täytyy ostaa leipää ja vähän tuoreita hedelmiä.",
+        "Juna Helsinkiin lähtee kaksikymmentä minuuttia myöhässä.",
+        "Luin lomalla erittäin mielenkiintoisen kirjan."]),
+}
+
+
+def render(exe: str, voice: str, pitch: int, rate: int, text: str, wav: Path) -> np.ndarray:
+    cmd = [exe, "-v", voice, "-s", str(rate), "-p", str(pitch), "-b", "1", "-w", str(wav), "--stdin"]
+    subprocess.run(cmd, input=text.encode("utf-8"), check=True, capture_output=True)
+    audio, sr = sf.read(str(wav), dtype="float64", always_2d=True)
+    y = soxr.resample(audio.mean(axis=1), sr, TARGET_SR, quality="HQ")
+    loud = np.flatnonzero(np.abs(y) > 0.01 * np.abs(y).max())
+    y = y[max(0, loud[0] - 1280): loud[-1] + 1280]          # trim to the speech, 80 ms margin
+    return y * (10 ** (-3 / 20) / np.abs(y).max())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--voices-per-sentence", type=int, default=2)
+    args = ap.parse_args(argv)
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        sys.exit("error: espeak-ng is not installed (apt-get install espeak-ng); the committed MP3s need no espeak-ng")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "clip.wav"
+        for name, (voice, role, sentences) in LANGUAGES.items():
+            folder = args.out / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("*.mp3"):
+                old.unlink()
+            for i, text in enumerate(sentences):
+                for j in range(args.voices_per_sentence):
+                    variant, pitch, rate = VOICES[(i + j * 3) % len(VOICES)]
+                    y = render(exe, f"{voice}+{variant}", pitch, rate, text, wav)
+                    key = f"{name}/espeak-{variant}__{i:02d}.mp3"
+                    sf.write(str(args.out / key), y.astype(np.float32), TARGET_SR, format="MP3",
+                             subtype="MPEG_LAYER_III", compression_level=0.85, bitrate_mode="VARIABLE")
+                    rows.append({"key": key, "language": name, "role": role, "voice": f"{voice}+{variant}",
+                                 "text": text, "duration_s": round(len(y) / TARGET_SR, 3)})
+    with (args.out / "manifest.jsonl").open("w", encoding="utf-8") as f:
+        for row in sorted(rows, key=lambda r: r["key"]):
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    print(f"wrote {len(rows)} clips to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
