@@ -53,9 +53,17 @@ def resample(signal: tf.Tensor, rate_in: tf.Tensor, rate_out: int) -> tf.Tensor:
     return tf.cond(same, lambda: signal, by_fft)
 
 
+def calibrate(probabilities: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
+    """Temperature scaling of softmax outputs: softmax(log p / T) (models/calibration.py)."""
+    return tf.nn.softmax(tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
+
+
 def make_signatures(model, tf_transform_output, languages: list[str], segment_samples: int,
-                    sample_rate: int = 16000) -> dict:
+                    sample_rate: int = 16000, temperature: float = 1.0) -> dict:
+    """`temperature` (fitted on held-out data by the Trainer) is applied to every window's
+    probabilities before pooling, so every signature answers calibrated probabilities."""
     model.tft_layer = tf_transform_output.transform_features_layer()
+    model.calibration_temperature = tf.Variable(float(temperature), trainable=False, name="calibration_temperature")
     names = tf.constant(languages, dtype=tf.string)
     raw_spec = tf_transform_output.raw_feature_spec()
     for key in features.METADATA_KEYS:
@@ -69,7 +77,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         return {k: transformed[k] for k in model.input_names}
 
     def classify(raw_features):
-        return model(transform(raw_features), training=False)
+        return calibrate(model(transform(raw_features), training=False), model.calibration_temperature)
 
     n, hop = segment_samples, max(1, segment_samples // 2)
 
@@ -85,6 +93,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         weights = tf.cast(real, tf.float32) / float(n)                      # [batch, count]
         flat = tf.reshape(windows, [-1, n])
         out = heads(transform({features.WAVEFORM: tf.sparse.from_dense(flat)}), training=False)
+        out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
         pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm for k, v in per_window.items()}

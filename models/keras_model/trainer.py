@@ -22,7 +22,8 @@ def model_input_shapes(tf_transform_output) -> dict:
     """{feature: per-example shape} of every transformed feature but the label: the model is
     built for whatever representations the Transform produced, not for a fixed list."""
     spec = tf_transform_output.transformed_feature_spec()
-    return {name: tuple(spec[name].shape) for name in sorted(spec) if name != features.LABEL_OUT}
+    return {name: tuple(spec[name].shape) for name in sorted(spec)
+            if name not in (features.LABEL_OUT, features.SPEAKER_FOLD)}
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
