@@ -81,6 +81,11 @@ LABEL_SMOOTHING = 0.1
 # at the demo's 1,000-step budget it cost held-out accuracy (0.929 vs 0.939, one run each).
 SPEC_AUGMENT = None
 SPEC_AUGMENT_ON = {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 20}
+# Short clips (models/keras_model/short_crops.py): this share of training windows is cropped to
+# a uniform length in [min_seconds, window] and padded as serving pads a short clip.
+SHORT_CROPS = {"p": 0.5, "min_seconds": 1.0}
+# Out-of-set clips (data/open_set/, relative to the project) for the open-set threshold; "" : none.
+OPEN_SET_DIR = os.path.join("data", "open_set")
 MODEL = {
     "conv_filters": [8, 16],
     "temporal_units": 128,

@@ -28,7 +28,8 @@ STEP_SOURCES = {
     "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
                      "components/audio_augmenter", "components/example_codec.py"],  # + the noise bank's digest
     "transform": ["models/preprocessing.py", "models/features.py"],
-    "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py"],
+    "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py", "models/calibration.py",
+                "models/open_set.py", "data/open_set/manifest.jsonl"],
 }
 
 
@@ -51,7 +52,8 @@ def eval_config(languages: Sequence[str], accuracy_lower_bound: float, regressio
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=features.LABEL,
                                     prediction_key="probabilities", preprocessing_function_names=[])],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LANGUAGE])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LANGUAGE]),
+                       tfma.SlicingSpec(feature_keys=[features.DURATION_BUCKET])],
         metrics_specs=[
             tfma.MetricsSpec(metrics=[
                 tfma.MetricConfig(class_name="ExampleCount"),
@@ -101,6 +103,8 @@ def create_pipeline(
     augmentation: Optional[dict] = None,
     feature_overrides: Optional[dict] = None,
     spec_augment: Optional[dict] = configs.SPEC_AUGMENT,
+    short_crops: Optional[dict] = configs.SHORT_CROPS,
+    open_set_dir: str = configs.OPEN_SET_DIR,
 ) -> tfx.dsl.Pipeline:
     """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
 
@@ -161,6 +165,7 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
         custom_config={**trainer_config, "languages": list(languages), "features": dict(feature_config),
+                       "short_crops": short_crops, "open_set_dir": open_set_dir,
                        "code_version": code_version("trainer")})
     components.append(trainer)
 

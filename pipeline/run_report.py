@@ -65,8 +65,10 @@ def _evaluation(uri: str, languages: list[str]) -> dict:
                 # "precision@1" / "recall@1" with top_k=1: stored as plain precision / recall.
                 languages[int(match.group(1))]: {m.split("@")[0]: _value(v) for m, v in vals.items()}
                 for k, vals in metrics[""].items() if (match := re.match(r"classId:(\d+)", k))}
-        else:
+        elif "language" in dict(slice_key):
             out["per_language"][dict(slice_key)["language"]] = entry
+        elif "duration_bucket" in dict(slice_key):   # seconds of real audio in the segment, rounded up
+            out.setdefault("per_duration", {})[dict(slice_key)["duration_bucket"]] = entry
     for slice_key, plots in result.plots or []:
         if not slice_key:
             matrices = plots[""][""]["multiClassConfusionMatrixAtThresholds"]["matrices"][0]["entries"]
@@ -112,6 +114,21 @@ def _first_waveform(examples_uri: str):
     return None
 
 
+def _held_out_reports(model_run: str, reports: str, pngs: list) -> dict:
+    """The Trainer's calibration and open-set measurements (models/keras_model/held_out.py)."""
+    out = {}
+    for name in ("calibration", "open_set"):
+        path = os.path.join(model_run, f"{name}.json")
+        if tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                out[name] = json.load(f)
+    diagram = os.path.join(model_run, "reliability_diagram.png")
+    if tf.io.gfile.exists(diagram):
+        tf.io.gfile.copy(diagram, os.path.join(reports, "reliability_diagram.png"), overwrite=True)
+        pngs.append(os.path.join(reports, "reliability_diagram.png"))
+    return out
+
+
 def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
                   sample_rate: int, augment_config: dict | None = None) -> dict:
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
@@ -145,6 +162,7 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         if tf.io.gfile.exists(curves):
             tf.io.gfile.copy(curves, os.path.join(reports, "training_curves.png"), overwrite=True)
             summary["pngs"].append(os.path.join(reports, "training_curves.png"))
+        summary.update(_held_out_reports(model_run, reports, summary["pngs"]))
     if "Evaluator" in run:
         outputs = run["Evaluator"][1]
         summary["evaluation"] = _evaluation(outputs["evaluation"][0].uri, languages)
@@ -199,6 +217,16 @@ def format_summary(summary: dict, languages: list[str]) -> str:
             c = evaluation.get("per_class", {}).get(language, {})
             lines.append(f"{language:10s} {_fmt(e.get('accuracy')):>8s} {_fmt(c.get('precision')):>9s} "
                          f"{_fmt(c.get('recall')):>7s} {_fmt(e.get('examples'), '{:.0f}'):>8s}")
+    calibration = summary.get("calibration")
+    if calibration:
+        lines.append(f"calibration: T={calibration['temperature']:.3f}, ECE {calibration['ece_uncalibrated']:.3f} -> "
+                     f"{calibration['ece']:.3f} (held-out speakers, cross-fitted by {calibration['fold_by']})")
+    open_set = summary.get("open_set")
+    if open_set:
+        m = open_set["measured"]
+        lines.append(f"open set: {_fmt(m['out_of_set_rejected'])} of unseen-language clips rejected, "
+                     f"{_fmt(m['in_set_kept_correct'])} of held-out segments kept and correct "
+                     f"(accuracy {_fmt(m['in_set_accuracy'])})")
     if "blessed" in summary:
         lines.append("")
         lines.append(f"blessed: {'yes' if summary['blessed'] else 'no'}")

@@ -53,7 +53,12 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str]) -> tuple[
     return clips, ignored
 
 
-def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
+def duration_bucket(seconds: float) -> str:
+    """Seconds of real audio rounded up to whole seconds ("1s", "2s", ...): the Evaluator's duration slice."""
+    return f"{max(1, int(np.ceil(seconds - 1e-6)))}s"
+
+
+def segment_to_example(segment: np.ndarray, clip: Clip, index: int, real_seconds: float | None = None) -> bytes:
     feature = {
         features.WAVEFORM: float_feature(segment),
         features.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[clip.label])),
@@ -62,6 +67,10 @@ def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
         features.SOURCE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.key.encode()])),
         features.SEGMENT_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
     }
+    if real_seconds is not None:
+        feature[features.DURATION_S] = tf.train.Feature(float_list=tf.train.FloatList(value=[real_seconds]))
+        feature[features.DURATION_BUCKET] = tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[duration_bucket(real_seconds).encode()]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -109,7 +118,8 @@ class _DecodeAndSegment(beam.DoFn):
         self._segments.inc(len(segments))
         self._seconds.inc(int(1000 * len(voiced) / self._rate))
         for index, segment in enumerate(segments):
-            yield split, segment_to_example(segment, clip, index)
+            real = min(self._segment, len(voiced) - index * self._hop) / self._rate
+            yield split, segment_to_example(segment, clip, index, real_seconds=round(real, 3))
         yield beam.pvalue.TaggedOutput(self.INGESTED, {
             "key": clip.key, "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": round(len(voiced) / self._rate, 3), "segments": len(segments)})

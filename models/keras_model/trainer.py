@@ -12,7 +12,9 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from models import features
+from models.keras_model import held_out
 from models.keras_model.model import build_model
+from models.keras_model.short_crops import random_crops, silence_frames
 from models.keras_model.signatures import make_signatures
 from models.keras_model.spec_augment import spec_augment
 from models.preprocessing import segment_samples
@@ -27,7 +29,7 @@ def model_input_shapes(tf_transform_output) -> dict:
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
-             spec_augment_config: dict | None = None):
+             spec_augment_config: dict | None = None, short_crops: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
@@ -39,6 +41,8 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_cl
 
     def split(x, y):
         x = {k: x[k] for k in inputs}
+        if short_crops:   # before SpecAugment: crops pad with the silence frame serving sees
+            x = random_crops(x, short_crops["silence"], short_crops["p"], short_crops["min_fraction"])
         if spec_augment_config and maskable:
             x = spec_augment(x, maskable, **spec_augment_config)
         return x, tf.one_hot(tf.reshape(y, [-1]), num_classes)
@@ -75,8 +79,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.keras.utils.set_random_seed(int(cfg.get("seed", 0)))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
+    crops = cfg.get("short_crops")
+    if crops and crops.get("p", 0) > 0:
+        names = list(model_input_shapes(tf_transform_output))
+        silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(feature_cfg), names)
+        crops = {"p": float(crops["p"]), "silence": silence,
+                 "min_fraction": min(1.0, float(crops["min_seconds"]) / float(feature_cfg["segment_seconds"]))}
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
-                     spec_augment_config=cfg.get("spec_augment"))
+                     spec_augment_config=cfg.get("spec_augment"), short_crops=crops or None)
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
     model = build_model(len(languages), model_input_shapes(tf_transform_output), **model_cfg)
@@ -94,10 +104,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         callbacks=[keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch")],
         verbose=2)
 
-    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg),
-                                 int(feature_cfg["sample_rate"]))
-    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
     tf.io.gfile.makedirs(fn_args.model_run_dir)
+    input_names = list(model_input_shapes(tf_transform_output))
+    held = held_out.score_split(fn_args, fn_args.eval_files, tf_transform_output, model, input_names,
+                                cfg["eval_batch_size"])
+    calibration = held_out.fit_calibration(held, fn_args.model_run_dir)
+    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg),
+                                 int(feature_cfg["sample_rate"]), temperature=calibration["temperature"])
+    open_set_result = None
+    if cfg.get("open_set_dir"):
+        clips = held_out.read_open_set_clips(cfg["open_set_dir"], int(feature_cfg["sample_rate"]))
+        train_scores = held_out.score_split(fn_args, fn_args.train_files, tf_transform_output, model, input_names,
+                                            cfg["eval_batch_size"], held_out.MAX_CENTROID_BATCHES)
+        open_set_result = held_out.choose_open_set(held, train_scores, calibration["temperature"], clips,
+                                                   signatures["embed"], languages,
+                                                   float(cfg.get("open_set_min_kept_correct", 0.92)))
+    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    held_out.write_model_assets(fn_args.serving_model_dir, fn_args.model_run_dir, calibration, open_set_result)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in vals] for k, vals in history.history.items()}, f)
     _plot_history(history.history, os.path.join(fn_args.model_run_dir, "training_curves.png"))

@@ -1,0 +1,50 @@
+"""Short crops in feature space (models/keras_model/short_crops.py) match the features of the
+cropped, zero-padded waveform, which is what serving computes for a short clip."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from models import features
+from models.keras_model.short_crops import crop_example, random_crops
+from models.preprocessing import representations
+from pipeline import configs
+
+CONFIG = {**configs.FEATURES, "segment_seconds": 3.0}
+
+
+def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)           # syllable-rate loudness changes
+    tone = np.sin(2 * np.pi * (200 + 100 * np.sin(2 * np.pi * 0.5 * t)) * t)
+    return (0.3 * envelope * (tone + 0.3 * rng.normal(size=t.size))).astype(np.float32)
+
+
+def test_crop_matches_the_cropped_waveform():
+    wave = _speechlike(3.0)
+    full = representations(tf.constant(wave[None]), CONFIG)
+    padded = np.zeros_like(wave)
+    padded[:16000] = wave[:16000]
+    short = representations(tf.constant(padded[None]), CONFIG)
+    # Before the per-band z-score an inaudible frame is exactly 0: that is the silence frame here.
+    silence = {name: tf.zeros(full[name].shape[-1]) for name in full}
+    cropped = crop_example({k: v[0] for k, v in full.items()}, tf.constant(1.0 / 3.0), silence)
+    for name in (features.LOG_MEL, features.MFCC):
+        got, want = cropped[name].numpy(), short[name][0].numpy()
+        inside = slice(2, 95)            # frames wholly inside the first second (25 ms frames, 10 ms hop)
+        # Only the few frames straddling the crop edge differ (they enter the utterance mean).
+        error = np.abs(got[inside] - want[inside])
+        assert error.mean() < 0.05 and error.max() < 0.25
+        np.testing.assert_array_equal(got[101:], 0.0)
+        # Without re-centring the crop would be off by the change of the utterance mean.
+        assert np.abs(full[name][0].numpy()[inside] - want[inside]).mean() > 5 * error.mean()
+
+
+def test_random_crops_leave_uncropped_examples_alone():
+    batch = {features.LOG_MEL: tf.random.normal([4, 50, 8])}
+    silence = {features.LOG_MEL: tf.fill([8], -3.0)}
+    same = random_crops(batch, silence, probability=0.0, min_fraction=0.3)
+    np.testing.assert_allclose(same[features.LOG_MEL].numpy(), batch[features.LOG_MEL].numpy())
+    cropped = random_crops(batch, silence, probability=1.0, min_fraction=0.3, seed=1)[features.LOG_MEL].numpy()
+    assert all((row == -3.0).all(axis=1)[-1] for row in cropped)      # every example ends in silence frames
