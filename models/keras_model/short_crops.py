@@ -57,7 +57,7 @@ def random_crops(batch: dict, silence: dict, probability: float, min_fraction: f
 
     def one(args):
         example, fraction = args
-        return crop_example(example, fraction, silence)
+        return tf.cond(fraction < 1.0, lambda: crop_example(example, fraction, silence), lambda: example)
 
     return tf.map_fn(one, (batch, fractions), fn_output_signature={k: tf.TensorSpec(v.shape[1:], v.dtype)
                                                                   for k, v in batch.items()})
