@@ -150,3 +150,39 @@ def decide(probabilities: dict, embedding: np.ndarray, params: dict, min_probabi
         out.update(language=UNKNOWN, unknown_reason=f"embedding distance {distance:.3f} > "
                                                     f"{params['max_distance']:.3f} from {top_language}")
     return out
+
+
+# --- command line (`python -m serving predict --reject-unknown`) ---------------------------
+
+def _unit_interval(text: str) -> float:
+    import argparse
+
+    try:
+        return validate_threshold(float(text))
+    except (ValueError, OpenSetError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def add_cli_flags(parser) -> None:
+    parser.add_argument("--reject-unknown", action="store_true",
+                        help="answer \"unknown\" for a language the model does not know (threshold and "
+                             "centroids stored with the model by the pipeline)")
+    parser.add_argument("--unknown-threshold", type=_unit_interval, default=None, metavar="P",
+                        help="with --reject-unknown: the lowest top probability still answered, in [0, 1]; "
+                             "%(default)s: the threshold stored with the model")
+
+
+def cli_params(args, model_path: str) -> dict | None:
+    """The stored parameters when --reject-unknown is on (OpenSetError if absent), else None."""
+    if getattr(args, "unknown_threshold", None) is not None and not args.reject_unknown:
+        raise OpenSetError("--unknown-threshold needs --reject-unknown")
+    return load_params(model_path) if getattr(args, "reject_unknown", False) else None
+
+
+def apply_to_record(record: dict, embedding, params: dict, min_probability: float | None) -> dict:
+    """The CLI's JSON record with `language` replaced by "unknown" when rejected (reason added)."""
+    decision = decide(record["probabilities"], embedding, params, min_probability)
+    record = {**record, "language": decision["language"], "centroid_distance": decision["centroid_distance"]}
+    if "unknown_reason" in decision:
+        record["unknown_reason"] = decision["unknown_reason"]
+    return record

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from models import open_set
 from pipeline import configs
 from serving.audio_input import InputError, Limits, expand_paths, load_clip
 from serving.retry import CallPolicy, ServingError
@@ -45,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     predict.add_argument("--model-dir", required=True, help="a version folder, or the base folder (newest version)")
     predict.add_argument("--timeline", action="store_true", help="add each window's language and probabilities")
+    open_set.add_cli_flags(predict)
     common(predict)
 
     client = commands.add_parser("client", help="classify files with a running TF Serving (REST or gRPC)",
@@ -99,18 +101,21 @@ def main(argv=None) -> int:
     try:
         backend = _backend(args)
         geometry = probe_geometry(backend, configs.SAMPLE_RATE)
-    except (ServingError, FileNotFoundError) as err:
+        unknown_params = open_set.cli_params(args, backend.path) if args.command == "predict" else None
+    except (ServingError, FileNotFoundError, open_set.OpenSetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     min_seconds = args.min_seconds if args.min_seconds is not None else \
         _SERVING["min_window_fraction"] * geometry.window_seconds
     limits = Limits(max_bytes=int(args.max_file_mb * 2**20), min_seconds=min_seconds)
     embeddings = args.command == "embed"
+    with_embeddings = embeddings or unknown_params is not None
     failed, embedded = 0, []
     for path in expand_paths(args.files):
         try:
             clip = load_clip(path, geometry.sample_rate, limits)
-            result = analyse_recording(backend, clip.waveform, geometry, args.windows_per_call, embeddings=embeddings)
+            result = analyse_recording(backend, clip.waveform, geometry, args.windows_per_call,
+                                       embeddings=with_embeddings)
         except (InputError, ServingError) as err:
             _fail(path, str(err))
             failed += 1
@@ -123,6 +128,8 @@ def main(argv=None) -> int:
                   "duration_s": result["duration_s"]}
         if getattr(args, "timeline", False):
             record["timeline"] = result["timeline"]
+        if unknown_params is not None:
+            record = open_set.apply_to_record(record, result["embedding"], unknown_params, args.unknown_threshold)
         if embeddings:
             embedded.append((record, result["embedding"]))
             if args.nearest is None:
