@@ -32,9 +32,11 @@ def _heads(model) -> keras.Model:
 
 def score_split(fn_args, files, tf_transform_output, model, input_names, batch_size: int,
                 max_batches: int | None = None) -> dict:
-    """One pass over transformed examples: raw probabilities, embeddings, labels, speaker folds."""
+    """One pass over transformed examples: raw probabilities, embeddings, labels, speaker folds.
+    With `max_batches` (a sample), the examples are shuffled (seeded) so every language is in it."""
     dataset = fn_args.data_accessor.tf_dataset_factory(
-        files, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1, shuffle=False),
+        files, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1, shuffle=bool(max_batches),
+                                              shuffle_seed=0),
         tf_transform_output.transformed_metadata.schema)
     if max_batches:
         dataset = dataset.take(max_batches)
