@@ -48,3 +48,15 @@ def test_random_crops_leave_uncropped_examples_alone():
     np.testing.assert_allclose(same[features.LOG_MEL].numpy(), batch[features.LOG_MEL].numpy())
     cropped = random_crops(batch, silence, probability=1.0, min_fraction=0.3, seed=1)[features.LOG_MEL].numpy()
     assert all((row == -3.0).all(axis=1)[-1] for row in cropped)      # every example ends in silence frames
+
+
+def test_ingestion_writes_duration_and_its_bucket():
+    from components.s3_audio_example_gen.executor import duration_bucket, segment_to_example
+    from components.speaker_split import Clip
+
+    assert [duration_bucket(s) for s in (0.4, 1.0, 1.001, 2.5, 3.0)] == ["1s", "1s", "2s", "3s", "3s"]
+    clip = Clip(key="English/a.mp3", language="English", label=0, speaker_id="s1")
+    example = tf.train.Example.FromString(segment_to_example(np.zeros(48000, np.float32), clip, 2, real_seconds=1.7))
+    feats = example.features.feature
+    assert feats[features.DURATION_S].float_list.value[0] == np.float32(1.7)
+    assert feats[features.DURATION_BUCKET].bytes_list.value[0] == b"2s"
