@@ -23,11 +23,11 @@ def test_fit_temperature_recovers_the_generating_temperature(true_t):
 
 
 def test_ece_by_hand():
-    # Two bins used (15 bins: 0.9 -> bin 13, 0.6 -> bin 8): bin 13 has 2 examples, 1 right
-    # (|0.5 - 0.9| = 0.4); bin 8 has 2 examples, both right (|1.0 - 0.6| = 0.4). ECE = 0.4.
-    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]])
-    labels = np.array([0, 1, 0, 1])
-    assert calibration.expected_calibration_error(probs, labels) == pytest.approx(0.4)
+    # 15 bins: confidence 0.9 -> bin 13 (4 examples, 3 right: |0.75 - 0.9| = 0.15), 0.6 -> bin 8
+    # (1 example, right: |1.0 - 0.6| = 0.4). ECE = 4/5 * 0.15 + 1/5 * 0.4 = 0.2.
+    probs = np.array([[0.9, 0.1]] * 4 + [[0.4, 0.6]])
+    labels = np.array([0, 0, 0, 1, 1])
+    assert calibration.expected_calibration_error(probs, labels) == pytest.approx(0.2)
 
 
 def test_ece_is_zero_for_perfectly_calibrated_bins():
