@@ -61,11 +61,19 @@ def test_probability_threshold_alone_when_embeddings_do_not_separate():
     assert chosen["chosen_rejected"] == 1.0 and chosen["chosen_kept_correct"] == 1.0
 
 
-def test_no_correct_answer_is_lost_below_the_target_accuracy():
-    correct = np.arange(100) < 80                      # 80 % accurate, target 0.92
-    chosen = open_set.choose_thresholds(np.linspace(0.3, 1.0, 100), np.zeros(100), correct,
-                                        np.full(10, 0.2), np.zeros(10))
-    assert chosen["chosen_kept_correct"] == pytest.approx(0.8)
+def test_kept_correct_floor_holds_when_unknowns_look_like_knowns():
+    # Out-of-set scores overlap the in-set ones: every rejected unknown costs a known.
+    in_top = np.linspace(0.3, 1.0, 100)
+    correct = np.ones(100, bool)
+    chosen = open_set.choose_thresholds(in_top, np.zeros(100), correct, np.linspace(0.3, 1.0, 50), np.zeros(50),
+                                        min_kept_correct=0.92)
+    assert chosen["chosen_kept_correct"] >= 0.92
+    assert 0.0 < chosen["chosen_rejected"] < 0.2
+    # Below the target accuracy, no correct answer may be lost (the wrong ones are the least sure).
+    correct = np.arange(100) >= 20                     # 80 % accurate
+    chosen = open_set.choose_thresholds(in_top, np.zeros(100), correct, np.linspace(0.3, 1.0, 50), np.zeros(50))
+    assert chosen["min_kept_correct"] == pytest.approx(0.8)
+    assert chosen["chosen_kept_correct"] == pytest.approx(0.8) and chosen["chosen_rejected"] >= 0.18
 
 
 def _params(tmp_path, **extra):
