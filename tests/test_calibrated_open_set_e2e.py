@@ -86,10 +86,17 @@ def test_reject_unknown_answers_unknown_or_a_model_language(run, tmp_path, capsy
         should_reject = top < params["min_probability"] or record["centroid_distance"] > params["max_distance"]
         assert (record["language"] == "unknown") == should_reject
         assert record["language"] in LANGUAGES + ["unknown"]
-    # A threshold of 1 leaves nothing known; the default run is unchanged without the flag.
+    # --unknown-threshold replaces the stored probability threshold (the distance one stays):
+    # at the median top probability, the less sure half is unknown.
+    tops = sorted(max(r["probabilities"].values()) for r in records)
+    threshold = tops[len(tops) // 2]
     _, strict, _ = run_cli(capsys, ["predict", "--model-dir", model_dir, "--reject-unknown",
-                                    "--unknown-threshold", "1", *files])
-    assert all(r["language"] == "unknown" for r in strict)
+                                    "--unknown-threshold", str(threshold), *files])
+    for record in strict:
+        should_reject = max(record["probabilities"].values()) < threshold or \
+            record["centroid_distance"] > params["max_distance"]
+        assert (record["language"] == "unknown") == should_reject
+    assert sum(r["language"] == "unknown" for r in strict) >= len(tops) // 2
     _, plain, _ = run_cli(capsys, ["predict", "--model-dir", model_dir, *files])
     assert all(r["language"] in LANGUAGES and "centroid_distance" not in r for r in plain)
 
