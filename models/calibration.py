@@ -79,7 +79,17 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return float(np.sum(table["count"][filled] / n * gaps))
 
 
-def cross_fit(logits: np.ndarray, labels: np.ndarray, folds: np.ndarray, bins: int = DEFAULT_BINS) -> dict:
+def two_folds(groups: np.ndarray) -> tuple[np.ndarray, str]:
+    """Folds 0/1 from group ids (speaker hash buckets): the sorted distinct groups alternate, so
+    two folds exist whenever two groups do. One group only: even/odd examples ("segment")."""
+    groups = np.asarray(groups)
+    distinct = np.unique(groups)
+    if len(distinct) < 2:
+        return np.arange(len(groups)) % 2, "segment"
+    return np.searchsorted(distinct, groups) % 2, "speaker"
+
+
+def cross_fit(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray, bins: int = DEFAULT_BINS) -> dict:
     """Fit on one fold, measure on the other (both ways); then the temperature on everything.
 
     Returns the temperature to bake in, out-of-fold ECE after calibration (`ece`), ECE of
@@ -90,10 +100,7 @@ def cross_fit(logits: np.ndarray, labels: np.ndarray, folds: np.ndarray, bins: i
     """
     logits = np.asarray(logits, np.float64)
     labels = np.asarray(labels, np.int64)
-    folds = np.asarray(folds, np.int64) % 2
-    fold_by = "speaker"
-    if len(np.unique(folds)) < 2:
-        folds, fold_by = np.arange(len(labels)) % 2, "segment"
+    folds, fold_by = two_folds(groups)
     calibrated = np.empty_like(logits)
     fold_temperatures = []
     for held in (0, 1):

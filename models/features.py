@@ -22,7 +22,7 @@ POWER_SPECTROGRAM = "power_spectrogram"  # [frames, fft bins], log power        
 LOG_MEL = "log_mel"            # [frames, mel bins], normalised per band         -> 2-D conv branch
 MFCC = "mfcc"                  # [frames, coefficients (+ deltas)], per coefficient -> temporal conv branch
 LABEL_OUT = "label"
-SPEAKER_FOLD = "speaker_fold"  # int64 0/1, a hash of the speaker id: calibration folds (not a model input)
+SPEAKER_BUCKET = "speaker_bucket"  # int64, a hash of the speaker id: calibration folds (not a model input)
 
 REPRESENTATIONS = {WAVEFORM_REP: "waveform", STFT_MAGNITUDE: "image", POWER_SPECTROGRAM: "image",
                    LOG_MEL: "image", MFCC: "sequence"}

@@ -142,8 +142,8 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         outputs[name] = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
     if features.LABEL in inputs:
         outputs[features.LABEL_OUT] = tf.reshape(inputs[features.LABEL], [-1, 1])
-    if features.SPEAKER_ID in inputs:   # held-out speakers in two folds: calibrate on one, measure on the other
+    if features.SPEAKER_ID in inputs:   # folds of held-out speakers: calibrate on one, measure on the other
         speaker = tf.reshape(tf.sparse.to_dense(inputs[features.SPEAKER_ID]) if isinstance(
             inputs[features.SPEAKER_ID], tf.SparseTensor) else inputs[features.SPEAKER_ID], [-1])
-        outputs[features.SPEAKER_FOLD] = tf.reshape(tf.strings.to_hash_bucket_fast(speaker, 2), [-1, 1])
+        outputs[features.SPEAKER_BUCKET] = tf.reshape(tf.strings.to_hash_bucket_fast(speaker, 1 << 20), [-1, 1])
     return outputs

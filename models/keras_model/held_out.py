@@ -2,7 +2,7 @@
 open-set threshold; write what was measured next to the model (Trainer's model_run folder)
 and what serving needs inside the SavedModel (assets.extra/).
 
-Held-out segments are split into two folds by speaker (the Transform's `speaker_fold`, a hash
+Held-out segments are split into two folds by speaker (the Transform's `speaker_bucket`, a hash
 of the speaker id): models/calibration.py cross-fits the temperature over them; the open-set
 thresholds are chosen on fold 0 plus the out-of-set `threshold` languages and measured on
 fold 1 plus the out-of-set `measure` languages (data/open_set/).
@@ -47,7 +47,7 @@ def score_split(fn_args, files, tf_transform_output, model, input_names, batch_s
         parts["probabilities"].append(out["probabilities"].numpy())
         parts["embedding"].append(out["embedding"].numpy())
         parts["label"].append(tf.reshape(batch[features.LABEL_OUT], [-1]).numpy())
-        fold = batch.get(features.SPEAKER_FOLD)
+        fold = batch.get(features.SPEAKER_BUCKET)
         parts["fold"].append(np.zeros(len(parts["label"][-1]), np.int64) if fold is None
                              else tf.reshape(fold, [-1]).numpy())
     return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in parts.items()}
@@ -108,9 +108,7 @@ def choose_open_set(held: dict, train: dict, temperature: float, clips: list[dic
         out["role"].append(clip["role"])
         out["language"].append(clip["language"])
     out = {k: np.asarray(v) for k, v in out.items()}
-    folds = held["fold"] % 2
-    if len(np.unique(folds)) < 2:
-        folds = np.arange(len(folds)) % 2
+    folds, _ = calibration.two_folds(held["fold"])
     choose_in, measure_in = folds == 0, folds == 1
     choose_out, measure_out = out["role"] == "threshold", out["role"] == "measure"
     if not choose_out.any():

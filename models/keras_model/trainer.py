@@ -25,7 +25,7 @@ def model_input_shapes(tf_transform_output) -> dict:
     built for whatever representations the Transform produced, not for a fixed list."""
     spec = tf_transform_output.transformed_feature_spec()
     return {name: tuple(spec[name].shape) for name in sorted(spec)
-            if name not in (features.LABEL_OUT, features.SPEAKER_FOLD)}
+            if name not in (features.LABEL_OUT, features.SPEAKER_BUCKET)}
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
