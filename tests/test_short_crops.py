@@ -60,3 +60,24 @@ def test_ingestion_writes_duration_and_its_bucket():
     feats = example.features.feature
     assert feats[features.DURATION_S].float_list.value[0] == np.float32(1.7)
     assert feats[features.DURATION_BUCKET].bytes_list.value[0] == b"2s"
+
+
+def test_short_crops_option_presets_json_and_bad_values():
+    import argparse
+
+    import pytest
+
+    from pipeline import cli_options
+
+    parser = argparse.ArgumentParser()
+    cli_options.add_augmentation_and_feature_args(parser)
+    assert "--short-crops" in parser.format_help() and "--open-set-dir" in parser.format_help()
+    kwargs = cli_options.pipeline_kwargs(parser.parse_args([]))
+    assert kwargs["short_crops"] == configs.SHORT_CROPS and kwargs["open_set_dir"] == configs.OPEN_SET_DIR
+    assert cli_options.pipeline_kwargs(parser.parse_args(["--short-crops", "off", "--open-set-dir", ""])) \
+        ["short_crops"] is None
+    assert cli_options.short_crops_config(parser.parse_args(["--short-crops", '{"p": 0.2, "min_seconds": 2}'])) \
+        == {"p": 0.2, "min_seconds": 2}
+    for bad in ('{"p": 1.5, "min_seconds": 1}', '{"p": 0.5, "min_seconds": 0}', '{"min_seconds": 1}'):
+        with pytest.raises(ValueError, match="--short-crops"):
+            cli_options.short_crops_config(parser.parse_args(["--short-crops", bad]))
