@@ -119,3 +119,18 @@ def test_languages_must_match_the_model(tmp_path):
     params = _params(tmp_path)
     with pytest.raises(open_set.OpenSetError, match="are for"):
         open_set.decide({"A": 0.5, "D": 0.5}, np.ones(4), params)
+
+
+def test_serving_help_lists_the_flags_and_client_refuses_them(capsys):
+    from serving import cli
+
+    with pytest.raises(SystemExit):
+        cli.parse_args(["predict", "--help"])
+    text = capsys.readouterr().out
+    assert "--reject-unknown" in text and "--unknown-threshold" in text
+    with pytest.raises(SystemExit) as exit_info:       # no local model folder to read the thresholds from
+        cli.parse_args(["client", "--rest", "http://x", "--reject-unknown", "a.wav"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        cli.parse_args(["predict", "--model-dir", "m", "--reject-unknown", "--unknown-threshold", "2", "a.wav"])
+    assert "[0, 1]" in capsys.readouterr().err
