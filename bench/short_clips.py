@@ -33,7 +33,6 @@ def main(argv=None) -> int:
         summary = json.load(f)
     model = tf.saved_model.load(resolve_model_dir(args.model_dir))
     predict = model.signatures["predict_waveform"]
-    languages = None
     durations = [float(x) for x in args.durations.split(",")]
     hits = {d: [] for d in durations}
     for example in read_split(summary["examples_uri"], "eval"):
@@ -48,12 +47,11 @@ def main(argv=None) -> int:
             if real + 1e-6 < seconds:
                 continue
             out = predict(waveform=tf.constant(waveform[None, : int(seconds * 16000)]))
-            if languages is None:
-                languages = [x.decode() for x in out["languages"].numpy()[0]]
             hits[seconds].append(int(np.argmax(out["probabilities"].numpy()[0])) == label)
     print(f"{'seconds':>8s} {'clips':>6s} {'accuracy':>8s}")
     for seconds in durations:
-        print(f"{seconds:8.1f} {len(hits[seconds]):6d} {np.mean(hits[seconds]) if hits[seconds] else float('nan'):8.3f}")
+        accuracy = np.mean(hits[seconds]) if hits[seconds] else float("nan")
+        print(f"{seconds:8.1f} {len(hits[seconds]):6d} {accuracy:8.3f}")
     calibration, unknown = summary.get("calibration"), summary.get("open_set")
     if calibration:
         print(f"calibration: T={calibration['temperature']:.3f} ECE {calibration['ece_uncalibrated']:.4f} -> "
