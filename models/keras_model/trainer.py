@@ -11,7 +11,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import features
+from models import features, open_set
 from models.keras_model import held_out
 from models.keras_model.model import build_model
 from models.keras_model.short_crops import random_crops, silence_frames
@@ -118,7 +118,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                             cfg["eval_batch_size"], held_out.MAX_CENTROID_BATCHES)
         open_set_result = held_out.choose_open_set(held, train_scores, calibration["temperature"], clips,
                                                    signatures["embed"], languages,
-                                                   float(cfg.get("open_set_min_kept_correct", 0.92)))
+                                                   float(cfg.get("open_set_min_kept_correct",
+                                                                 open_set.DEFAULT_MIN_KEPT_CORRECT)))
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
     held_out.write_model_assets(fn_args.serving_model_dir, fn_args.model_run_dir, calibration, open_set_result)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
