@@ -41,7 +41,8 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     for png in first["pngs"]:
         with open(png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png", "confusion_matrix.png"}
+    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png", "confusion_matrix.png",
+                                                         "reliability_diagram.png"}
 
 
 def test_second_run_reuses_the_cache(runs):
