@@ -52,14 +52,14 @@ class ServingSettings:
             raise ValueError(f"min_window_fraction must be in (0, 1], not {self.min_window_fraction!r}")
         if self.min_seconds is not None:
             _positive("min_seconds", self.min_seconds, allow_zero=True)
-        if not isinstance(self.windows_per_call, int) or self.windows_per_call < 1:
+        if not _is_int(self.windows_per_call) or self.windows_per_call < 1:
             raise ValueError(f"windows_per_call must be an integer >= 1, not {self.windows_per_call!r}")
         _positive("timeout_s", self.timeout_s)
-        if not isinstance(self.retries, int) or self.retries < 0:
+        if not _is_int(self.retries) or self.retries < 0:
             raise ValueError(f"retries must be an integer >= 0, not {self.retries!r}")
         _positive("backoff_s", self.backoff_s, allow_zero=True)
         _positive("min_segment_s", self.min_segment_s, allow_zero=True)
-        if not isinstance(self.smoothing_windows, int) or self.smoothing_windows < 1 or self.smoothing_windows % 2 == 0:
+        if not _is_int(self.smoothing_windows) or self.smoothing_windows < 1 or self.smoothing_windows % 2 == 0:
             raise ValueError(f"smoothing_windows must be an odd integer >= 1, not {self.smoothing_windows!r}")
 
     @property
@@ -68,6 +68,10 @@ class ServingSettings:
 
     def min_seconds_for(self, window_seconds: float) -> float:
         return self.min_seconds if self.min_seconds is not None else self.min_window_fraction * window_seconds
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> None:
