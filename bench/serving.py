@@ -21,9 +21,9 @@ import numpy as np
 from audio.decode import decode_audio
 from bench.decoders import make_mp3
 from models import features
-from pipeline import configs
 from serving.audio_input import wav_bytes
 from serving.model_dir import resolve_model_dir
+from serving.settings import MODEL_NAME, PROBE_SAMPLE_RATE
 
 WAV_RATE = 44100
 
@@ -42,7 +42,7 @@ def _timed(fn, repeats: int, warmup: int = 5) -> np.ndarray:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model-dir", default=os.path.join("serving_model", configs.SERVING_MODEL_NAME),
+    p.add_argument("--model-dir", default=os.path.join("serving_model", MODEL_NAME),
                    help="pushed model (base folder: newest version), e.g. after `make demo`")
     p.add_argument("--seconds", type=float, default=3.0, help="clip length")
     p.add_argument("--repeats", type=int, default=200, help="single-clip calls timed per path")
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
 
     path = resolve_model_dir(args.model_dir)
     model = tf.saved_model.load(path)
-    rate = configs.SAMPLE_RATE
+    rate = PROBE_SAMPLE_RATE  # the pipeline's rate, which the model reports as its sample_rate
     mp3 = make_mp3(args.seconds)
     clip = decode_audio(mp3, rate)[: int(args.seconds * rate)]
     wav = wav_bytes(decode_audio(mp3, WAV_RATE), WAV_RATE)
@@ -69,7 +69,8 @@ def main(argv=None) -> int:
     model_inputs = model.__call__.concrete_functions[0].structured_input_signature[0][0]
     single = {k: transformed[k] for k in model_inputs}
     batched = {k: tf.tile(v, [args.batch, 1, 1]) for k, v in single.items()}
-    weights = probe["window_weight"].numpy()[0]  # windows count by how much real audio they hold
+    # windows count by how much real audio they hold, and only if they hold speech
+    weights = probe["window_weight"].numpy()[0] * probe["window_speech"].numpy()[0]
     keras_probabilities = np.average(model(single, training=False).numpy(), axis=0, weights=weights)
     assert np.allclose(keras_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "paths disagree"
 

@@ -3,6 +3,7 @@ gRPC and REST on 127.0.0.1, backed by the pushed SavedModel of the tiny pipeline
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_client_reports_a_bad_file_and_goes_on(endpoint, served, files, tmp_path
     empty.write_bytes(b"")
     status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, str(empty), files[2]])
     assert status == 1 and [r["language"] for r in records] == ["German"]
-    assert errors == [f"error: {empty}: empty file"]
+    assert errors == [f"error: {json.dumps(str(empty))}: empty file"]
 
 
 def test_rest_row_format_and_status_work_with_every_signature(served):
