@@ -28,6 +28,7 @@ _TEXT_PREFIXES = (b"<", b"{")  # HTML, XML and JSON error bodies; no audio forma
 _BLOCK_SECONDS = 10.0          # decoded per read, at the file's own rate
 # A file whose decoded length falls short of its header's by more than this is truncated.
 _TRUNCATION_TOLERANCE = 0.02
+_UNKNOWN_FRAMES = 2**62
 
 
 class InputError(ValueError):
@@ -76,19 +77,26 @@ class AudioStream:
         rate = sound.samplerate
         if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise InputError(f"implausible sample rate {rate} Hz (accepted: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)")
-        declared = sound.frames / rate if sound.frames > 0 else None
+        # libsndfile reports an unknown length (a FLAC whose STREAMINFO says 0) as 2**63 - 1 frames
+        declared = sound.frames / rate if 0 < sound.frames < _UNKNOWN_FRAMES else None
         if declared is not None and declared > self.limits.max_seconds:
             raise InputError(f"too long (header declares {declared:.0f} s > cap {self.limits.max_seconds:.0f} s)")
         resampler = soxr.ResampleStream(rate, self.sample_rate, 1, dtype="float32", quality="HQ") \
             if rate != self.sample_rate else None
-        block = max(1, int(_BLOCK_SECONDS * rate))
+        # libsndfile fails the read that meets the end of a stream of unknown length, losing that
+        # block: such streams are read 0.1 s at a time, so at most the last 0.1 s is lost
+        block = max(1, int((_BLOCK_SECONDS if declared is not None else 0.1) * rate))
+        buffer = np.empty((block, sound.channels), np.float32)  # read into it: soundfile then skips tell()
         source_frames, max_samples = 0, self.limits.max_seconds * self.sample_rate
         while True:
             try:
-                samples = sound.read(block, dtype="float32", always_2d=True)
+                samples = sound.read(out=buffer)
+                last = len(samples) < block
             except (soundfile.LibsndfileError, RuntimeError) as err:
-                raise InputError(f"undecodable audio ({_short(err)})") from err
-            last = len(samples) < block
+                if declared is not None or source_frames == 0:
+                    raise InputError(f"undecodable audio ({_short(err)})") from err
+                # a stream of unknown length: libsndfile cannot locate its end, which is where it stops
+                samples, last = np.zeros((0, sound.channels), np.float32), True
             mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
             if not np.all(np.isfinite(mono)):
                 raise InputError("non-finite samples")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from serving.windows import NO_SPEECH
+from serving.windows import NO_SPEECH, owned_spans
 
 
 def segments(starts, ends, probabilities, speech, languages, duration_s: float, *, smoothing: int,
@@ -26,8 +26,7 @@ def segments(starts, ends, probabilities, speech, languages, duration_s: float, 
         neighbours = voiced[max(0, rank - half): rank + half + 1]
         smoothed[i] = np.median(probabilities[neighbours], axis=0)
     labels = [languages[int(np.argmax(p))] if v else NO_SPEECH for p, v in zip(smoothed, speech)]
-    centres = (starts + ends) / 2
-    cuts = np.concatenate([[0.0], (centres[:-1] + centres[1:]) / 2, [max(duration_s, ends[-1])]])
+    cuts = owned_spans(starts, ends, duration_s)
     runs = []  # [label, first window, last window]
     for i, label in enumerate(labels):
         if runs and runs[-1][0] == label:

@@ -140,8 +140,8 @@ def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: t
         "confidence": round(float(pooled.max()), 6) if has_speech else None,
         "probabilities": _by_language(names, pooled),
         "duration_s": round(duration_s, 3),
-        "speech_s": round(float(sum(e - s for s, e, v in zip(merged["window_start_s"], merged["window_end_s"],
-                                                                 speech) if v)), 3),
+        "speech_s": round(float(np.diff(owned_spans(merged["window_start_s"][keep], merged["window_end_s"][keep],
+                                                    duration_s))[speech[keep]].sum()), 3),
         "timeline": [
             {"start_s": round(float(s), 3), "end_s": round(float(e), 3),
              "language": names[int(np.argmax(p))] if v else NO_SPEECH, "probabilities": _by_language(names, p)}
@@ -155,6 +155,17 @@ def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: t
         result["embedding"] = (merged["window_embeddings"] * emb_weights[:, None]).sum(0) / max(emb_weights.sum(),
                                                                                                 1e-12)
     return result
+
+
+def owned_spans(starts, ends, duration_s: float) -> np.ndarray:
+    """Boundaries of the time each (half-overlapping) window stands for: from the midpoint between
+    its centre and the previous window's to the midpoint with the next one (first from 0, last to
+    the end); len(starts) + 1 values."""
+    starts, ends = np.asarray(starts, float), np.asarray(ends, float)
+    if len(starts) == 0:
+        return np.zeros(1)
+    centres = (starts + ends) / 2
+    return np.concatenate([[0.0], (centres[:-1] + centres[1:]) / 2, [max(duration_s, ends[-1])]])
 
 
 def _by_language(languages, probabilities) -> dict:

@@ -141,6 +141,29 @@ def test_bad_files_get_one_error_line_each_and_the_good_ones_are_still_classifie
         assert line.startswith(f"error: {_quoted(path)}: {reason.strip()}"), line
 
 
+def test_recordings_longer_than_the_cap_are_refused_by_header_or_while_streaming(pushed, tmp_path, capsys):
+    five_hours = tmp_path / "five_hours.flac"          # 0.5 MB on disk: the size cap cannot see it
+    with soundfile.SoundFile(str(five_hours), "w", 8000, 1, format="FLAC") as f:
+        for _ in range(30):
+            f.write(np.zeros(8000 * 600, np.float32))
+    assert five_hours.stat().st_size < 2**20
+    two_minutes = io.BytesIO()
+    soundfile.write(two_minutes, np.tile(clip("German", 3.0), 40), RATE, format="FLAC")
+    unknown_length = bytearray(two_minutes.getvalue())
+    unknown_length[21] &= 0xF0                          # STREAMINFO total samples = 0: "unknown"
+    unknown_length[22:26] = bytes(4)
+    streamed = tmp_path / "unknown_length.flac"
+    streamed.write_bytes(bytes(unknown_length))
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, str(five_hours)])
+    assert status == 1 and records == []
+    assert errors == [f"error: {_quoted(five_hours)}: too long (header declares 18000 s > cap 14400 s)"]
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, "--max-seconds", "60", str(streamed)])
+    assert status == 1 and records == []
+    assert errors == [f"error: {_quoted(streamed)}: too long (decodes to more than the cap of 60 s)"]
+    status, [record], _ = run_cli(capsys, ["predict", "--model-dir", pushed, str(streamed)])   # default cap: fine
+    assert status == 0 and record["language"] == "German" and record["duration_s"] == pytest.approx(120, abs=0.11)
+
+
 def test_truncated_mp3s_are_classified_with_a_warning(pushed, tmp_path, capsys):
     data = _mp3_bytes()
     whole = tmp_path / "whole.mp3"
@@ -178,6 +201,7 @@ def test_audio_without_speech_answers_no_speech_and_speech_around_silence_still_
         assert {w["language"] for w in record["timeline"]} == {"no_speech"}
     gapped_record = records[3]
     assert gapped_record["language"] == "German"
+    assert gapped_record["speech_s"] == pytest.approx(6.0, abs=0.75)    # two 3 s stretches, at hop resolution
     silent_windows = [w for w in gapped_record["timeline"] if w["start_s"] >= 3.0 and w["end_s"] <= 6.0]
     assert silent_windows and {w["language"] for w in silent_windows} == {"no_speech"}
     # the pooled answer is the mean of the speech windows only
