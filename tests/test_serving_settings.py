@@ -106,3 +106,23 @@ def test_segments_smooth_away_a_lone_window_and_keep_no_speech():
 def test_short_runs_merge_into_the_longer_neighbour():
     out = segments(*_windows(["A"] * 6 + ["B"] + [None] * 2), smoothing=1, min_segment_s=2.5)
     assert [s["language"] for s in out] == ["A", "no_speech"]
+
+
+def test_every_option_is_in_help_and_in_docs():
+    import os
+
+    docs = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "serving.md")).read()
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public accessor
+    missing = []
+    for name, sub in commands.items():
+        text = sub.format_help()
+        for action in sub._actions:  # noqa: SLF001
+            for flag in action.option_strings:
+                if flag in ("-h", "--help"):
+                    continue
+                assert flag in text
+                if f"`{flag}" not in docs and f"{flag} " not in docs:
+                    missing.append(f"{name} {flag}")
+        assert f"python -m serving {name}" in docs, name
+    assert missing == []
