@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     base = rows["keras call on features"]
     print(f"model {path}: {len(starts)} window(s) of {window / rate:g} s per {args.seconds:g} s clip; "
           f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-    print(f"{'path':28s} {'p50 ms':>8s} {'p99 ms':>8s} {'x keras':>8s} {'clips/s @' + str(args.batch):>13s} {'x keras':>8s}")
+    throughput_head = f"clips/s @{args.batch}"
+    print(f"{'path':28s} {'p50 ms':>8s} {'p99 ms':>8s} {'x keras':>8s} {throughput_head:>13s} {'x keras':>8s}")
     for name, (p50, p99, throughput) in rows.items():
         print(f"{name:28s} {p50:8.2f} {p99:8.2f} {p50 / base[0]:8.2f} {throughput:13.1f} {base[2] / throughput:8.2f}")
     print("x keras: p50 latency ratio and throughput ratio (keras clips/s over this path's); 1.00 = no serving cost")

@@ -233,7 +233,8 @@ def test_languages_restricts_and_renormalises_and_unknown_names_are_an_error(pus
     kept = np.array([full["probabilities"]["German"], full["probabilities"]["French"]])
     np.testing.assert_allclose(list(record["probabilities"].values()), kept / kept.sum(), atol=1e-4)
     assert record["language"] == ["German", "French"][int(np.argmax(kept))]
-    status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, "--languages", "English,Klingon", path])
+    status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, "--languages", "English,Klingon",
+                                               path])
     assert status == 2 and records == [] and "'Klingon' not in the model" in errors[0]
 
 
@@ -260,7 +261,8 @@ def test_a_tflite_that_is_not_ours_or_not_a_tflite_is_refused(tmp_path, capsys):
     other.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], module).convert())
     garbage = tmp_path / "garbage.tflite"
     garbage.write_bytes(np.random.default_rng(0).bytes(4000))
-    for path, reason in ((other, "its signature lacks window, window_probabilities"), (garbage, "not a usable .tflite")):
+    for path, reason in ((other, "its signature lacks window, window_probabilities"),
+                         (garbage, "not a usable .tflite")):
         status, records, errors = run_cli(capsys, ["predict", "--tflite", str(path), "a.wav"])
         assert status == 2 and records == [] and reason in errors[0], errors
 

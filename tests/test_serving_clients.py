@@ -42,7 +42,8 @@ def endpoint(request, served):
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("client_files")
     return [write(folder / "fr.mp3", clip("French", 2.6, rate=44100), 44100),
-            write(folder / "two.flac", np.concatenate([clip("English", 4.0, seed=8), clip("German", 4.0, seed=9)]), RATE),
+            write(folder / "two.flac", np.concatenate([clip("English", 4.0, seed=8), clip("German", 4.0, seed=9)]),
+                  RATE),
             write(folder / "de.wav", np.stack([clip("German", 1.7, rate=22050)] * 2, axis=1), 22050)]
 
 

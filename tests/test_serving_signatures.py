@@ -230,5 +230,6 @@ def test_serving_default_answers_no_speech_for_an_example_without_audio(model):
     empty = tf.train.Example()
     silent = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(np.zeros(24000))}))
     french = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(clip("French", 1.5))}))
-    out = model.signatures["serving_default"](examples=tf.constant([e.SerializeToString() for e in (empty, silent, french)]))
+    serialized = [e.SerializeToString() for e in (empty, silent, french)]
+    out = model.signatures["serving_default"](examples=tf.constant(serialized))
     assert [x.decode() for x in out["language"].numpy()] == ["no_speech", "no_speech", "French"]
