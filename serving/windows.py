@@ -82,12 +82,6 @@ def stream_chunks(blocks: Iterable[np.ndarray], geometry: Geometry,
         yield start, buffer
 
 
-def analyse_recording(backend: Backend, waveform: np.ndarray, geometry: Geometry, windows_per_call: int,
-                      embeddings: bool = False, allowed: tuple[str, ...] | None = None) -> dict:
-    """Pooled answer, per-window timeline (and embedding) of a waveform held in memory."""
-    return analyse_stream(backend, [waveform], geometry, windows_per_call, embeddings, allowed)
-
-
 def analyse_stream(backend: Backend, blocks: Iterable[np.ndarray], geometry: Geometry, windows_per_call: int,
                    embeddings: bool = False, allowed: tuple[str, ...] | None = None,
                    before_last: Callable[[int], None] | None = None) -> dict:
