@@ -20,7 +20,8 @@ first axis, so TF Serving's REST row format ("instances") works too.
 Speech: each window gets a speech/no-speech decision (audio/speech.py's definition, computed
 with tf.signal on the window's real audio; `window_speech`). Windows without speech take no
 part in the pooled answer; a recording without any answers `language` "no_speech" with all-zero
-`probabilities`. Empty and too-short inputs therefore answer "no_speech"; non-finite samples,
+`probabilities` (serving_default, which TFMA evaluates, keeps the model's probabilities and
+says "no_speech" in `language` only). Empty and too-short inputs therefore answer "no_speech"; non-finite samples,
 bytes that are not a WAV file, implausible WAV sample rates and batches of more than
 MAX_WINDOWS_PER_CALL windows are refused with InvalidArgumentError before any heavy op runs.
 
@@ -43,10 +44,11 @@ MAX_WINDOWS_PER_CALL = 1024
 MIN_WAV_RATE, MAX_WAV_RATE = 8000, 192000
 
 
-def _outputs(probabilities: tf.Tensor, languages: tf.Tensor, has_speech: tf.Tensor) -> dict:
+def _outputs(probabilities: tf.Tensor, languages: tf.Tensor, has_speech: tf.Tensor, zero_without_speech: bool) -> dict:
     named = tf.gather(languages, tf.argmax(probabilities, axis=-1))
-    return {"probabilities": probabilities * tf.cast(has_speech, tf.float32)[:, None],
-            "language": tf.where(has_speech, named, tf.constant(NO_SPEECH))}
+    if zero_without_speech:
+        probabilities = probabilities * tf.cast(has_speech, tf.float32)[:, None]
+    return {"probabilities": probabilities, "language": tf.where(has_speech, named, tf.constant(NO_SPEECH))}
 
 
 def speech_flags(windows: tf.Tensor, real: tf.Tensor, sample_rate: int) -> tf.Tensor:
@@ -133,7 +135,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
         pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm for k, v in per_window.items()}
         ones = tf.ones([batch], tf.float32)
-        result = _outputs(pooled["probabilities"], names, tf.reduce_any(voiced, axis=1))
+        result = _outputs(pooled["probabilities"], names, tf.reduce_any(voiced, axis=1), zero_without_speech=True)
         result.update({
             "languages": tf.tile(names[None, :], [batch, 1]),
             "window_probabilities": per_window["probabilities"],
@@ -171,7 +173,8 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         with tf.control_dependencies([finite]):
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(n - tf.shape(dense)[1], 0)]])
         voiced = speech_flags(dense, lengths, sample_rate)
-        return _outputs(classify(raw), names, voiced)
+        # TFMA reads these probabilities to evaluate every segment, speech or not: only `language` says no_speech
+        return _outputs(classify(raw), names, voiced, zero_without_speech=False)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
     def predict_waveform(waveform):
