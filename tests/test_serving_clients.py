@@ -3,6 +3,7 @@ gRPC and REST on 127.0.0.1, backed by the pushed SavedModel of the tiny pipeline
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import numpy as np
@@ -41,7 +42,8 @@ def endpoint(request, served):
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("client_files")
     return [write(folder / "fr.mp3", clip("French", 2.6, rate=44100), 44100),
-            write(folder / "two.flac", np.concatenate([clip("English", 4.0, seed=8), clip("German", 4.0, seed=9)]), RATE),
+            write(folder / "two.flac", np.concatenate([clip("English", 4.0, seed=8), clip("German", 4.0, seed=9)]),
+                  RATE),
             write(folder / "de.wav", np.stack([clip("German", 1.7, rate=22050)] * 2, axis=1), 22050)]
 
 
@@ -110,7 +112,7 @@ def test_client_reports_a_bad_file_and_goes_on(endpoint, served, files, tmp_path
     empty.write_bytes(b"")
     status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, str(empty), files[2]])
     assert status == 1 and [r["language"] for r in records] == ["German"]
-    assert errors == [f"error: {empty}: empty file"]
+    assert errors == [f"error: {json.dumps(str(empty))}: empty file"]
 
 
 def test_rest_row_format_and_status_work_with_every_signature(served):
