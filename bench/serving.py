@@ -20,8 +20,8 @@ import numpy as np
 
 from audio.decode import decode_audio
 from bench.decoders import make_mp3
-from models import features
-from pipeline import configs
+from contract import features
+from pipeline.config import PipelineConfig
 from serving.audio_input import wav_bytes
 from serving.model_dir import resolve_model_dir
 
@@ -42,7 +42,7 @@ def _timed(fn, repeats: int, warmup: int = 5) -> np.ndarray:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model-dir", default=os.path.join("serving_model", configs.SERVING_MODEL_NAME),
+    p.add_argument("--model-dir", default=PipelineConfig().push.serving_model_dir,
                    help="pushed model (base folder: newest version), e.g. after `make demo`")
     p.add_argument("--seconds", type=float, default=3.0, help="clip length")
     p.add_argument("--repeats", type=int, default=200, help="single-clip calls timed per path")
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
 
     path = resolve_model_dir(args.model_dir)
     model = tf.saved_model.load(path)
-    rate = configs.SAMPLE_RATE
+    rate = PipelineConfig().data.sample_rate
     mp3 = make_mp3(args.seconds)
     clip = decode_audio(mp3, rate)[: int(args.seconds * rate)]
     wav = wav_bytes(decode_audio(mp3, WAV_RATE), WAV_RATE)

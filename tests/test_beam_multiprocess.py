@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.config import PipelineConfig
 from pipeline.heavy_stages import read_records, run_ingestion_and_transform
 from storage import s3
 from storage.corpus import upload_corpus
@@ -21,9 +22,14 @@ def runs(s3_endpoint, tiny_corpus, tmp_path_factory):
     client = s3.make_client(s3_endpoint)
     s3.ensure_bucket(client, BUCKET)
     upload_corpus(client, BUCKET, tiny_corpus[0], "", languages=LANGUAGES)
-    common = dict(bucket=BUCKET, prefix="", languages=LANGUAGES, segment_seconds=1.5, eval_fraction=0.25)
-    one = run_ingestion_and_transform(str(tmp_path_factory.mktemp("in_memory")), beam_args=IN_MEMORY, **common)
-    two = run_ingestion_and_transform(str(tmp_path_factory.mktemp("two_procs")), beam_args=TWO_PROCESSES, **common)
+    common = PipelineConfig().override(
+        data=dict(bucket=BUCKET, prefix="", languages=LANGUAGES, segment_seconds=1.5, eval_fraction=0.25))
+
+    def beam(args):
+        return common.override(runtime=dict(direct_args=(), beam_args=args))
+
+    one = run_ingestion_and_transform(str(tmp_path_factory.mktemp("in_memory")), beam(IN_MEMORY))
+    two = run_ingestion_and_transform(str(tmp_path_factory.mktemp("two_procs")), beam(TWO_PROCESSES))
     return one, two
 
 

@@ -145,7 +145,7 @@ def test_embed_returns_pooled_embedding_and_probabilities(model):
 
 
 def test_serving_default_still_reads_tf_examples(model):
-    from components.example_codec import float_feature
+    from contract.codec import float_feature
 
     example = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(clip("French", 1.5))}))
     out = model.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))

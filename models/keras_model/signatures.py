@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from models import features
+from contract import features
 
 EMBEDDING_LAYER = "embedding"
 
