@@ -13,10 +13,8 @@ Vertex-style PipelineJob (spec wrapped with runtimeConfig); this unwraps it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 
 from contract.schema import SCHEMA_RELATIVE_PATH
 from pipeline import flags
@@ -75,67 +73,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-AWS_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 # Beam's own S3 credential options: refused, since every --beam-arg is written into the spec.
 BEAM_CREDENTIAL_OPTIONS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 
 
-def platform_spec(executor_labels, secret: str) -> dict:
-    """kfp-kubernetes' secretAsEnv for every container step: the secret's keys as AWS variables."""
-    mapping = [{"secretKey": key, "envVar": key} for key in AWS_SECRET_KEYS]
-    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": {
-        label: {"secretAsEnv": [{"secretName": secret, "keyToEnv": mapping}]} for label in sorted(executor_labels)}}}}}
-
-
-def to_kfp_package(pipeline_job: dict, pipeline_root: str, env: dict, secret: str) -> list[dict]:
-    """TFX's PipelineJob -> [pipeline spec, platform spec?], checked against kfp-pipeline-spec's protos."""
-    from google.protobuf import json_format
-    from kfp.pipeline_spec import pipeline_spec_pb2
-
-    spec = json_format.ParseDict(pipeline_job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
-    spec.default_pipeline_root = pipeline_root
-    containers = [label for label, executor in spec.deployment_spec.fields["executors"].struct_value.fields.items()
-                  if "container" in executor.struct_value.fields]
-    for label in containers:
-        container = spec.deployment_spec.fields["executors"].struct_value.fields[label].struct_value.fields["container"]
-        if env:
-            container.struct_value.update({"env": [{"name": k, "value": v} for k, v in sorted(env.items())]})
-    docs = [json_format.MessageToDict(spec)]
-    if secret:
-        platform = json_format.ParseDict(platform_spec(containers, secret), pipeline_spec_pb2.PlatformSpec())
-        docs.append(json_format.MessageToDict(platform))
-    return docs
-
-
 def compile_pipeline(args) -> str:
-    from tfx import v1 as tfx
-
+    """Build the pipeline from args.config and write the KFP package; return its path."""
+    from pipeline.kfp_package import write_kfp_package
     from pipeline.pipeline import create_pipeline
 
-    pipeline = create_pipeline(args.config)
-    with tempfile.TemporaryDirectory() as scratch:
-        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-                default_image=args.image, default_commands=KUBEFLOW_CONTAINER_COMMAND),
-            output_filename="pipeline_job.json", output_dir=scratch)
-        runner.run(pipeline, write_out=True)
-        with open(os.path.join(scratch, "pipeline_job.json")) as f:
-            pipeline_job = json.load(f)
     # The endpoint (not a secret) goes into every container, where boto3, Beam and
     # tensorflow-io (via pipeline.container_entrypoint) all read it.
     env = {"AWS_ENDPOINT_URL": args.s3_endpoint} if args.s3_endpoint else {}
-    docs = to_kfp_package(pipeline_job, args.pipeline_root, env, args.aws_secret)
-    path = os.path.abspath(args.output)
-    partial = path + ".partial"
-    with open(partial, "w") as f:
-        if path.endswith((".yaml", ".yml")):
-            import yaml
-
-            yaml.safe_dump_all(docs, f, sort_keys=True)
-        else:
-            json.dump(docs[0], f, indent=2, sort_keys=True)
-    os.replace(partial, path)
-    return path
+    return write_kfp_package(create_pipeline(args.config), args.output, image=args.image,
+                             command=KUBEFLOW_CONTAINER_COMMAND, env=env, secret=args.aws_secret)
 
 
 def main(argv=None) -> int:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 import time
 
 from pipeline import flags
+from pipeline.console_logging import configure_logging
 from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
 
 
@@ -58,37 +58,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     except ConfigError as err:
         p.error(str(err))
     return args
-
-
-class _ProgressFilter(logging.Filter):
-    """Without --verbose: warnings, component start/finish, and this project's own messages."""
-
-    OWN = ("components", "pipeline", "models", "storage", "audio")
-    # On an s3:// root TFX warns (with a page of execution info) that its empty scratch
-    # folders are gone: S3 has no empty folders. Nothing is wrong.
-    S3_FOLDER_NOISE = ("is not found, not going to delete it", "is not found, it is likely that it has been deleted")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING:
-            return not (record.levelno == logging.WARNING and any(s in message for s in self.S3_FOLDER_NOISE))
-        return (message.startswith("Component ") and message.endswith(("is running.", "is finished."))) \
-            or record.name.split(".")[0] in self.OWN
-
-
-def configure_logging(args) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if args.verbose else "2")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    if not args.verbose:
-        handler.addFilter(_ProgressFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if args.quiet else logging.INFO)
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.WARNING if args.quiet else absl_logging.INFO)
-    absl_logging.use_python_logging()
 
 
 def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadata.sqlite"):
@@ -154,7 +123,7 @@ def run(args) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    configure_logging(args)
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
     run(args)
     return 0
 
