@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contract.features import LABEL_XF, LOG_MEL, MFCC, transformed_name
 from pipeline.config import PipelineConfig
 from pipeline.heavy_stages import read_records, run_ingestion_and_transform
 from storage import s3
@@ -15,6 +16,7 @@ LANGUAGES = ["English", "French", "German"]
 BUCKET = "langid-multiprocess"
 IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 TWO_PROCESSES = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+LOG_MEL_XF, MFCC_XF = transformed_name(LOG_MEL), transformed_name(MFCC)
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +62,10 @@ def test_transform_writes_the_same_features(runs):
         # workers, so features may differ in the last bits, never more.
         unmatched = set(range(len(b)))
         for record in a:
-            candidates = [j for j in unmatched if b[j]["label"] == record["label"]]
-            assert candidates, f"{split}: no record with label {record['label']} left"
-            distance = [np.max(np.abs(np.concatenate([record["log_mel"] - b[j]["log_mel"],
-                                                      record["mfcc"] - b[j]["mfcc"]]))) for j in candidates]
+            candidates = [j for j in unmatched if b[j][LABEL_XF] == record[LABEL_XF]]
+            assert candidates, f"{split}: no record with label {record[LABEL_XF]} left"
+            distance = [np.max(np.abs(np.concatenate([record[LOG_MEL_XF] - b[j][LOG_MEL_XF],
+                                                      record[MFCC_XF] - b[j][MFCC_XF]]))) for j in candidates]
             best = int(np.argmin(distance))
             assert distance[best] < 1e-4, f"{split}: closest record differs by {distance[best]}"
             unmatched.remove(candidates[best])
