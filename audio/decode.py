@@ -1,6 +1,6 @@
 """Bytes of any common audio file -> mono float32 waveform at the pipeline's sample rate.
 
-Decoder choice, by measurement (DESIGN.md, `bench/decoders.py`): libsndfile through
+Decoder choice, by measurement (docs/architecture.md, `bench/decoders.py`): libsndfile through
 `soundfile` plus `soxr` resampling runs about 4x faster than tensorflow-io's decode_mp3 +
 resample on this machine, reads MP3, WAV, FLAC and OGG from memory alike, and keeps
 tensorflow-io out of the ingestion workers.

@@ -176,7 +176,7 @@ def plot_representations(
 ) -> Path:
     """Save one PNG with a row per representation of one clip, as the model receives it.
 
-    ``values`` maps a representation name (models.features.REPRESENTATIONS) to a 1-D waveform
+    ``values`` maps a representation name (contract.features.REPRESENTATIONS) to a 1-D waveform
     or a [frames, bands] array. Axes: seconds; Hz for STFT bins, mel for the log-mel bands
     (over [lower_hz, upper_hz]), coefficient index for MFCC.
     """

@@ -5,7 +5,7 @@ On the same generated 3 s segments, in one run (best of --repeats, stages altern
     copy          the waveform copied in and peak-limited out: augment()'s fixed cost, no effect
     resample      one soxr HQ resample of each segment (what pitch_scale does): one real DSP op
     augment       audio.augment.augment, one copy per segment, at the pipeline's default policy
-                  (pipeline.configs.AUGMENTATION) and with every augmentation on (AUGMENTATION_ALL)
+                  (pipeline.config.AUGMENTATION_DEFAULT) and with every augmentation on (AUGMENTATION_ALL)
     executor      components.audio_augmenter.executor.augmented_copies: tf.Example parse, the
                   per-language policy, augment and serialise, at --copies copies (default policy)
 
@@ -31,7 +31,7 @@ import numpy as np
 import soxr
 
 from audio.augment import AugmentationPolicy, augment, limit_peak, rng_for
-from pipeline import configs
+from pipeline.config import AUGMENTATION_ALL, AUGMENTATION_DEFAULT, AugmenterConfig
 
 SAMPLE_RATE = 16000
 
@@ -73,8 +73,8 @@ def stages(segments, copies: int) -> dict:
     from components.audio_augmenter.executor import augmented_copies
 
     seconds = segments[0].shape[0] / SAMPLE_RATE
-    default = AugmentationPolicy.from_dict(configs.AUGMENTATION)
-    every = AugmentationPolicy.from_dict(configs.AUGMENTATION_ALL)
+    default = AugmentationPolicy.from_dict(AUGMENTATION_DEFAULT)
+    every = AugmentationPolicy.from_dict(AUGMENTATION_ALL)
     examples = _examples(segments)
     return {
         "copy": (lambda i, w: limit_peak(np.array(w, dtype=np.float64)), seconds),
@@ -91,7 +91,7 @@ def stages(segments, copies: int) -> dict:
 def profile(segments, top: int) -> str:
     """cProfile (CPU time) of augment() over the segments, at the default policy and with everything on."""
     out = io.StringIO()
-    for label, policy in (("default", configs.AUGMENTATION), ("all", configs.AUGMENTATION_ALL)):
+    for label, policy in (("default", AUGMENTATION_DEFAULT), ("all", AUGMENTATION_ALL)):
         config = AugmentationPolicy.from_dict(policy).default
         profiler = cProfile.Profile(time.process_time)   # CPU time: robust to other load
         profiler.enable()
@@ -108,7 +108,7 @@ def main(argv=None) -> dict:
     p.add_argument("--segments", type=int, default=200)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--copies", type=int, default=configs.AUGMENT_COPIES)
+    p.add_argument("--copies", type=int, default=AugmenterConfig().copies)
     p.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N lines of a cProfile")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args(argv)

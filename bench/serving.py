@@ -20,7 +20,7 @@ import numpy as np
 import soxr
 
 from audio.decode import decode_audio
-from models import features
+from contract import features
 from serving.audio_input import wav_bytes
 from serving.model_dir import resolve_model_dir
 from serving.settings import MODEL_NAME, PROBE_SAMPLE_RATE

@@ -1,6 +1,6 @@
 """tf.Transform preprocessing: waveform segment -> the configured representations, normalised.
 
-Representations (``custom_config["representations"]``, default log-mel + MFCC), all core
+Representations (``custom_config["representations"]``, FeatureConfig in pipeline/config.py), all core
 TensorFlow ops (tf.signal), so the transform graph that serving inherits loads in stock TF
 Serving:
 
@@ -14,13 +14,15 @@ Serving:
 
 Log-domain representations get the per-utterance mean removed (``utterance_norm``); every
 2-D representation is then z-scored per band with full-pass analyzers over the train split.
+Outputs are named ``contract.features.transformed_name(representation)`` (``log_mel_xf``...).
+Every setting comes from ``custom_config`` (pipeline/config.py builds it); none has a default here.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models import features
+from contract import features
 
 _EPSILON = 1e-6
 _AUDIBLE_RATIO = 1e-5  # -50 dB
@@ -33,13 +35,13 @@ def segment_samples(config: dict) -> int:
 
 def selected_representations(config: dict) -> list[str]:
     """The configured representation names, validated, in the config's order."""
-    names = list(config.get("representations") or features.DEFAULT_REPRESENTATIONS)
+    names = list(config["representations"])
     unknown = sorted(set(names) - set(features.REPRESENTATIONS))
     if unknown or len(set(names)) != len(names):
         raise ValueError(f"representations must be distinct names from {sorted(features.REPRESENTATIONS)}, "
                          f"got {names}")
-    if int(config.get("mfcc_deltas", 0)) not in (0, 1, 2):
-        raise ValueError(f"mfcc_deltas must be 0, 1 or 2, got {config.get('mfcc_deltas')}")
+    if int(config["mfcc_deltas"]) not in (0, 1, 2):
+        raise ValueError(f"mfcc_deltas must be 0, 1 or 2, got {config['mfcc_deltas']}")
     return names
 
 
@@ -70,7 +72,7 @@ def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
     frame = int(round(rate * config["frame_ms"] / 1000))
     hop = int(round(rate * config["hop_ms"] / 1000))
     fft_length = int(config["fft_length"])
-    utterance_norm = config.get("utterance_norm", True)
+    utterance_norm = config["utterance_norm"]
     out: dict[str, tf.Tensor] = {}
     if features.WAVEFORM_REP in names:
         rms = tf.sqrt(tf.reduce_mean(tf.square(waveform), axis=1, keepdims=True))
@@ -109,7 +111,7 @@ def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
     if features.MFCC in names:
         mfcc = centred(tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config["num_mfcc"])])
         stack = [mfcc]
-        for _ in range(int(config.get("mfcc_deltas", 0))):
+        for _ in range(int(config["mfcc_deltas"])):
             stack.append(deltas(stack[-1]))
         out[features.MFCC] = tf.concat(stack, axis=-1) if len(stack) > 1 else mfcc
     return {name: out[name] for name in names}
@@ -139,7 +141,8 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     outputs = {}
     for name, value in representations(waveform, custom_config).items():
         # The waveform is already scale-free per utterance; a per-sample z-score would be noise.
-        outputs[name] = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
+        normalised = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
+        outputs[features.transformed_name(name)] = normalised
     if features.LABEL in inputs:
-        outputs[features.LABEL_OUT] = tf.reshape(inputs[features.LABEL], [-1, 1])
+        outputs[features.LABEL_XF] = tf.reshape(inputs[features.LABEL], [-1, 1])
     return outputs

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from pipeline import configs
+from pipeline.config import PipelineConfig
 
 INGESTION = "S3AudioExampleGen"
 TRANSFORM = "Transform"
@@ -27,10 +27,9 @@ class StageRun:
     segments: int
 
 
-def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, languages, beam_args,
-                                segment_seconds: float = configs.SEGMENT_SECONDS,
-                                eval_fraction: float = configs.EVAL_FRACTION) -> StageRun:
-    """Ingest s3://bucket/prefix and transform it under `root` (fresh ML Metadata there)."""
+def run_ingestion_and_transform(root: str, config: PipelineConfig) -> StageRun:
+    """Ingest and transform what `config` names under `root` (fresh ML Metadata there, no cache);
+    `config.runtime` gives the Beam settings."""
     from ml_metadata.metadata_store import metadata_store
     from tfx import v1 as tfx
 
@@ -38,15 +37,13 @@ def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, language
     from pipeline.run_report import _latest_run
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
-    full = create_pipeline(
-        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"), bucket=bucket, prefix=prefix,
-        languages=list(languages), serving_model_dir=os.path.join(root, "serving"), augment_copies=0,
-        segment_seconds=segment_seconds, eval_fraction=eval_fraction, metadata_connection_config=metadata,
-        beam_pipeline_args=list(beam_args), enable_cache=False)
+    config = config.override(augmenter={"copies": 0}, push={"serving_model_dir": os.path.join(root, "serving")},
+                             runtime={"pipeline_root": os.path.join(root, "pipeline_root"), "enable_cache": False})
+    full = create_pipeline(config, metadata_connection_config=metadata)
     stages = upstream_of(full, TRANSFORM)
     tfx.orchestration.LocalDagRunner().run(stages)
 
-    run = _latest_run(metadata_store.MetadataStore(metadata), configs.PIPELINE_NAME)
+    run = _latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)
     seconds = {component: (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
                for component, (execution, _) in run.items()}
     examples = run[INGESTION][1]["examples"][0].uri

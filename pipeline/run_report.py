@@ -104,8 +104,8 @@ def plot_confusion(confusion: list[list[float]], languages: list[str], path: str
 
 
 def _first_waveform(examples_uri: str):
-    from components.example_codec import read_floats, read_split
-    from models import features
+    from contract.codec import read_floats, read_split
+    from contract import features
 
     for example in read_split(examples_uri, "train"):
         return read_floats(example.features.feature[features.WAVEFORM])

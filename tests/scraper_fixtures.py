@@ -2,7 +2,7 @@
 
 S3 is the project's embedded moto server (storage.embedded_s3).
 
-The HTML follows the structure described in DESIGN.md ("Real-world facts for the scraper"):
+The HTML follows the structure described in docs/scraper.md ("How the site is read"):
 a "The Top Ten" sidebar of ten `ul.liste-items` links with no downloads, then the
 "N Resources" heading and the resource list (`li.item > article`, a share link first, then
 title, author `spip.php?auteurN`, date, tags, article URL, `div.download` with the size),

@@ -186,7 +186,7 @@ def test_per_language_policy_rejects_unknown_names_up_front():
 
 def test_ablation_shifted_condition_is_reproducible_and_unseen_in_training():
     from bench import augmentation as bench
-    from pipeline import configs
+    from pipeline.config import AUGMENTATION_ALL
 
     w = speechlike()
     a, b, c = (bench.shifted(w, key, SR) for key in ("clip#0", "clip#0", "clip#1"))
@@ -194,7 +194,7 @@ def test_ablation_shifted_condition_is_reproducible_and_unseen_in_training():
     assert not np.array_equal(a, c) and a.shape == w.shape and np.max(np.abs(a)) <= 1.0
     bank = {name for name, _ in noise.load_bank(str(noise.bank_dir()), SR)}
     assert bench.SHIFT_NOISE_COLOUR not in bank
-    assert bench.SHIFT_RT60_S[0] > configs.AUGMENTATION_ALL["room_reverb"]["max_rt60_s"]
+    assert bench.SHIFT_RT60_S[0] > AUGMENTATION_ALL["room_reverb"]["max_rt60_s"]
 
 
 def test_order_and_registrations_must_match():

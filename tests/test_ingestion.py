@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from tfx.types import standard_artifacts
 
-from components.example_codec import read_floats, read_split
+from contract.codec import read_floats, read_split
 from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
-from models import features
+from contract import features
 from storage import s3
 from storage.corpus import upload_corpus
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.example_codec import float_feature
-from models import features
+from contract.codec import float_feature
+from contract import features
 from conftest import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
 from synthetic_corpus import synth_clip
 

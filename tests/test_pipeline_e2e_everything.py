@@ -18,8 +18,8 @@ import tensorflow_transform as tft
 
 import local_runner
 from graph_ops import augmentation_ops, signature_ops
-from models import features
-from pipeline import configs
+from contract import features
+from pipeline.config import AUGMENTATION_ALL
 from synthetic_corpus import synth_clip
 
 LANGUAGES = ["English", "French", "German"]
@@ -30,7 +30,7 @@ ALL_REPRESENTATIONS = ["waveform", "stft_magnitude", "power_spectrogram", "log_m
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, tiny_corpus):
     out = tmp_path_factory.mktemp("e2e_all")
-    policy = {**configs.AUGMENTATION_ALL, "per_language": {"German": {"pitch_scale": {"p": 0.0}}}}
+    policy = {**AUGMENTATION_ALL, "per_language": {"German": {"pitch_scale": {"p": 0.0}}}}
     argv = ["--corpus-dir", tiny_corpus[0], "--languages", ",".join(LANGUAGES),
             "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
             "--train-steps", "30", "--epochs", "1", "--eval-steps", "1", "--augment-copies", "1",
@@ -59,9 +59,10 @@ def test_transform_outputs_every_representation_and_the_model_reads_them(run):
     transform_graph = glob.glob(str(out / "tfx" / "pipeline_root" / "Transform" / "transform_graph" / "*"))
     spec = tft.TFTransformOutput(transform_graph[0]).transformed_feature_spec()
     frames = 1 + (RATE - 400) // 160
-    assert {k: list(v.shape) for k, v in spec.items() if k != features.LABEL_OUT} == {
-        "waveform": [RATE], "stft_magnitude": [frames, 257], "power_spectrogram": [frames, 257],
-        "log_mel": [frames, 128], "mfcc": [frames, 39]}
+    expected = {"waveform": [RATE], "stft_magnitude": [frames, 257], "power_spectrogram": [frames, 257],
+                "log_mel": [frames, 128], "mfcc": [frames, 39]}
+    assert {k: list(v.shape) for k, v in spec.items() if k != features.LABEL_XF} == {
+        features.transformed_name(k): v for k, v in expected.items()}
     model = tf.saved_model.load(summary["pushed_to"])
     clip = synth_clip("French", 7, 2.2, RATE, np.random.default_rng(5))
     result = model.signatures["predict_waveform"](waveform=tf.constant(clip[None]))

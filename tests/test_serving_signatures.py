@@ -148,7 +148,7 @@ def test_embed_returns_pooled_embedding_and_probabilities(model):
 
 
 def test_serving_default_still_reads_tf_examples(model):
-    from components.example_codec import float_feature
+    from contract.codec import float_feature
 
     example = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(clip("French", 1.5))}))
     out = model.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
@@ -225,7 +225,7 @@ def test_predict_wav_refuses_what_is_not_a_plausible_wav_with_invalid_argument(m
 
 
 def test_serving_default_answers_no_speech_for_an_example_without_audio(model):
-    from components.example_codec import float_feature
+    from contract.codec import float_feature
 
     empty = tf.train.Example()
     silent = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(np.zeros(24000))}))

@@ -40,7 +40,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
     """Lists, fetches, decodes and segments the clips under s3://bucket/prefix{Language}/.
 
     Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
-    (features in models/features.py), split by speaker, plus `ingestion_report.json` with
+    (features in contract/features.py), split by speaker, plus `ingestion_report.json` with
     per-split, per-language counts and every skipped object with its reason.
     """
 
@@ -49,19 +49,21 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(
         self,
+        *,
         bucket: str,
         languages: Sequence[str],
-        prefix: str = "",
-        s3_endpoint: Optional[str] = None,
-        sample_rate: int = 16000,
-        segment_seconds: float = 3.0,
-        hop_seconds: float = 1.5,
-        trim_threshold_db: float = -40.0,
-        eval_fraction: float = 0.2,
-        split_seed: int = 42,
+        prefix: str,
+        s3_endpoint: Optional[str],
+        sample_rate: int,
+        segment_seconds: float,
+        hop_seconds: float,
+        trim_threshold_db: float,
+        eval_fraction: float,
+        split_seed: int,
         corpus_fingerprint: str = "",
         code_version: str = "",
     ):
+        """Every setting comes from pipeline/config.py (DataConfig); none has a default here."""
         if not languages:
             raise ValueError("at least one language is needed")
         spec = S3AudioExampleGenSpec(

@@ -21,9 +21,8 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from audio.decode import DecodeError, decode_audio
 from audio.segment import fixed_segments, trim_silence
-from components.example_codec import float_feature
+from contract.codec import encode_segment
 from components.speaker_split import EVAL, TRAIN, Clip, assign_splits, speaker_from_key
-from models import features
 from storage import s3
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
@@ -54,15 +53,8 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str]) -> tuple[
 
 
 def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
-    feature = {
-        features.WAVEFORM: float_feature(segment),
-        features.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[clip.label])),
-        features.LANGUAGE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.language.encode()])),
-        features.SPEAKER_ID: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.speaker_id.encode()])),
-        features.SOURCE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.key.encode()])),
-        features.SEGMENT_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return encode_segment(segment, label=clip.label, language=clip.language, speaker_id=clip.speaker_id,
+                          source_key=clip.key, segment_index=index)
 
 
 class _DecodeAndSegment(beam.DoFn):

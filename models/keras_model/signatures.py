@@ -33,7 +33,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from audio import speech
-from models import features
+from contract import features
 
 EMBEDDING_LAYER = "embedding"
 NO_SPEECH = "no_speech"

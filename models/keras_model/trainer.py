@@ -1,4 +1,8 @@
-"""TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it."""
+"""TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it.
+
+Every setting comes from the Trainer's custom_config (pipeline/pipeline.py builds it from
+TrainingConfig in pipeline/config.py); none has a default here.
+"""
 from __future__ import annotations
 
 import json
@@ -11,7 +15,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import features
+from contract import features
 from models.keras_model.model import build_model
 from models.keras_model.signatures import make_signatures
 from models.keras_model.spec_augment import spec_augment
@@ -22,14 +26,14 @@ def model_input_shapes(tf_transform_output) -> dict:
     """{feature: per-example shape} of every transformed feature but the label: the model is
     built for whatever representations the Transform produced, not for a fixed list."""
     spec = tf_transform_output.transformed_feature_spec()
-    return {name: tuple(spec[name].shape) for name in sorted(spec) if name != features.LABEL_OUT}
+    return {name: tuple(spec[name].shape) for name in sorted(spec) if name != features.LABEL_XF}
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
              spec_augment_config: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_XF),
         tf_transform_output.transformed_metadata.schema)
     shapes = model_input_shapes(tf_transform_output)
     inputs = list(shapes)
@@ -71,16 +75,16 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     languages = cfg["languages"]
     feature_cfg = cfg["features"]
     model_cfg = cfg["model"]
-    tf.keras.utils.set_random_seed(int(cfg.get("seed", 0)))
+    tf.keras.utils.set_random_seed(int(cfg["seed"]))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
-                     spec_augment_config=cfg.get("spec_augment"))
+                     spec_augment_config=cfg["spec_augment"])
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
     model = build_model(len(languages), model_input_shapes(tf_transform_output), **model_cfg)
     steps = int(fn_args.train_steps)
-    epochs = max(1, min(int(cfg.get("epochs", 12)), steps))
+    epochs = max(1, min(int(cfg["epochs"]), steps))
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),

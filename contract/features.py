@@ -1,6 +1,7 @@
-"""Names of the tf.Example features, shared by ingestion, Transform, Trainer and Evaluator."""
+"""Names of the tf.Example features: raw ones (ingestion, augmenter, Evaluator, serving) and
+transformed ones (Transform output, Trainer input), kept apart by the `_xf` suffix."""
 
-# Raw features written by components/s3_audio_example_gen.
+# Raw features written by components/s3_audio_example_gen (schema: contract/schema.pbtxt).
 WAVEFORM = "waveform"          # float32 samples at the pipeline's sample rate, one segment
 LABEL = "label"                # int64 index into the configured language list
 LANGUAGE = "language"          # bytes, the language name (the slicing key in TFMA)
@@ -11,16 +12,30 @@ SEGMENT_INDEX = "segment_index"  # int64, position of the segment in its clip
 # Raw features that are metadata, not model inputs: dropped from serving inputs.
 METADATA_KEYS = (LABEL, LANGUAGE, SPEAKER_ID, SOURCE_KEY, SEGMENT_INDEX)
 
-# Transformed features: the representations models/preprocessing.py can compute (selected by
-# FEATURES["representations"] in pipeline/configs.py), each with the kind of model branch
-# that reads it (models/keras_model/model.py).
+# Representations models/preprocessing.py can compute (chosen by FeatureConfig.representations
+# in pipeline/config.py), each with the kind of model branch that reads it
+# (models/keras_model/model.py).
 WAVEFORM_REP = "waveform"             # [samples], unit RMS per utterance        -> 1-D conv branch
 STFT_MAGNITUDE = "stft_magnitude"     # [frames, fft bins], linear magnitude     -> 2-D conv branch
 POWER_SPECTROGRAM = "power_spectrogram"  # [frames, fft bins], log power         -> 2-D conv branch
 LOG_MEL = "log_mel"            # [frames, mel bins], normalised per band         -> 2-D conv branch
 MFCC = "mfcc"                  # [frames, coefficients (+ deltas)], per coefficient -> temporal conv branch
-LABEL_OUT = "label"
 
 REPRESENTATIONS = {WAVEFORM_REP: "waveform", STFT_MAGNITUDE: "image", POWER_SPECTROGRAM: "image",
                    LOG_MEL: "image", MFCC: "sequence"}
-DEFAULT_REPRESENTATIONS = (LOG_MEL, MFCC)
+
+# Transformed features (the Transform's output): a representation or the label, suffixed.
+TRANSFORMED_SUFFIX = "_xf"
+
+
+def transformed_name(name: str) -> str:
+    """'log_mel' -> 'log_mel_xf': the Transform output feature of a representation (or label)."""
+    return name + TRANSFORMED_SUFFIX
+
+
+def representation_of(transformed: str) -> str:
+    """Inverse of transformed_name; a name without the suffix is returned unchanged."""
+    return transformed[: -len(TRANSFORMED_SUFFIX)] if transformed.endswith(TRANSFORMED_SUFFIX) else transformed
+
+
+LABEL_XF = transformed_name(LABEL)
