@@ -15,6 +15,7 @@ import tensorflow as tf
 from pipeline import configs
 
 INGESTION = "S3AudioExampleGen"
+AUGMENTATION = "AudioAugmenter"
 TRANSFORM = "Transform"
 
 
@@ -55,6 +56,35 @@ def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, language
     audio = sum(entry["seconds"] for langs in report["per_split"].values() for entry in langs.values())
     return StageRun(examples, run[TRANSFORM][1]["transformed_examples"][0].uri, seconds, audio,
                     sum(report["segments"].values()))
+
+
+def run_stage(root: str, stage: str, *, bucket: str, prefix: str, languages, beam_args,
+              augment_copies: int = configs.AUGMENT_COPIES, schema_path: str | None = None) -> dict:
+    """Run one Beam stage under `root`, reusing (from ML Metadata's cache there) what it reads.
+
+    Calling it for INGESTION, then AUGMENTATION, then TRANSFORM in separate processes measures
+    each stage alone (its time, its process's memory) as the full pipeline builds it. Transform
+    reads the ingested examples (not the augmented ones), so its figures compare with
+    ingestion's on the same audio. Returns {"seconds": the component's own time from ML
+    Metadata, "uri": its main output}.
+    """
+    from ml_metadata.metadata_store import metadata_store
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import SCHEMA_PATH, create_pipeline, upstream_of
+    from pipeline.run_report import _latest_run
+
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
+    full = create_pipeline(
+        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"), bucket=bucket, prefix=prefix,
+        languages=list(languages), serving_model_dir=os.path.join(root, "serving"),
+        augment_copies=augment_copies if stage == AUGMENTATION else 0, metadata_connection_config=metadata,
+        beam_pipeline_args=list(beam_args), enable_cache=True, schema_path=schema_path or SCHEMA_PATH)
+    tfx.orchestration.LocalDagRunner().run(upstream_of(full, stage))
+    execution, outputs = _latest_run(metadata_store.MetadataStore(metadata), configs.PIPELINE_NAME)[stage]
+    uri = next(iter(outputs.values()))[0].uri if stage != TRANSFORM else outputs["transformed_examples"][0].uri
+    return {"seconds": (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
+            "uri": uri}
 
 
 def read_records(examples_uri: str) -> dict[str, list[dict]]:
