@@ -52,11 +52,10 @@ LIMITS = ("decode_limit", "feature_limit")
 STAGES = (("ingestion", "S3AudioExampleGen"), ("augmentation", "AudioAugmenter"), ("transform", "Transform"))
 
 
-def run_stage_process(stage: str, params: dict, work: str, profile: str | None = None) -> dict:
+def run_stage_process(stage: str, params: dict, work: str) -> dict:
     """One stage in a child process: its result plus wall time and peak memory."""
     result_path = os.path.join(work, f"result-{stage}-{os.getpid()}.json")
-    python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
-    measured = run_measured([*python, "-m", "bench.scale_stage", stage, json.dumps(params), result_path])
+    measured = run_measured([sys.executable, "-m", "bench.scale_stage", stage, json.dumps(params), result_path])
     if measured["returncode"] != 0:
         raise RuntimeError(f"stage {stage} failed with exit status {measured['returncode']} (its log is above)")
     with open(result_path) as f:
@@ -114,10 +113,10 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=30.0, help="audio to generate (any amount)")
     p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR, help="clips the variants are made from")
     p.add_argument("--settings", default=DEFAULT_SETTINGS, help=f"Beam settings, in order, from {list(SETTINGS)}")
-    p.add_argument("--repeats", type=int, default=1, help="runs per setting, alternating the order")
+    p.add_argument("--repeats", type=int, default=1, help="runs per setting, alternating the order (0 with --profile: profiles only)")
     p.add_argument("--schema", default=None, help="raw-data schema for Transform (default models/schema.pbtxt)")
     p.add_argument("--profile", action="store_true",
-                   help="after the timed runs, run ingestion and Transform once more (in_memory x1) under "
+                   help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
                         "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt")
     p.add_argument("--output-dir", default="bench_out")
     args = p.parse_args(argv)
@@ -178,11 +177,12 @@ def main(argv=None) -> int:
                                                                 *SETTINGS["in_memory x1"]]}
                 for stage, component in STAGES:
                     dump = os.path.join(work, f"{stage}.prof")
-                    run_stage_process(component, params, work, profile=dump if stage != "augmentation" else None)
-                    if stage != "augmentation":
-                        print_profile(dump, os.path.join(args.output_dir, f"profile_{stage}.txt"))
+                    run_stage_process(component, {**params, "profile": dump}, work)
+                    print_profile(dump, os.path.join(args.output_dir, f"profile_{stage}.txt"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not runs:  # --repeats 0: profiles only
+        return 0
     load["after"] = [round(x, 2) for x in os.getloadavg()]
 
     anchors = {"decode_limit_audio_s_per_s": limits["decode_limit"]["audio_s_per_s"],

@@ -85,8 +85,37 @@ def feature_limit(corpus_dir: str, batch_size: int = 64) -> dict:
     return {"seconds": busy, "windows": windows}
 
 
+EXECUTORS = {"S3AudioExampleGen": "components.s3_audio_example_gen.executor",
+             "AudioAugmenter": "components.audio_augmenter.executor",
+             "Transform": "tfx.components.transform.executor"}
+
+
+def profile_executor(stage: str, dump: str) -> None:
+    """Profile only the stage executor's Do (the Beam pipeline), not imports and orchestration.
+
+    With the in-memory DirectRunner the DoFns run in the calling thread, so cProfile sees them.
+    """
+    import cProfile
+    import importlib
+
+    executor = importlib.import_module(EXECUTORS[stage]).Executor
+    original = executor.Do
+
+    def profiled(self, *args, **kwargs):
+        profiler = cProfile.Profile()
+        try:
+            return profiler.runcall(original, self, *args, **kwargs)
+        finally:
+            profiler.dump_stats(dump)
+
+    executor.Do = profiled
+
+
 def pipeline_stage(stage: str, params: dict) -> dict:
     from pipeline.heavy_stages import run_stage
+
+    if params.get("profile"):
+        profile_executor(stage, params["profile"])
 
     return run_stage(params["root"], stage, bucket=params["bucket"], prefix=params["prefix"],
                      languages=params["languages"], beam_args=params["beam_args"],
