@@ -16,7 +16,9 @@ for every Beam setting asked for:
     in_memory x1         the local default (one worker, in the runner's process)
     multi_processing x1  one worker process
     multi_processing x2  two worker processes
-    dask x2              Beam's Dask runner on a local Dask cluster of 2 worker processes
+
+(Beam's Dask runner is not a setting: ingestion and Transform do not run on apache-beam
+2.59's, see docs/kubeflow_and_scale.md.)
 
 Every throughput is audio seconds per second, counted in seconds of *source* audio (the
 generated corpus's length), so ratios between stages and their limits are like for like.
@@ -44,7 +46,6 @@ SETTINGS = {
     "in_memory x1": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     "multi_processing x1": ["--direct_running_mode=multi_processing", "--direct_num_workers=1"],
     "multi_processing x2": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-    "dask x2": [],  # the runner and the cluster's address are added by bench/scale_stage.py
 }
 DEFAULT_SETTINGS = "in_memory x1,multi_processing x2"
 BUCKET = "langid-scale-bench"
