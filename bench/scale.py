@@ -114,7 +114,8 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=30.0, help="audio to generate (any amount)")
     p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR, help="clips the variants are made from")
     p.add_argument("--settings", default=DEFAULT_SETTINGS, help=f"Beam settings, in order, from {list(SETTINGS)}")
-    p.add_argument("--repeats", type=int, default=1, help="runs per setting, alternating the order (0 with --profile: profiles only)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs per setting, alternating the order (0 with --profile: profiles only)")
     p.add_argument("--schema", default=None, help="raw-data schema for Transform (default models/schema.pbtxt)")
     p.add_argument("--profile", action="store_true",
                    help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
