@@ -45,6 +45,26 @@ def selected_representations(config: dict) -> list[str]:
     return names
 
 
+def dense_waveform(waveform) -> tf.Tensor:
+    """The raw `waveform` feature as a dense [batch, samples] tensor, whatever its representation.
+
+    The schema leaves the length free, so TFXIO hands a SparseTensor. When every row is full
+    (all segments the same length: always, from ingestion and augmentation) its values in
+    row-major order *are* the dense matrix, and a reshape replaces the scatter of
+    tf.sparse.to_dense (measured 1.4 vs 0.26 ms per segment, docs/kubeflow_and_scale.md).
+    Rows of different lengths take the general path and are zero-padded as before.
+    """
+    if isinstance(waveform, tf.RaggedTensor):
+        return waveform.to_tensor()
+    if not isinstance(waveform, tf.SparseTensor):
+        return waveform
+    rows = tf.cast(waveform.dense_shape[0], tf.int32)
+    width = tf.cast(waveform.dense_shape[1], tf.int32)
+    full = tf.equal(tf.size(waveform.values), rows * width)
+    return tf.cond(full, lambda: tf.reshape(waveform.values, [rows, width]),
+                   lambda: tf.sparse.to_dense(waveform))
+
+
 def fixed_length(waveform: tf.Tensor, length: int) -> tf.Tensor:
     """Crop or zero-pad a [batch, samples] waveform to exactly `length` samples."""
     waveform = waveform[:, :length]
@@ -134,9 +154,7 @@ def _normalise_per_band(x: tf.Tensor) -> tf.Tensor:
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """tf.Transform entry point (Transform component, `preprocessing_fn` path)."""
-    waveform = inputs[features.WAVEFORM]
-    if isinstance(waveform, tf.SparseTensor):
-        waveform = tf.sparse.to_dense(waveform)
+    waveform = dense_waveform(inputs[features.WAVEFORM])
     waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(custom_config))
     outputs = {}
     for name, value in representations(waveform, custom_config).items():
