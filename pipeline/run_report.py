@@ -166,6 +166,9 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
     return summary
 
 
+_SHOWN = 20  # skipped clips printed in the summary; the report lists up to 1000
+
+
 def _fmt(value, pattern="{:.3f}"):
     return "-" if value is None else pattern.format(value)
 
@@ -174,9 +177,20 @@ def format_summary(summary: dict, languages: list[str]) -> str:
     lines = ["", "=" * 72, "langid-tfx run summary", "=" * 72]
     ingestion = summary.get("ingestion")
     if ingestion:
-        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {len(ingestion['skipped'])}")
-        for skipped in ingestion["skipped"]:
+        skipped_count = ingestion.get("skipped_count", len(ingestion["skipped"]))
+        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {skipped_count}")
+        for skipped in ingestion["skipped"][:_SHOWN]:
             lines.append(f"  skipped {skipped['key']}: {skipped['reason']}")
+        if skipped_count > _SHOWN:
+            lines.append(f"  ... {skipped_count - _SHOWN} more in the ingestion report")
+        for reason, keys in ingestion.get("ignored_keys", {}).items():
+            count = ingestion["ignored_objects"].get(reason, len(keys))
+            if count:
+                shown = ", ".join(keys[:3]) + (f" and {count - 3} more" if count > 3 else "")
+                lines.append(f"ignored at listing ({reason.replace('_', ' ')}): {count}: {shown}")
+        problems = ingestion.get("manifest", {}).get("problem_count", 0)
+        if problems:
+            lines.append(f"manifest rows with problems: {problems} (see the ingestion report)")
         lines.append(f"{'split':6s} {'language':10s} {'speakers':>8s} {'clips':>6s} {'segments':>8s} {'audio s':>8s}")
         for split in ("train", "eval"):
             for language in languages:

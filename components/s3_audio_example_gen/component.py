@@ -29,6 +29,10 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "split_seed": ExecutionParameter(type=int),
         # Changes when the bucket's content changes, so a cached run is not reused for new data.
         "corpus_fingerprint": ExecutionParameter(type=str),
+        # Fail the run when more than this fraction of the listed clips are bad (default 0.05).
+        "max_skipped_fraction": ExecutionParameter(type=float, optional=True),
+        # Per object, how long a failing store is retried before the component fails (default 60).
+        "fetch_retry_seconds": ExecutionParameter(type=float, optional=True),
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
@@ -41,7 +45,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
 
     Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
     (features in models/features.py), split by speaker, plus `ingestion_report.json` with
-    per-split, per-language counts and every skipped object with its reason.
+    per-split, per-language counts, every skipped object with its reason and every ignored key
+    (lists capped at 1000 entries, counts complete).
     """
 
     SPEC_CLASS = S3AudioExampleGenSpec
@@ -61,6 +66,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         split_seed: int = 42,
         corpus_fingerprint: str = "",
         code_version: str = "",
+        max_skipped_fraction: float = executor.DEFAULT_MAX_SKIPPED_FRACTION,
+        fetch_retry_seconds: float = executor.DEFAULT_FETCH_RETRY_SECONDS,
     ):
         if not languages:
             raise ValueError("at least one language is needed")
@@ -77,6 +84,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             split_seed=split_seed,
             corpus_fingerprint=corpus_fingerprint,
             code_version=code_version,
+            max_skipped_fraction=max_skipped_fraction,
+            fetch_retry_seconds=fetch_retry_seconds,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)
