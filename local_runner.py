@@ -33,6 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="S3-compatible endpoint (MinIO, moto); default AWS_ENDPOINT_URL or real AWS")
     s3.add_argument("--languages", default=",".join(configs.LANGUAGES),
                     help="comma-separated folder names; their order fixes the label ids")
+    s3.add_argument("--max-skipped-fraction", type=float, default=0.05,
+                    help="fail the run when more than this fraction of the listed clips are bad")
     s3.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR,
                     help="local corpus uploaded to the embedded S3 endpoint")
     out = p.add_argument_group("outputs")
@@ -123,7 +125,8 @@ def build(args, endpoint: str | None, bucket: str, fingerprint: str, metadata_na
             os.path.join(root, metadata_name)),
         beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.LOCAL_DIRECT_ARGS,
                                                       pipeline_root(args)),
-        enable_cache=not args.no_cache, **cli_options.pipeline_kwargs(args))
+        enable_cache=not args.no_cache, max_skipped_fraction=args.max_skipped_fraction,
+        **cli_options.pipeline_kwargs(args))
 
 
 def run(args) -> dict:
@@ -132,12 +135,15 @@ def run(args) -> dict:
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
     from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
-    from pipeline.run_report import summarise_run
+    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
+    from pipeline.run_report import run_names, summarise_run
 
     embedded = not args.s3_endpoint and not args.bucket
     bucket = args.bucket or configs.BUCKET
     s3_outputs = [path for path in (pipeline_root(args), args.serving_dir) if is_s3(path)]
     with contextlib.ExitStack() as stack:
+        # First, before any work: a second run on this output dir stops here.
+        stack.enter_context(exclusive_output_dir(os.path.abspath(args.output_dir)))
         endpoint = args.s3_endpoint
         if embedded:
             # Artifacts on S3 are written by tensorflow-io, partly while holding the GIL: the
@@ -167,9 +173,13 @@ def run(args) -> dict:
         pipeline = build(args, None if embedded else endpoint, bucket, fingerprint, metadata_name)
         from tfx import v1 as tfx
 
+        for stale in fail_interrupted_executions(pipeline.metadata_connection_config, pipeline_root(args)):
+            logging.warning("marked FAILED and removed the partial outputs of %s, left RUNNING by a stopped run", stale)
+        before = run_names(pipeline.metadata_connection_config)
         started = time.time()
         tfx.orchestration.LocalDagRunner().run(pipeline)
-        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
+        this_run = sorted(run_names(pipeline.metadata_connection_config) - before)[-1]
+        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started, run_name=this_run,
                                 languages=configs.parse_languages(args.languages), sample_rate=configs.SAMPLE_RATE,
                                 augment_config=cli_options.augmentation_policy(args))
     return summary

@@ -61,7 +61,8 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
         raise DecodeError("no audio samples")
     decoded = samples.shape[0]
     if declared > 0 and declared - decoded > max(_SHORTFALL_SECONDS * rate, _SHORTFALL_FRACTION * declared):
-        raise DecodeError(f"truncated: decoded {decoded / rate:.2f} s of the {declared / rate:.2f} s its header declares")
+        raise DecodeError(f"truncated: decoded {decoded / rate:.2f} s of the {declared / rate:.2f} s "
+                          "its header declares")
     mono = samples.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise DecodeError("non-finite samples")

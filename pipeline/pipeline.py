@@ -101,6 +101,7 @@ def create_pipeline(
     augmentation: Optional[dict] = None,
     feature_overrides: Optional[dict] = None,
     spec_augment: Optional[dict] = configs.SPEC_AUGMENT,
+    max_skipped_fraction: float = 0.05,
 ) -> tfx.dsl.Pipeline:
     """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
 
@@ -128,7 +129,8 @@ def create_pipeline(
         bucket=bucket, prefix=prefix, languages=languages, s3_endpoint=s3_endpoint,
         sample_rate=sample_rate, segment_seconds=segment_seconds, hop_seconds=hop_seconds,
         trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=eval_fraction, split_seed=configs.SPLIT_SEED,
-        corpus_fingerprint=corpus_fingerprint, code_version=code_version("ingestion"))
+        corpus_fingerprint=corpus_fingerprint, code_version=code_version("ingestion"),
+        max_skipped_fraction=max_skipped_fraction)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
 

@@ -33,7 +33,7 @@ def _props(bucket, **overrides):
 
 def _run(tmp_path, props):
     examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
+    examples.uri = str(tmp_path / "S3AudioExampleGen" / "examples" / "1")  # TFX layout
     Executor().Do({}, {"examples": [examples]}, props)
     return examples
 
