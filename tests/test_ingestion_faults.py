@@ -176,3 +176,49 @@ def test_malformed_manifest_rows_are_reported_and_resolved(tmp_path, clean_bucke
     train = {r["speaker"] for r in _records(examples, "train")}
     held_out = {r["speaker"] for r in _records(examples, "eval")}
     assert train and held_out and not train & held_out
+
+
+def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_path, clean_bucket, tiny_corpus,
+                                                                            proxy):
+    """Through TFX's launcher and ML Metadata cache: store down, then back with the same objects."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx import v1 as tfx
+
+    from components.s3_audio_example_gen import S3AudioExampleGen
+    from pipeline import configs
+    from pipeline.run_report import _latest_run, run_names
+
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "m.sqlite"))
+
+    def run_once():
+        gen = S3AudioExampleGen(bucket=clean_bucket, prefix="clips/", languages=LANGUAGES, s3_endpoint=proxy.endpoint,
+                                segment_seconds=1.0, hop_seconds=0.5, eval_fraction=0.25, split_seed=3,
+                                corpus_fingerprint="same-listing", fetch_retry_seconds=1.0)
+        pipeline = tfx.dsl.Pipeline(pipeline_name="faults", pipeline_root=str(tmp_path / "root"), components=[gen],
+                                    metadata_connection_config=metadata, enable_cache=True,
+                                    beam_pipeline_args=configs.LOCAL_DIRECT_ARGS)
+        before = run_names(metadata)
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        finally:
+            this_run = (run_names(metadata) - before).pop()
+        return this_run
+
+    # French goes missing for a while: a partial corpus that must not be trained on, nor cached.
+    proxy.fail(lambda method, path: audio_gets(method, path) and "/French/" in path, "reset", times=None)
+    with pytest.raises(Exception, match=r"\d+ of 36 objects could not be fetched"):
+        run_once()
+    proxy.heal()
+    second = run_once()
+    store = metadata_store.MetadataStore(metadata)
+    execution, outputs = _latest_run(store, "faults", second)["S3AudioExampleGen"]
+    assert execution.last_known_state == metadata_store_pb2.Execution.COMPLETE  # not CACHED from the failure
+    with open(os.path.join(outputs["examples"][0].uri, REPORT_NAME)) as f:
+        report = json.load(f)
+    assert report["skipped_count"] == 0 and report["unfetched_count"] == 0
+    ingested = sum(e["clips"] for langs in report["per_split"].values() for e in langs.values())
+    assert ingested == len(tiny_corpus[1]) == 36
+    third = run_once()
+    cached, _ = _latest_run(store, "faults", third)["S3AudioExampleGen"]
+    assert cached.last_known_state == metadata_store_pb2.Execution.CACHED  # a sound ingestion is reused

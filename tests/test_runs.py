@@ -85,3 +85,19 @@ def test_a_killed_run_is_marked_failed_and_its_partial_outputs_removed(tmp_path,
     assert states["S3AudioExampleGen"] == COMPLETE and states["Transform"] == COMPLETE
     assert not [p for p in trainer_outputs if p.exists()]
     assert list((out / "tfx" / "pipeline_root" / "Transform").glob("*/*"))  # finished work is kept
+
+
+def test_the_printed_summary_names_ignored_keys_and_counts_all_skipped():
+    from pipeline.run_report import format_summary
+
+    ingestion = {"clips_listed": 40, "skipped": [{"key": f"k{n}", "reason": "r"} for n in range(25)],
+                 "skipped_count": 1200, "per_split": {},
+                 "ignored_objects": {"not_audio": 5, "unlisted_language": 0},
+                 "ignored_keys": {"not_audio": ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"], "unlisted_language": []},
+                 "manifest": {"problem_count": 2}}
+    text = format_summary({"ingestion": ingestion, "components": {}, "wall_seconds": 1.0, "pngs": []}, ["English"])
+    assert "clips listed: 40, skipped: 1200" in text
+    assert "... 1180 more in the ingestion report" in text
+    assert "ignored at listing (not audio): 5: a.txt, b.txt, c.txt and 2 more" in text
+    assert "unlisted language" not in text
+    assert "manifest rows with problems: 2" in text
