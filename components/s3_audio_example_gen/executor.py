@@ -188,7 +188,7 @@ class _DecodeAndSegment(beam.DoFn):
     def _fetch(self, clip: Clip):
         if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
             yield from self._unfetchable(clip, f"not attempted: the store failed for {_STORE_DOWN_AFTER} "
-                                               "objects in a row")
+                                               "objects in a row", log=False)
             return None
         try:
             data = fetch_object(self._client, self._bucket, clip.key, self._retry_seconds)
@@ -211,8 +211,12 @@ class _DecodeAndSegment(beam.DoFn):
         self._failures.inc()
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {"kind": "skipped", "key": clip.key, "reason": reason})
 
-    def _unfetchable(self, clip: Clip, reason: str):
-        logging.warning("S3AudioExampleGen: could not fetch s3://%s/%s: %s", self._bucket, clip.key, reason)
+    def _unfetchable(self, clip: Clip, reason: str, log: bool = True):
+        if log:
+            logging.warning("S3AudioExampleGen: could not fetch s3://%s/%s: %s", self._bucket, clip.key, reason)
+        if self._store_failures_in_a_row == _STORE_DOWN_AFTER and log:
+            logging.warning("S3AudioExampleGen: the store failed for %d objects in a row; this worker will not "
+                            "ask for its remaining clips (the component fails)", _STORE_DOWN_AFTER)
         self._unfetched.inc()
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {"kind": "unfetched", "key": clip.key, "reason": reason})
 
