@@ -76,13 +76,16 @@ def run(args) -> dict:
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
     from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
-    from pipeline.run_report import summarise_run
+    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
+    from pipeline.run_report import run_names, summarise_run
 
     config: PipelineConfig = args.config
     embedded = not args.s3_endpoint and not args.bucket
     bucket, prefix, languages = config.data.bucket, config.data.prefix, list(config.data.languages)
     s3_outputs = [path for path in (config.runtime.pipeline_root, config.push.serving_model_dir) if is_s3(path)]
     with contextlib.ExitStack() as stack:
+        # First, before any work: a second run on this output dir stops here.
+        stack.enter_context(exclusive_output_dir(os.path.abspath(args.output_dir)))
         endpoint = args.s3_endpoint
         if embedded:
             # Artifacts on S3 are written by tensorflow-io, partly while holding the GIL: the
@@ -113,9 +116,13 @@ def run(args) -> dict:
         pipeline = build(config, args.output_dir, metadata_name)
         from tfx import v1 as tfx
 
+        for stale in fail_interrupted_executions(pipeline.metadata_connection_config, config.runtime.pipeline_root):
+            logging.warning("marked FAILED and removed the partial outputs of %s, left RUNNING by a stopped run", stale)
+        before = run_names(pipeline.metadata_connection_config)
         started = time.time()
         tfx.orchestration.LocalDagRunner().run(pipeline)
-        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
+        this_run = sorted(run_names(pipeline.metadata_connection_config) - before)[-1]
+        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started, run_name=this_run,
                                 languages=languages, sample_rate=config.data.sample_rate,
                                 augment_config=dict(config.augmenter.policy))
     return summary

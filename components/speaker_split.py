@@ -36,17 +36,23 @@ def _rank(seed: int, speaker_id: str) -> str:
 
 
 def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[str, str]:
-    """Map speaker id -> split, stratified by language.
-
-    Each language with at least two speakers sends round(eval_fraction * n) of them (at least
-    one, never all) to eval, chosen by a seeded hash so the choice is stable across runs and
-    machines. A speaker heard in several languages keeps the split it got first.
-    """
-    if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+    """Map speaker id -> split for these clips (see assign_speakers)."""
     by_language: dict[str, set[str]] = {}
     for clip in clips:
         by_language.setdefault(clip.language, set()).add(clip.speaker_id)
+    return assign_speakers(by_language, eval_fraction, seed)
+
+
+def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed: int) -> dict[str, str]:
+    """Map speaker id -> split, stratified by language, from the speakers heard in each language.
+
+    Each language with at least two speakers sends round(eval_fraction * n) of them (at least
+    one, never all) to eval, chosen by a seeded hash so the choice is stable across runs and
+    machines. A speaker heard in several languages keeps the split it got first (languages
+    in name order): one speaker id, one split, whatever the manifest says.
+    """
+    if not 0.0 < eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
     assignment: dict[str, str] = {}
     for language in sorted(by_language):
         speakers = sorted(by_language[language], key=lambda s: _rank(seed, s))

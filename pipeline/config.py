@@ -86,6 +86,12 @@ class DataConfig:
     trim_threshold_db: float = -40.0
     eval_fraction: float = 0.2   # of each language's speakers, held out for eval
     split_seed: int = 42
+    # Bad clips (undecodable, truncated, implausible) are skipped and reported; more than this
+    # fraction of the listed clips fails the run instead of training on what is left.
+    max_skipped_fraction: float = 0.05
+    # How long one object's fetch is retried while the store answers 5xx, resets or times out;
+    # past it the component fails (nothing is cached), so the rerun after recovery ingests all.
+    fetch_retry_seconds: float = 60.0
 
     def __post_init__(self):
         _as_tuple(self, "languages")
@@ -97,6 +103,10 @@ class DataConfig:
         _check(self.sample_rate > 0, "DataConfig.sample_rate", f"must be > 0, got {self.sample_rate}")
         _check(self.segment_seconds > 0, "--segment-seconds", f"must be > 0, got {self.segment_seconds}")
         _check(0.0 < self.eval_fraction < 1.0, "--eval-fraction", f"must be in (0, 1), got {self.eval_fraction}")
+        _check(0.0 <= self.max_skipped_fraction <= 1.0, "--max-skipped-fraction",
+               f"must be in [0, 1], got {self.max_skipped_fraction}")
+        _check(self.fetch_retry_seconds >= 0, "DataConfig.fetch_retry_seconds",
+               f"must be >= 0, got {self.fetch_retry_seconds}")
         _check(self.trim_threshold_db < 0, "DataConfig.trim_threshold_db",
                f"must be < 0 dB, got {self.trim_threshold_db}")
 

@@ -22,11 +22,19 @@ _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Exec
            metadata_store_pb2.Execution.FAILED: "failed"}
 
 
-def _latest_run(store, pipeline_name: str) -> dict[str, tuple]:
-    """component id -> (execution, {output key: [artifacts]}) for the newest pipeline run."""
+def run_names(connection_config) -> set[str]:
+    """Names (run ids) of the pipeline runs recorded so far; the one a run adds is its own."""
+    store = metadata_store.MetadataStore(connection_config)
+    return {c.name for c in store.get_contexts_by_type("pipeline_run")}
+
+
+def _latest_run(store, pipeline_name: str, run_name: str | None = None) -> dict[str, tuple]:
+    """component id -> (execution, {output key: [artifacts]}) for the run `run_name` (default: the newest)."""
     runs = store.get_contexts_by_type("pipeline_run")
+    if run_name is not None:
+        runs = [c for c in runs if c.name == run_name]
     if not runs:
-        raise RuntimeError("no pipeline run recorded in ML Metadata")
+        raise RuntimeError(f"no pipeline run {run_name or ''} recorded in ML Metadata")
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     in_run = {e.id: e for e in store.get_executions_by_context(run.id)}
     result = {}
@@ -113,13 +121,14 @@ def _first_waveform(examples_uri: str):
 
 
 def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
-                  sample_rate: int, augment_config: dict | None = None) -> dict:
+                  sample_rate: int, augment_config: dict | None = None, run_name: str | None = None) -> dict:
+    """Summarise the run `run_name` (the one this process ran; default: the newest in ML Metadata)."""
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-    run = _latest_run(store, pipeline.pipeline_info.pipeline_name)
+    run = _latest_run(store, pipeline.pipeline_info.pipeline_name, run_name)
     reports = os.path.join(output_dir, "reports")
     os.makedirs(reports, exist_ok=True)
 
-    summary: dict = {"wall_seconds": round(wall_seconds, 1), "components": {}, "pngs": []}
+    summary: dict = {"wall_seconds": round(wall_seconds, 1), "components": {}, "pngs": [], "run_id": run_name}
     for component, (execution, _) in run.items():
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         summary["components"][component] = {"state": _STATES.get(execution.last_known_state, "unknown"),
@@ -130,6 +139,10 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         with tf.io.gfile.GFile(os.path.join(examples.uri, "ingestion_report.json")) as f:  # local or s3://
             summary["ingestion"] = json.load(f)
         summary["examples_uri"] = examples.uri
+        report = summary["ingestion"]
+        summary["ignored_at_listing"] = {
+            reason: {"count": count, "keys": report.get("ignored_keys", {}).get(reason, [])}
+            for reason, count in report.get("ignored_objects", {}).items()}
         waveform = _first_waveform(examples.uri)
         if waveform is not None and augment_config is not None:
             from audio.augment import AugmentationPolicy
@@ -166,6 +179,9 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
     return summary
 
 
+_SHOWN = 20  # skipped clips printed in the summary; the report lists up to 1000
+
+
 def _fmt(value, pattern="{:.3f}"):
     return "-" if value is None else pattern.format(value)
 
@@ -174,9 +190,20 @@ def format_summary(summary: dict, languages: list[str]) -> str:
     lines = ["", "=" * 72, "langid-tfx run summary", "=" * 72]
     ingestion = summary.get("ingestion")
     if ingestion:
-        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {len(ingestion['skipped'])}")
-        for skipped in ingestion["skipped"]:
+        skipped_count = ingestion.get("skipped_count", len(ingestion["skipped"]))
+        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {skipped_count}")
+        for skipped in ingestion["skipped"][:_SHOWN]:
             lines.append(f"  skipped {skipped['key']}: {skipped['reason']}")
+        if skipped_count > _SHOWN:
+            lines.append(f"  ... {skipped_count - _SHOWN} more in the ingestion report")
+        for reason, keys in ingestion.get("ignored_keys", {}).items():
+            count = ingestion["ignored_objects"].get(reason, len(keys))
+            if count:
+                shown = ", ".join(keys[:3]) + (f" and {count - 3} more" if count > 3 else "")
+                lines.append(f"ignored at listing ({reason.replace('_', ' ')}): {count}: {shown}")
+        problems = ingestion.get("manifest", {}).get("problem_count", 0)
+        if problems:
+            lines.append(f"manifest rows with problems: {problems} (see the ingestion report)")
         lines.append(f"{'split':6s} {'language':10s} {'speakers':>8s} {'clips':>6s} {'segments':>8s} {'audio s':>8s}")
         for split in ("train", "eval"):
             for language in languages:

@@ -69,8 +69,8 @@ def test_every_artifact_is_an_object_in_the_bucket(s3_run):
     assert under("Evaluator", "evaluation", "")
     assert under("Evaluator", "blessing", "/BLESSED")
     assert [k for k in keys if k.startswith("serving/") and k.endswith("/saved_model.pb")]
-    # Locally only ML Metadata and the reports: no artifact fell back to the local disk.
-    assert sorted(os.listdir(out / "local")) == ["metadata.sqlite", "reports"]
+    # Locally only ML Metadata, the reports and the run lock: no artifact fell back to the local disk.
+    assert sorted(os.listdir(out / "local")) == [".run.lock", "metadata.sqlite", "reports"]
     summary = json.loads((out / "local" / "reports" / "run_summary.json").read_text())
     assert summary["pushed_to"].startswith(f"s3://{ARTIFACTS}/serving/")
     assert set(summary["ingestion"]["per_split"]["train"]) == set(LANGUAGES)

@@ -29,6 +29,10 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "split_seed": ExecutionParameter(type=int),
         # Changes when the bucket's content changes, so a cached run is not reused for new data.
         "corpus_fingerprint": ExecutionParameter(type=str),
+        # Fail the run when more than this fraction of the listed clips are bad (default 0.05).
+        "max_skipped_fraction": ExecutionParameter(type=float),
+        # Per object, how long a failing store is retried before the component fails (default 60).
+        "fetch_retry_seconds": ExecutionParameter(type=float),
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
@@ -41,7 +45,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
 
     Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
     (features in contract/features.py), split by speaker, plus `ingestion_report.json` with
-    per-split, per-language counts and every skipped object with its reason.
+    per-split, per-language counts, every skipped object with its reason and every ignored key
+    (lists capped at 1000 entries, counts complete).
     """
 
     SPEC_CLASS = S3AudioExampleGenSpec
@@ -62,6 +67,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         split_seed: int,
         corpus_fingerprint: str = "",
         code_version: str = "",
+        max_skipped_fraction: float,
+        fetch_retry_seconds: float,
     ):
         """Every setting comes from pipeline/config.py (DataConfig); none has a default here."""
         if not languages:
@@ -79,6 +86,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             split_seed=split_seed,
             corpus_fingerprint=corpus_fingerprint,
             code_version=code_version,
+            max_skipped_fraction=max_skipped_fraction,
+            fetch_retry_seconds=fetch_retry_seconds,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)
