@@ -62,3 +62,44 @@ def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[st
             else:
                 assignment[speaker] = TRAIN
     return assignment
+
+
+def speakers_linked_by_duplicates(fingerprint_of: dict[str, str], clips: list[Clip]) -> dict[str, str]:
+    """Map speaker id -> group id, where speakers that share any decoded audio are one group.
+
+    `fingerprint_of` maps clip key -> audio fingerprint (audio/stats.py). The same recording
+    under two speakers (or two languages) ties those speakers together so that the split
+    treats them as one: a duplicate can then never sit on both sides of it.
+    """
+    parent: dict[str, str] = {clip.speaker_id: clip.speaker_id for clip in clips}
+
+    def root(speaker: str) -> str:
+        while parent[speaker] != speaker:
+            parent[speaker] = parent[parent[speaker]]
+            speaker = parent[speaker]
+        return speaker
+
+    first_speaker: dict[str, str] = {}
+    for clip in sorted(clips, key=lambda c: c.key):
+        digest = fingerprint_of.get(clip.key)
+        if not digest:
+            continue
+        other = first_speaker.setdefault(digest, clip.speaker_id)
+        a, b = sorted((root(other), root(clip.speaker_id)))
+        parent[b] = a
+    members: dict[str, list[str]] = {}
+    for speaker in parent:
+        members.setdefault(root(speaker), []).append(speaker)
+    return {speaker: "+".join(sorted(members[root(speaker)])) for speaker in parent}
+
+
+def assign_clip_splits(clips: list[Clip], fingerprint_of: dict[str, str], eval_fraction: float,
+                       seed: int) -> dict[str, str]:
+    """Map clip key -> split: whole speakers as in assign_splits, duplicates' speakers together.
+
+    Without duplicates every speaker is its own group and the result equals assign_splits.
+    """
+    group_of = speakers_linked_by_duplicates(fingerprint_of, clips)
+    grouped = [Clip(c.key, c.language, c.label, group_of[c.speaker_id]) for c in clips]
+    split_of_group = assign_splits(grouped, eval_fraction, seed)
+    return {clip.key: split_of_group[clip.speaker_id] for clip in grouped}

@@ -24,7 +24,8 @@ SCHEMA_PATH = os.path.join(ROOT, "models", "schema.pbtxt")
 # cached output.
 STEP_SOURCES = {
     "ingestion": ["audio/decode.py", "audio/segment.py", "components/s3_audio_example_gen",
-                  "components/speaker_split.py", "components/example_codec.py", "storage/s3.py"],
+                  "components/speaker_split.py", "components/example_codec.py", "storage/s3.py",
+                  "audio/stats.py", "components/clip_stats.py"],
     "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
                      "components/audio_augmenter", "components/example_codec.py"],  # + the noise bank's digest
     "transform": ["models/preprocessing.py", "models/features.py"],

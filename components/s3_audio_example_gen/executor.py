@@ -21,8 +21,11 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from audio.decode import DecodeError, decode_audio
 from audio.segment import fixed_segments, trim_silence
+from audio.stats import clip_statistics
+from components.clip_stats import stats_to_features
 from components.example_codec import float_feature
-from components.speaker_split import EVAL, TRAIN, Clip, assign_splits, speaker_from_key
+from components.s3_audio_example_gen.split_by_audio import SplitBySpeakerAndAudio
+from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
 from models import features
 from storage import s3
 
@@ -53,7 +56,7 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str]) -> tuple[
     return clips, ignored
 
 
-def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
+def segment_to_example(segment: np.ndarray, clip: Clip, index: int, stats: dict | None = None) -> bytes:
     feature = {
         features.WAVEFORM: float_feature(segment),
         features.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[clip.label])),
@@ -61,6 +64,7 @@ def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
         features.SPEAKER_ID: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.speaker_id.encode()])),
         features.SOURCE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.key.encode()])),
         features.SEGMENT_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+        **stats_to_features(stats or {}),  # the clip's statistics (audio/stats.py), on each segment
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
@@ -105,11 +109,12 @@ class _DecodeAndSegment(beam.DoFn):
             yield from self._fail(clip, "silent or shorter than 0.1 s after trimming")
             return
         segments = fixed_segments(voiced, self._segment, self._hop)
+        stats = clip_statistics(data, waveform, self._rate)
         self._clips.inc()
         self._segments.inc(len(segments))
         self._seconds.inc(int(1000 * len(voiced) / self._rate))
         for index, segment in enumerate(segments):
-            yield split, segment_to_example(segment, clip, index)
+            yield split, segment_to_example(segment, clip, index, stats)
         yield beam.pvalue.TaggedOutput(self.INGESTED, {
             "key": clip.key, "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": round(len(voiced) / self._rate, 3), "segments": len(segments)})
@@ -139,9 +144,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise ValueError(
                 f"no audio clips found under s3://{bucket}/{prefix} in folders {languages} "
                 f"(ignored: {ignored}); expected keys like {prefix}{languages[0]}/clip.mp3")
-        split_of = assign_splits(clips, float(exec_properties["eval_fraction"]), int(exec_properties["split_seed"]))
-        work = [(clip, split_of[clip.speaker_id]) for clip in clips]
-        logging.info("S3AudioExampleGen: %d clips from s3://%s/%s", len(work), bucket, prefix)
+        logging.info("S3AudioExampleGen: %d clips from s3://%s/%s", len(clips), bucket, prefix)
 
         splits = [TRAIN, EVAL]
         examples.split_names = artifact_utils.encode_split_names(splits)
@@ -153,7 +156,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with self._make_beam_pipeline() as pipeline:
             results = (
                 pipeline
-                | "Clips" >> beam.Create(work)
+                | "SplitClips" >> SplitBySpeakerAndAudio(
+                    clips, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
+                    int(exec_properties["split_seed"]))
                 | "Spread" >> beam.Reshuffle()
                 | "DecodeAndSegment" >> beam.ParDo(dofn).with_outputs(
                     _DecodeAndSegment.FAILED, _DecodeAndSegment.INGESTED, main="segments"))
@@ -173,7 +178,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | f"{tag}Json" >> beam.Map(json.dumps)
                  | f"Write{tag}" >> beam.io.WriteToText(os.path.join(scratch, tag), shard_name_template="", num_shards=1))
 
-        report = self._report(scratch, ignored, len(work))
+        report = self._report(scratch, ignored, len(clips))
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_NAME), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         tf.io.gfile.rmtree(scratch)
@@ -183,7 +188,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         missing = [s for s in splits if not report["segments"].get(s)]
         if missing:
             raise ValueError(
-                f"ingestion produced no segments for split(s) {missing}: {len(work)} clips listed, "
+                f"ingestion produced no segments for split(s) {missing}: {len(clips)} clips listed, "
                 f"{len(report['skipped'])} skipped (see {REPORT_NAME}); the eval split needs at "
                 "least two speakers in some language")
 
