@@ -57,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help="fraction of each language's speakers held out for evaluation")
     train.add_argument("--accuracy-bound", type=float, default=configs.ACCURACY_LOWER_BOUND,
                        help="eval accuracy the model must exceed to be blessed")
+    p.add_argument("--halt-on-anomalies", action="store_true",
+                   help="stop before Transform when data validation finds errors (default: warn and go on)")
     p.add_argument("--beam-runner", default=configs.BEAM_RUNNER, choices=configs.BEAM_RUNNERS,
                    help="Beam runner of ingestion, augmentation, Transform and Evaluator")
     cli_options.add_augmentation_and_feature_args(p)
@@ -123,7 +125,8 @@ def build(args, endpoint: str | None, bucket: str, fingerprint: str, metadata_na
             os.path.join(root, metadata_name)),
         beam_pipeline_args=configs.beam_pipeline_args(args.beam_runner, args.beam_arg, configs.LOCAL_DIRECT_ARGS,
                                                       pipeline_root(args)),
-        enable_cache=not args.no_cache, **cli_options.pipeline_kwargs(args))
+        enable_cache=not args.no_cache, halt_on_anomalies=args.halt_on_anomalies,
+        **cli_options.pipeline_kwargs(args))
 
 
 def run(args) -> dict:
@@ -168,18 +171,44 @@ def run(args) -> dict:
         from tfx import v1 as tfx
 
         started = time.time()
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        halted = None
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except Exception as err:  # noqa: BLE001 - only AnomalyGate's stop is expected; the rest re-raise
+            halted = halt_message(err)
+            if halted is None:
+                raise
         summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started,
                                 languages=configs.parse_languages(args.languages), sample_rate=configs.SAMPLE_RATE,
                                 augment_config=cli_options.augmentation_policy(args))
+        if halted:
+            summary["halted"] = halted
+            print(halted, file=sys.stderr)
+        elif summary.get("pushed_to"):
+            from pipeline.model_card import write_model_card
+            summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
+                                                     languages=configs.parse_languages(args.languages))
     return summary
+
+
+def halt_message(err: BaseException) -> str | None:
+    """AnomalyGate's message when `err` (or what caused it) is its stop, else None."""
+    from components.data_validator.executor import AnomaliesFound
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, AnomaliesFound):
+            return str(err)
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(args)
-    run(args)
-    return 0
+    summary = run(args)
+    return 1 if summary.get("halted") else 0
 
 
 def uses_s3_outputs(argv=None) -> bool:

@@ -14,6 +14,7 @@ from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
 from models import features
 from pipeline import configs
+from pipeline.validation_stage import data_validation_components
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(ROOT, "models", "schema.pbtxt")
@@ -29,6 +30,7 @@ STEP_SOURCES = {
     "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
                      "components/audio_augmenter", "components/example_codec.py"],  # + the noise bank's digest
     "transform": ["models/preprocessing.py", "models/features.py"],
+    "validation": ["pipeline/data_validation.py", "components/data_validator", "models/validation_schema.pbtxt"],
     "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py"],
 }
 
@@ -102,6 +104,7 @@ def create_pipeline(
     augmentation: Optional[dict] = None,
     feature_overrides: Optional[dict] = None,
     spec_augment: Optional[dict] = configs.SPEC_AUGMENT,
+    halt_on_anomalies: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
 
@@ -132,6 +135,9 @@ def create_pipeline(
         corpus_fingerprint=corpus_fingerprint, code_version=code_version("ingestion"))
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
+    validation, gate = data_validation_components(examples, schema_path, halt_on_anomalies,
+                                                  code_version=code_version("validation"))
+    components += validation
 
     if augment_copies > 0:
         augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=configs.AUGMENT_SEED,
@@ -153,6 +159,8 @@ def create_pipeline(
         disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
     components.append(transform)
+    if gate is not None:  # --halt-on-anomalies: nothing is transformed from data with errors
+        transform.add_upstream_node(gate)
 
     trainer = tfx.components.Trainer(
         run_fn="models.keras_model.trainer.run_fn",
