@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from collections import Counter, defaultdict
 
+import numpy as np
+
 from models import features
 
 MAX_KEYS = 50
@@ -77,8 +79,10 @@ def domain_violations(records: list[dict], schema, tfdv_descriptions: dict | Non
             continue
         low = domain.min if domain.HasField("min") else None
         high = domain.max if domain.HasField("max") else None
+        # In float32, as the examples store the values and the schema its bounds.
         bad = [r for r in records if feature.name in r and (
-            (low is not None and r[feature.name] < low) or (high is not None and r[feature.name] > high))]
+            (low is not None and np.float32(r[feature.name]) < np.float32(low))
+            or (high is not None and np.float32(r[feature.name]) > np.float32(high)))]
         if not bad:
             continue
         values = sorted(r[feature.name] for r in bad)
