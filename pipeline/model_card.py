@@ -90,11 +90,15 @@ def gate_from_eval_config(config: dict) -> dict:
                 value = threshold.get("value_threshold", threshold.get("valueThreshold", {}))
                 change = threshold.get("change_threshold", threshold.get("changeThreshold", {}))
                 name = metric.get("class_name", metric.get("className"))
-                gate[name] = {
-                    "lower_bound": value.get("lower_bound", value.get("lowerBound", {})).get("value"),
-                    "max_regression": -change.get("absolute", {}).get("value", 0.0) if change else None,
-                }
+                bound = _number(value.get("lower_bound", value.get("lowerBound")))
+                regression = _number(change.get("absolute"))
+                gate[name] = {"lower_bound": bound, "max_regression": None if regression is None else -regression}
     return gate
+
+
+def _number(value):
+    """A DoubleValue as JSON: a bare number, or {"value": number} in older writers."""
+    return value.get("value") if isinstance(value, dict) else value
 
 
 def synthetic_by_language(manifest_rows: list[dict], languages: list[str]) -> dict:
