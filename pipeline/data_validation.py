@@ -77,8 +77,8 @@ def domain_violations(records: list[dict], schema, tfdv_descriptions: dict | Non
             feature.int_domain if feature.HasField("int_domain") else None)
         if domain is None:
             continue
-        low = domain.min if domain.HasField("min") else None
-        high = domain.max if domain.HasField("max") else None
+        low = float(f"{domain.min:.6g}") if domain.HasField("min") else None   # 0.01, not 0.0099999998
+        high = float(f"{domain.max:.6g}") if domain.HasField("max") else None
         # In float32, as the examples store the values and the schema its bounds.
         bad = [r for r in records if feature.name in r and (
             (low is not None and np.float32(r[feature.name]) < np.float32(low))
