@@ -188,6 +188,7 @@ def run(args) -> dict:
             from pipeline.model_card import write_model_card
             summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
                                                      languages=configs.parse_languages(args.languages))
+            print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")
     return summary
 
 

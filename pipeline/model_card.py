@@ -67,6 +67,9 @@ def lineage_from_metadata(pipeline) -> dict:
            "code_version": git_version(), "step_code": {}}
     for component, (execution, _) in sorted(run.items()):
         digest = _property(execution, "code_version")
+        config = _property(execution, "custom_config")   # Transform and Trainer carry it there
+        if not digest and isinstance(config, str) and "code_version" in config:
+            digest = json.loads(config).get("code_version")
         if digest:
             out["step_code"][component] = digest
     if "S3AudioExampleGen" in run:
@@ -145,7 +148,7 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
         lines += [f"- {a['severity']}: {a['check']}: {a['message']}" for a in validation["anomalies"][:20]]
 
     evaluation = summary.get("evaluation") or {}
-    lines += ["", "## Evaluation (held-out speakers, 3 s segments)", "",
+    lines += ["", "## Evaluation (held-out speakers, per segment)", "",
               f"Overall accuracy **{_fmt(evaluation.get('accuracy'))}** over "
               f"{_fmt(evaluation.get('examples'), '{:.0f}')} segments.", "",
               "| language | accuracy | precision | recall | segments |", "| --- | ---: | ---: | ---: | ---: |"]
