@@ -135,7 +135,7 @@ def run(args) -> dict:
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
     from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
-    from pipeline.run_report import summarise_run
+    from pipeline.run_report import add_to_summary_file, summarise_run
 
     embedded = not args.s3_endpoint and not args.bucket
     bucket = args.bucket or configs.BUCKET
@@ -183,12 +183,14 @@ def run(args) -> dict:
                                 augment_config=cli_options.augmentation_policy(args))
         if halted:
             summary["halted"] = halted
+            add_to_summary_file(os.path.abspath(args.output_dir), halted=halted)
             print(halted, file=sys.stderr)
         elif summary.get("pushed_to"):
             from pipeline.model_card import write_model_card
             summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
                                                      languages=configs.parse_languages(args.languages))
             print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")
+            add_to_summary_file(os.path.abspath(args.output_dir), model_card=summary["model_card"])
     return summary
 
 

@@ -169,6 +169,17 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
     return summary
 
 
+def add_to_summary_file(output_dir: str, **fields) -> None:
+    """Add fields known only after summarise_run (the halt message, the model card) to run_summary.json."""
+    path = os.path.join(output_dir, "reports", "run_summary.json")
+    with open(path) as f:
+        summary = json.load(f)
+    summary.update(fields)
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 def data_validation_summary(run: dict) -> dict | None:
     """DataValidator's report (every anomaly with its clip keys), or None when it did not run."""
     if "DataValidator" not in run or not run["DataValidator"][1].get("report"):

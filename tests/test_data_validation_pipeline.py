@@ -2,6 +2,7 @@
 keys), the model still pushed with its model card; --halt-on-anomalies stops before Transform."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -72,7 +73,10 @@ def test_default_run_warns_and_pushes_with_a_model_card(runs):
 
 
 def test_halt_on_anomalies_stops_before_transform(runs):
-    _, halted, _ = runs
+    _, halted, out = runs
+    with open(out / "tfx" / "reports" / "run_summary.json") as f:
+        on_disk = json.load(f)
+    assert on_disk["halted"] == halted["halted"] and on_disk["data_validation"] == halted["data_validation"]
     assert "--halt-on-anomalies" in halted["halted"] and planted.CLIPPED in halted["halted"]
     assert halted["components"]["AnomalyGate"]["state"] == "failed"
     assert "Transform" not in halted["components"] and "pushed_to" not in halted
