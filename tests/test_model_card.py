@@ -67,5 +67,6 @@ def test_card_carries_data_metrics_gate_and_lineage():
 def test_no_synthetic_warning_for_real_data_and_html_has_the_tables():
     text = render({"English": "no", "French": "no"})
     assert "synthetic speech" not in text
+    assert "Trained on synthetic speech" in render({"English": "no", "French": "partly"})
     html = model_card.render_html(text, "card")
     assert html.count("<table>") == 2 and ">0.938</td>" in html and "<th>language</th>" in html
