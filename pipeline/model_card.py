@@ -221,7 +221,8 @@ def write_model_card(pipeline, summary: dict, output_dir: str, languages: list[s
              "html": os.path.join(output_dir, "reports", f"{CARD_NAME}.html")}
     if summary.get("pushed_to"):
         extra = os.path.join(summary["pushed_to"], "assets.extra")
-        paths.update(pushed_md=os.path.join(extra, f"{CARD_NAME}.md"), pushed_html=os.path.join(extra, f"{CARD_NAME}.html"))
+        paths.update(pushed_md=os.path.join(extra, f"{CARD_NAME}.md"),
+                     pushed_html=os.path.join(extra, f"{CARD_NAME}.html"))
     for key, path in paths.items():
         _write(path, html if key.endswith("html") else text)
     return paths
