@@ -77,7 +77,7 @@ def run(args) -> dict:
     from storage.embedded_s3 import embedded_s3
     from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
     from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
-    from pipeline.run_report import run_names, summarise_run
+    from pipeline.run_report import add_to_summary_file, run_names, summarise_run
 
     config: PipelineConfig = args.config
     embedded = not args.s3_endpoint and not args.bucket
@@ -120,19 +120,48 @@ def run(args) -> dict:
             logging.warning("marked FAILED and removed the partial outputs of %s, left RUNNING by a stopped run", stale)
         before = run_names(pipeline.metadata_connection_config)
         started = time.time()
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        halted = None
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except Exception as err:  # noqa: BLE001 - only AnomalyGate's stop is expected; the rest re-raise
+            halted = halt_message(err)
+            if halted is None:
+                raise
         this_run = sorted(run_names(pipeline.metadata_connection_config) - before)[-1]
         summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started, run_name=this_run,
                                 languages=languages, sample_rate=config.data.sample_rate,
                                 augment_config=dict(config.augmenter.policy))
+        if halted:
+            summary["halted"] = halted
+            add_to_summary_file(os.path.abspath(args.output_dir), halted=halted)
+            print(halted, file=sys.stderr)
+        elif summary.get("pushed_to"):
+            from pipeline.model_card import write_model_card
+            summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
+                                                     languages=languages)
+            print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")
+            add_to_summary_file(os.path.abspath(args.output_dir), model_card=summary["model_card"])
     return summary
+
+
+def halt_message(err: BaseException) -> str | None:
+    """AnomalyGate's message when `err` (or what caused it) is its stop, else None."""
+    from components.data_validator.executor import AnomaliesFound
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, AnomaliesFound):
+            return str(err)
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     configure_logging(verbose=args.verbose, quiet=args.quiet)
-    run(args)
-    return 0
+    summary = run(args)
+    return 1 if summary.get("halted") else 0
 
 
 def uses_s3_outputs(argv=None) -> bool:

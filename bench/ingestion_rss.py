@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from pipeline import configs
+from pipeline.config import DEMO_CORPUS_DIR, LOCAL_DIRECT_ARGS, PipelineConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,12 +50,14 @@ def ingest_once(bucket: str, prefix: str, out_dir: str) -> None:
 
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
-    props = {"bucket": bucket, "prefix": prefix, "s3_endpoint": "", "languages": json.dumps(configs.LANGUAGES),
-             "sample_rate": configs.SAMPLE_RATE, "segment_seconds": configs.SEGMENT_SECONDS,
-             "hop_seconds": configs.SEGMENT_SECONDS / 2, "trim_threshold_db": configs.TRIM_THRESHOLD_DB,
-             "eval_fraction": configs.EVAL_FRACTION, "split_seed": configs.SPLIT_SEED, "corpus_fingerprint": ""}
+    data = PipelineConfig().data
+    props = {"bucket": bucket, "prefix": prefix, "s3_endpoint": "", "languages": json.dumps(list(data.languages)),
+             "sample_rate": data.sample_rate, "segment_seconds": data.segment_seconds,
+             "hop_seconds": data.hop_seconds, "trim_threshold_db": data.trim_threshold_db,
+             "eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "corpus_fingerprint": "",
+             "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds}
     started = time.time()
-    executor = Executor(Executor.Context(beam_pipeline_args=configs.LOCAL_DIRECT_ARGS, tmp_dir=out_dir + "_tmp"))
+    executor = Executor(Executor.Context(beam_pipeline_args=list(LOCAL_DIRECT_ARGS), tmp_dir=out_dir + "_tmp"))
     executor.Do({}, {"examples": [examples]}, props)
     with open(os.path.join(out_dir, "ingestion_report.json")) as f:
         report = json.load(f)
@@ -68,7 +70,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--small", type=int, default=1, help="copies of the demo corpus in the small run")
     p.add_argument("--large", type=int, default=4, help="copies of the demo corpus in the large run")
-    p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR)
+    p.add_argument("--corpus-dir", default=DEMO_CORPUS_DIR)
     p.add_argument("--child", nargs=3, metavar=("BUCKET", "PREFIX", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

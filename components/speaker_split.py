@@ -68,3 +68,58 @@ def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed
             else:
                 assignment[speaker] = TRAIN
     return assignment
+
+
+def speakers_linked_by_duplicates(fingerprint_of: dict[str, str], clips: list[Clip]) -> dict[str, str]:
+    """Map speaker id -> group id, where speakers that share any decoded audio are one group.
+
+    `fingerprint_of` maps clip key -> audio fingerprint (audio/stats.py). The same recording
+    under two speakers (or two languages) ties those speakers together so that the split
+    treats them as one: a duplicate can then never sit on both sides of it.
+    """
+    parent: dict[str, str] = {clip.speaker_id: clip.speaker_id for clip in clips}
+
+    def root(speaker: str) -> str:
+        while parent[speaker] != speaker:
+            parent[speaker] = parent[parent[speaker]]
+            speaker = parent[speaker]
+        return speaker
+
+    first_speaker: dict[str, str] = {}
+    for clip in sorted(clips, key=lambda c: c.key):
+        digest = fingerprint_of.get(clip.key)
+        if not digest:
+            continue
+        other = first_speaker.setdefault(digest, clip.speaker_id)
+        a, b = sorted((root(other), root(clip.speaker_id)))
+        parent[b] = a
+    members: dict[str, list[str]] = {}
+    for speaker in parent:
+        members.setdefault(root(speaker), []).append(speaker)
+    return {speaker: "+".join(sorted(members[root(speaker)])) for speaker in parent}
+
+
+def assign_speakers_keeping_duplicates_together(by_language: dict[str, set[str]],
+                                                prints: dict[str, tuple[str, str]], eval_fraction: float,
+                                                seed: int) -> dict[str, str]:
+    """Map speaker id -> split as assign_speakers does, with speakers that share decoded audio
+    (`prints`: clip key -> (fingerprint, speaker id)) split as one group, so a duplicate can
+    never sit on both sides. Without duplicates every group is one speaker and the result
+    equals assign_speakers."""
+    clips = [Clip(key, "", 0, speaker) for key, (_, speaker) in prints.items()]
+    group_of = speakers_linked_by_duplicates({key: digest for key, (digest, _) in prints.items()}, clips)
+    grouped = {language: {group_of.get(s, s) for s in speakers} for language, speakers in by_language.items()}
+    split_of_group = assign_speakers(grouped, eval_fraction, seed)
+    return {s: split_of_group[group_of.get(s, s)] for speakers in by_language.values() for s in speakers}
+
+
+def assign_clip_splits(clips: list[Clip], fingerprint_of: dict[str, str], eval_fraction: float,
+                       seed: int) -> dict[str, str]:
+    """Map clip key -> split: whole speakers as in assign_splits, duplicates' speakers together.
+
+    Without duplicates every speaker is its own group and the result equals assign_splits.
+    """
+    group_of = speakers_linked_by_duplicates(fingerprint_of, clips)
+    grouped = [Clip(c.key, c.language, c.label, group_of[c.speaker_id]) for c in clips]
+    split_of_group = assign_splits(grouped, eval_fraction, seed)
+    return {clip.key: split_of_group[clip.speaker_id] for clip in grouped}

@@ -65,8 +65,9 @@ def _bytes(text: str) -> tf.train.Feature:
 
 
 def encode_segment(waveform: np.ndarray, *, label: int, language: str, speaker_id: str, source_key: str,
-                   segment_index: int) -> bytes:
-    """One serialized raw tf.Example: a segment of a clip with its label and provenance."""
+                   segment_index: int, extra: dict[str, tf.train.Feature] | None = None) -> bytes:
+    """One serialized raw tf.Example: a segment of a clip with its label and provenance
+    (plus `extra` features, such as the clip's statistics)."""
     feature = {
         features.WAVEFORM: float_feature(waveform),
         features.LABEL: _int64(label),
@@ -74,6 +75,7 @@ def encode_segment(waveform: np.ndarray, *, label: int, language: str, speaker_i
         features.SPEAKER_ID: _bytes(speaker_id),
         features.SOURCE_KEY: _bytes(source_key),
         features.SEGMENT_INDEX: _int64(segment_index),
+        **(extra or {}),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 

@@ -9,8 +9,21 @@ SPEAKER_ID = "speaker_id"      # bytes
 SOURCE_KEY = "source_key"      # bytes, the S3 key of the clip
 SEGMENT_INDEX = "segment_index"  # int64, position of the segment in its clip
 
+# Statistics of the whole clip (audio/stats.py), repeated on each of its segments, for data
+# validation (StatisticsGen reads only these, never the waveform).
+CLIP_DURATION_S = "clip_duration_s"              # float, decoded clip before trimming
+CLIP_RMS_DBFS = "clip_rms_dbfs"                  # float
+CLIP_PEAK_DBFS = "clip_peak_dbfs"                # float
+CLIP_CLIPPED_FRACTION = "clip_clipped_fraction"  # float, samples at >= 0.99 of full scale
+CLIP_SILENT_FRACTION = "clip_silent_fraction"    # float, silent 20 ms frames
+CLIP_SOURCE_SAMPLE_RATE = "clip_source_sample_rate"  # int64, from the file header
+CLIP_SOURCE_CHANNELS = "clip_source_channels"    # int64
+CLIP_FINGERPRINT = "clip_fingerprint"            # bytes, digest of the decoded audio
+CLIP_STATS = (CLIP_DURATION_S, CLIP_RMS_DBFS, CLIP_PEAK_DBFS, CLIP_CLIPPED_FRACTION, CLIP_SILENT_FRACTION,
+              CLIP_SOURCE_SAMPLE_RATE, CLIP_SOURCE_CHANNELS, CLIP_FINGERPRINT)
+
 # Raw features that are metadata, not model inputs: dropped from serving inputs.
-METADATA_KEYS = (LABEL, LANGUAGE, SPEAKER_ID, SOURCE_KEY, SEGMENT_INDEX)
+METADATA_KEYS = (LABEL, LANGUAGE, SPEAKER_ID, SOURCE_KEY, SEGMENT_INDEX) + CLIP_STATS
 
 # Representations models/preprocessing.py can compute (chosen by FeatureConfig.representations
 # in pipeline/config.py), each with the kind of model branch that reads it

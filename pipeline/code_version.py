@@ -20,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_ENTRY_MODULES = {
     "ingestion": ("components.s3_audio_example_gen.executor",),
     "augmentation": ("components.audio_augmenter.executor",),
+    "validation": ("components.data_validator.executor",),
     "transform": ("models.preprocessing",),
     "trainer": ("models.keras_model.trainer",),
 }
@@ -31,8 +32,14 @@ def _augmentation_data() -> str:
     return bank_digest()
 
 
+def _validation_data() -> str:
+    with open(os.path.join(ROOT, "contract", "validation_schema.pbtxt"), "rb") as f:  # the bounds it checks
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
 # Data files a step reads besides code, as a digest function per step.
-STEP_DATA_DIGESTS: dict[str, Callable[[], str]] = {"augmentation": _augmentation_data}
+STEP_DATA_DIGESTS: dict[str, Callable[[], str]] = {"augmentation": _augmentation_data,
+                                                   "validation": _validation_data}
 
 
 def module_file(module: str, root: str = ROOT) -> str | None:

@@ -92,6 +92,9 @@ class DataConfig:
     # How long one object's fetch is retried while the store answers 5xx, resets or times out;
     # past it the component fails (nothing is cached), so the rerun after recovery ingests all.
     fetch_retry_seconds: float = 60.0
+    # Data validation (StatisticsGen, ExampleValidator, corpus checks) warns by default; True
+    # stops the run before Transform when it finds errors.
+    halt_on_anomalies: bool = False
 
     def __post_init__(self):
         _as_tuple(self, "languages")

@@ -13,6 +13,7 @@ from components.s3_audio_example_gen import S3AudioExampleGen
 from contract import features
 from pipeline.code_version import code_version
 from pipeline.config import PipelineConfig, RuntimeConfig
+from pipeline.validation_stage import data_validation_components
 
 # Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
 S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
@@ -101,6 +102,9 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
+    validation, gate = data_validation_components(examples, runtime.schema_path, data.halt_on_anomalies,
+                                                  code_version=code_version("validation"))
+    components += validation
 
     if augmenter.copies > 0:
         augment = AudioAugmenter(examples=examples, copies=augmenter.copies, seed=augmenter.seed,
@@ -122,6 +126,8 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
     components.append(transform)
+    if gate is not None:  # --halt-on-anomalies: nothing is transformed from data with errors
+        transform.add_upstream_node(gate)
 
     trainer = tfx.components.Trainer(
         run_fn="models.keras_model.trainer.run_fn",

@@ -151,6 +151,9 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
             plot_augmentations(waveform, sample_rate, path, seed=0,
                                config=AugmentationPolicy.from_dict(augment_config).default)
             summary["pngs"].append(path)
+    data_validation = data_validation_summary(run)
+    if data_validation is not None:
+        summary["data_validation"] = data_validation
     if "Trainer" in run:
         model_run = run["Trainer"][1]["model_run"][0].uri
         summary["trained_model_uri"] = run["Trainer"][1]["model"][0].uri
@@ -177,6 +180,32 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         json.dump(summary, f, indent=2, sort_keys=True)
     print(format_summary(summary, languages))
     return summary
+
+
+def add_to_summary_file(output_dir: str, **fields) -> None:
+    """Add fields known only after summarise_run (the halt message, the model card) to run_summary.json."""
+    path = os.path.join(output_dir, "reports", "run_summary.json")
+    with open(path) as f:
+        summary = json.load(f)
+    summary.update(fields)
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def data_validation_summary(run: dict) -> dict | None:
+    """DataValidator's report (every anomaly with its clip keys), or None when it did not run."""
+    if "DataValidator" not in run or not run["DataValidator"][1].get("report"):
+        return None
+    from components.data_validator.executor import read_report
+
+    return read_report(run["DataValidator"][1]["report"][0].uri)
+
+
+def format_data_validation(report: dict) -> list[str]:
+    from pipeline.data_validation import format_report
+
+    return [""] + format_report(report)
 
 
 _SHOWN = 20  # skipped clips printed in the summary; the report lists up to 1000
@@ -210,6 +239,8 @@ def format_summary(summary: dict, languages: list[str]) -> str:
                 e = ingestion["per_split"].get(split, {}).get(language)
                 if e:
                     lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} {e['segments']:8d} {e['seconds']:8.1f}")
+    if summary.get("data_validation"):
+        lines.extend(format_data_validation(summary["data_validation"]))
     lines.append("")
     lines.append(f"{'component':32s} {'state':7s} {'seconds':>8s}")
     for component, info in summary["components"].items():

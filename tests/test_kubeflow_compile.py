@@ -26,8 +26,12 @@ EXECUTORS = {
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "Evaluator": "tfx.components.evaluator.executor.Executor",
     "Pusher": "tfx.components.pusher.executor.Executor",
+    "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
+    "ValidationSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
+    "ExampleValidator": "tfx.components.example_validator.executor.Executor",
+    "DataValidator": "components.data_validator.executor.Executor",
 }
-BEAM_POWERED = ("S3AudioExampleGen", "AudioAugmenter", "Transform", "Evaluator")
+BEAM_POWERED = ("S3AudioExampleGen", "AudioAugmenter", "Transform", "Evaluator", "StatisticsGen")
 
 
 def compile_package(tmp_path, *extra, name="langid_pipeline.yaml"):

@@ -30,7 +30,8 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     first, _, out = runs
     assert {c: info["state"] for c, info in first["components"].items()} == {
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
-        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran"}
+        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
+        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran"}
     split = first["ingestion"]["per_split"]
     assert set(split["train"]) == set(split["eval"]) == set(LANGUAGES)
     assert first["evaluation"]["accuracy"] > 0.5

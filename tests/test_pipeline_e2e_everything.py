@@ -50,7 +50,8 @@ def test_every_component_runs_with_everything_on(run):
     summary, _ = run
     assert {c: i["state"] for c, i in summary["components"].items()} == {
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
-        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran"}
+        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
+        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran"}
     assert summary["pushed_to"] and summary["evaluation"]["accuracy"] is not None
 
 

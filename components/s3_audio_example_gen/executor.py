@@ -34,7 +34,10 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from audio.decode import DecodeError, decode_audio
 from audio.segment import fixed_segments, trim_silence
-from components.speaker_split import EVAL, TRAIN, Clip, assign_speakers, speaker_from_key
+from audio.stats import clip_statistics
+from components.clip_stats import stats_to_features
+from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
+from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
 from contract.codec import encode_segment
 from storage import s3
 from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
@@ -118,9 +121,10 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str], work_path
     return listing
 
 
-def segment_to_example(segment: np.ndarray, clip: Clip, index: int) -> bytes:
+def segment_to_example(segment: np.ndarray, clip: Clip, index: int, stats: dict) -> bytes:
+    # The clip's statistics (audio/stats.py) ride on each of its segments, for data validation.
     return encode_segment(segment, label=clip.label, language=clip.language, speaker_id=clip.speaker_id,
-                          source_key=clip.key, segment_index=index)
+                          source_key=clip.key, segment_index=index, extra=stats_to_features(stats))
 
 
 class _DecodeAndSegment(beam.DoFn):
@@ -128,11 +132,10 @@ class _DecodeAndSegment(beam.DoFn):
 
     OUTCOMES = "outcomes"
 
-    def __init__(self, bucket: str, endpoint: str, split_of: dict[str, str], sample_rate: int,
+    def __init__(self, bucket: str, endpoint: str, sample_rate: int,
                  segment_samples: int, hop_samples: int, trim_threshold_db: float, retry_seconds: float):
         self._bucket = bucket
         self._endpoint = endpoint
-        self._split_of = split_of
         self._rate = sample_rate
         self._segment = segment_samples
         self._hop = hop_samples
@@ -149,10 +152,10 @@ class _DecodeAndSegment(beam.DoFn):
         # Two botocore attempts and short timeouts: storage.fetch's backoff owns the waiting.
         self._client = s3.make_client(self._endpoint or None, max_attempts=2, timeout_s=20)
 
-    def process(self, line: str) -> Iterator[Any]:
+    def process(self, line: str, split_of: dict[str, str]) -> Iterator[Any]:
         key, language, label, speaker = json.loads(line)
         clip = Clip(key, language, label, speaker)
-        split = self._split_of[speaker]
+        split = split_of[speaker]
         data = yield from self._fetch(clip)
         if data is None:
             return
@@ -161,6 +164,7 @@ class _DecodeAndSegment(beam.DoFn):
         except DecodeError as err:
             yield from self._skip(clip, str(err))
             return
+        stats = clip_statistics(data, waveform, self._rate)
         del data
         voiced = trim_silence(waveform, self._rate, self._trim_db)
         if len(voiced) < self._rate // 10:
@@ -170,7 +174,7 @@ class _DecodeAndSegment(beam.DoFn):
         self._clips.inc()
         self._segments.inc(len(segments))
         for index, segment in enumerate(segments):
-            yield split, segment_to_example(segment, clip, index)
+            yield split, segment_to_example(segment, clip, index, stats)
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
             "kind": "ingested", "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": len(voiced) / self._rate, "segments": len(segments)})
@@ -284,21 +288,23 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise ValueError(
                 f"no audio clips found under {where} in folders {languages} "
                 f"(ignored: {listing.ignored_counts()}); expected keys like {prefix}{languages[0]}/clip.mp3")
-        split_of = assign_speakers(listing.speakers_by_language, float(exec_properties["eval_fraction"]),
-                                   int(exec_properties["split_seed"]))
         logging.info("S3AudioExampleGen: %d clips from %s", listing.clips, where)
 
         splits = [TRAIN, EVAL]
         examples.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
-        dofn = _DecodeAndSegment(bucket, endpoint, split_of, rate, segment_samples, hop_samples,
+        dofn = _DecodeAndSegment(bucket, endpoint, rate, segment_samples, hop_samples,
                                  float(exec_properties["trim_threshold_db"]), retry_seconds)
         with self._make_beam_pipeline() as pipeline:
+            clips = pipeline | "Clips" >> beam.io.ReadFromText(listing.work_path)
+            split_of = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
+                listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
+                int(exec_properties["split_seed"]))
             results = (
-                pipeline
-                | "Clips" >> beam.io.ReadFromText(listing.work_path)
+                clips
                 | "Spread" >> beam.Reshuffle()
-                | "DecodeAndSegment" >> beam.ParDo(dofn).with_outputs(_DecodeAndSegment.OUTCOMES, main="segments"))
+                | "DecodeAndSegment" >> beam.ParDo(dofn, split_of=beam.pvalue.AsSingleton(split_of)).with_outputs(
+                    _DecodeAndSegment.OUTCOMES, main="segments"))
             for split in splits:
                 (results.segments
                  | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
