@@ -189,9 +189,12 @@ MUTATIONS: list[Mutation] = [
       "        present = s3.object_size(self.client, self.cfg.bucket, key) if self.bucket_exists else None",
       "        present = None",
       "tests/test_scraper_crawl.py"),
-    # -- whole pipeline (minutes each) --------------------------------------------------------
+    # -- the Evaluator's gate, through TFMA's validator ------------------------------------------
     M("evaluator_gate_open", "Evaluator gate", "pipeline/pipeline.py",
       'lower_bound={"value": accuracy_lower_bound}', 'lower_bound={"value": 0.0}',
+      "tests/test_evaluator_gate.py"),
+    M("evaluator_regression_unchecked", "Evaluator gate", "pipeline/pipeline.py",
+      'absolute={"value": -regression_tolerance}', 'absolute={"value": -1.0}',
       "tests/test_evaluator_gate.py"),
 ]
 
