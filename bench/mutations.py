@@ -201,6 +201,13 @@ MUTATIONS: list[Mutation] = [
       "        present = s3.object_size(self.client, self.cfg.bucket, key) if self.bucket_exists else None",
       "        present = None",
       "tests/test_scraper_crawl.py"),
+    # -- entry points ---------------------------------------------------------------------------
+    M("no_cache_ignored", "caching", "local_runner.py",
+      "enable_cache=not args.no_cache", "enable_cache=True",
+      "tests/test_local_runner_options.py"),
+    M("visualize_skips_augmentations", "visualisation", "models/visualize.py",
+      "    for name in REGISTRY:", "    for name in list(REGISTRY)[:3]:",
+      "tests/test_visualize.py"),
     # -- the Evaluator's gate, through TFMA's validator ------------------------------------------
     M("evaluator_gate_open", "Evaluator gate", "pipeline/pipeline.py",
       'lower_bound={"value": accuracy_lower_bound}', 'lower_bound={"value": 0.0}',
