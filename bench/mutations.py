@@ -208,6 +208,9 @@ MUTATIONS: list[Mutation] = [
     M("visualize_skips_augmentations", "visualisation", "models/visualize.py",
       "    for name in REGISTRY:", "    for name in list(REGISTRY)[:3]:",
       "tests/test_visualize.py"),
+    M("beam_args_dropped", "Beam runners", "pipeline/heavy_stages.py",
+      "beam_pipeline_args=list(beam_args), enable_cache=False)", "beam_pipeline_args=[], enable_cache=False)",
+      "tests/test_beam_multiprocess.py"),
     # -- the Evaluator's gate, through TFMA's validator ------------------------------------------
     M("evaluator_gate_open", "Evaluator gate", "pipeline/pipeline.py",
       'lower_bound={"value": accuracy_lower_bound}', 'lower_bound={"value": 0.0}',
