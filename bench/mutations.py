@@ -173,6 +173,13 @@ MUTATIONS: list[Mutation] = [
     M("serving_min_seconds_ignored", "serving: bad input", "serving/audio_input.py",
       "    if decoded < limits.min_seconds:", "    if False:",
       "tests/test_serving_cli.py"),
+    M("client_version_ignored", "serving: clients", "serving/cli.py",
+      "RestModel(args.rest, args.model, args.version, policy)", "RestModel(args.rest, args.model, None, policy)",
+      "tests/test_serving_clients.py", "-k", "version and rest"),
+    M("client_min_seconds_ignored", "serving: bad input", "serving/cli.py",
+      "min_seconds = args.min_seconds if args.min_seconds is not None else",
+      "min_seconds = 0.0 if args.min_seconds is not None else",
+      "tests/test_serving_clients.py", "-k", "min_seconds"),
     # -- storage, caching, manifest -----------------------------------------------------------
     M("fingerprint_ignores_etag", "caching", "storage/corpus.py",
       "json.dumps([obj.key, obj.size, obj.etag])", "json.dumps([obj.key, obj.size])",
