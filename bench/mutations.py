@@ -195,10 +195,10 @@ MUTATIONS: list[Mutation] = [
       "tests/test_pipeline_definition.py"),
     M("manifest_unsorted", "manifest handling", "storage/s3.py",
       'ordered = sorted(rows, key=lambda r: r["key"])', "ordered = list(rows)",
-      "tests/test_storage.py"),
+      "tests/test_manifest.py"),
     M("manifest_rows_unchecked", "manifest handling", "storage/s3.py",
       'if not isinstance(row, dict) or "key" not in row:', "if False:",
-      "tests/test_storage.py"),
+      "tests/test_manifest.py"),
     # -- scraper ------------------------------------------------------------------------------
     M("scraper_no_rate_limit", "scraper: politeness", "scraper/fetch.py",
       "self._next[host] = slot + max(self.interval, self._min_interval.get(host, 0.0))",
