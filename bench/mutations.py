@@ -81,7 +81,8 @@ MUTATIONS: list[Mutation] = [
       "tests/test_ingestion.py::test_same_seed_same_split_other_seed_other_split"),
     # -- augmentation (one per family) ---------------------------------------------------------
     M("per_language_unknown_accepted", "augmentation: per-language policy", "pipeline/pipeline.py",
-      "    if unknown:\n        raise ValueError(f\"per-language", "    if False:\n        raise ValueError(f\"per-language",
+      "    if unknown:\n        raise ValueError(f\"per-language",
+      "    if False:\n        raise ValueError(f\"per-language",
       "tests/test_pipeline_definition.py"),
     M("time_mask_noop", "augmentation: time mask", "audio/augment.py",
       "    w[start : start + length] = 0.0\n", "",
