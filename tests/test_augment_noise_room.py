@@ -47,8 +47,17 @@ def test_background_noise_from_the_bank_at_target_snr(snr_db):
         out = A.REGISTRY["background_noise"].apply(w, SR, None, snr_db=snr_db, index=index, offset=0.7)
         added = out - w.astype(np.float64)
         assert 10 * np.log10(np.sum(w.astype(np.float64) ** 2) / np.sum(added**2)) == pytest.approx(snr_db, abs=0.01)
-        expected = noise.bank_excerpt(bank, index, 0.7, len(w))
+        # Reference: that bank file looped, read from 70 % of its length (not the helper under test).
+        raw = bank[index][1]
+        start = int(0.7 * len(raw))
+        expected = np.concatenate([raw] * (2 + len(w) // len(raw)))[start:start + len(w)]
         assert abs(np.corrcoef(added, expected)[0, 1]) > 0.999   # it is that bank file's excerpt
+
+
+def test_bank_excerpt_starts_at_the_offset_and_loops():
+    bank = [("ramp", np.arange(10.0))]
+    np.testing.assert_array_equal(noise.bank_excerpt(bank, 0, 0.3, 12), [3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(noise.bank_excerpt(bank, 1, 0.0, 3), [0, 1, 2])   # index wraps round the bank
 
 
 def test_noise_bank_missing_gives_a_clear_error(tmp_path):

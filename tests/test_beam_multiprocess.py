@@ -3,7 +3,10 @@ as one in-memory worker (what a distributed runner must preserve: no state share
 deterministic decoding, analyzers that combine across workers)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import psutil
 import pytest
 
 from contract.features import LABEL_XF, LOG_MEL, MFCC, transformed_name
@@ -19,6 +22,39 @@ TWO_PROCESSES = ["--direct_running_mode=multi_processing", "--direct_num_workers
 LOG_MEL_XF, MFCC_XF = transformed_name(LOG_MEL), transformed_name(MFCC)
 
 
+class BeamWorkers:
+    """Watches this process's children for Beam SDK worker processes while a run lasts:
+    the PIDs seen, and the most seen alive at one time."""
+
+    def __init__(self):
+        self.pids: set[int] = set()
+        self.most_at_once = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            alive = set()
+            for child in me.children(recursive=True):
+                try:
+                    if "apache_beam.runners.worker.sdk_worker_main" in " ".join(child.cmdline()):
+                        alive.add(child.pid)
+                except psutil.Error:          # exited between the listing and the look
+                    pass
+            self.pids |= alive
+            self.most_at_once = max(self.most_at_once, len(alive))
+            self._stop.wait(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 @pytest.fixture(scope="module")
 def runs(s3_endpoint, tiny_corpus, tmp_path_factory):
     client = s3.make_client(s3_endpoint)
@@ -30,9 +66,19 @@ def runs(s3_endpoint, tiny_corpus, tmp_path_factory):
     def beam(args):
         return common.override(runtime=dict(direct_args=(), beam_args=args))
 
-    one = run_ingestion_and_transform(str(tmp_path_factory.mktemp("in_memory")), beam(IN_MEMORY))
-    two = run_ingestion_and_transform(str(tmp_path_factory.mktemp("two_procs")), beam(TWO_PROCESSES))
+    with BeamWorkers() as workers_one:
+        one = run_ingestion_and_transform(str(tmp_path_factory.mktemp("in_memory")), beam(IN_MEMORY))
+    with BeamWorkers() as workers_two:
+        two = run_ingestion_and_transform(str(tmp_path_factory.mktemp("two_procs")), beam(TWO_PROCESSES))
+    one.workers, two.workers = workers_one, workers_two
     return one, two
+
+
+def test_the_two_process_run_really_ran_two_worker_processes(runs):
+    """Otherwise the comparisons below would compare an in-memory run with itself."""
+    one, two = runs
+    assert one.workers.pids == set()                       # in memory: no worker process
+    assert two.workers.most_at_once >= 2, sorted(two.workers.pids)
 
 
 def by_segment(records):

@@ -1,12 +1,15 @@
 """S3AudioExampleGen against the embedded S3 endpoint: bad objects, the split, the records."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import uuid
 
 import numpy as np
 import pytest
+import soundfile
+import soxr
 from tfx.types import standard_artifacts
 
 from contract.codec import read_floats, read_split
@@ -53,6 +56,21 @@ def _records(examples, split):
     return out
 
 
+def _blip_wav() -> bytes:
+    """1 s of a WAV file whose only sound is a 50 ms tone: under 0.1 s once silence is trimmed."""
+    t = np.arange(RATE) / RATE
+    audio = np.where((t >= 0.5) & (t < 0.55), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+    out = io.BytesIO()
+    soundfile.write(out, audio, RATE, format="WAV")
+    return out.getvalue()
+
+
+def _reference_waveform(path: str) -> np.ndarray:
+    """The clip decoded here, with soundfile and soxr directly: mono at 16 kHz."""
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(samples.mean(axis=1), rate, RATE, quality="HQ")
+
+
 @pytest.fixture()
 def bucket(s3_endpoint, tiny_corpus):
     """A fresh bucket with the tiny corpus under clips/, plus bad and stray objects."""
@@ -63,6 +81,7 @@ def bucket(s3_endpoint, tiny_corpus):
     s3.put_bytes(client, name, "clips/French/error_page.mp3",
                  b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>")
     s3.put_bytes(client, name, "clips/German/empty.mp3", b"")
+    s3.put_bytes(client, name, "clips/German/blip.wav", _blip_wav())
     s3.put_bytes(client, name, "clips/Klingon/hello.mp3", b"ID3 not really")
     s3.put_bytes(client, name, "clips/English/notes.txt", b"not audio")
     return name
@@ -74,7 +93,9 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
         report = json.load(f)
 
     skipped = {row["key"]: row["reason"] for row in report["skipped"]}
-    assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3"}
+    assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3",
+                            "clips/German/blip.wav"}
+    assert skipped["clips/German/blip.wav"] == "silent or shorter than 0.1 s after trimming"
     assert "HTML" in skipped["clips/French/error_page.mp3"]
     assert skipped["clips/German/empty.mp3"] == "empty object"
     assert skipped["clips/English/broken.mp3"].startswith("undecodable audio")
@@ -90,11 +111,18 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
         assert np.all(np.isfinite(r["waveform"])) and np.abs(r["waveform"]).max() <= 1.0
         assert LANGUAGES[r["label"]] == r["language"]
         assert r["key"].startswith(f"clips/{r['language']}/")
-    # 2.5 s clips, 1 s windows every 0.5 s: indices 0..3 (the last one padded).
+    # 2.5 s clips with no silence to trim, 1 s windows every 0.5 s: starts 0, 0.5, 1.0 and 1.5 s,
+    # the last one ending at the clip's end. Each segment is that stretch of the clip as decoded here.
     per_clip = {}
     for r in records:
-        per_clip.setdefault(r["key"], []).append(r["index"])
-    assert all(sorted(v) == list(range(len(v))) and 3 <= len(v) <= 4 for v in per_clip.values())
+        per_clip.setdefault(r["key"], {})[r["index"]] = r["waveform"]
+    assert all(sorted(v) == [0, 1, 2, 3] for v in per_clip.values())
+    for key in sorted(per_clip)[:6]:
+        reference = _reference_waveform(os.path.join(tiny_corpus[0], key[len("clips/"):]))
+        assert len(reference) == int(2.5 * RATE)
+        for index, segment in per_clip[key].items():
+            start = index * RATE // 2
+            np.testing.assert_allclose(segment, reference[start:start + RATE], atol=1e-6)
     assert report["segments"]["train"] + report["segments"]["eval"] == len(records)
 
 

@@ -84,14 +84,18 @@ def test_client_gives_up_after_its_retries_with_a_clear_error(endpoint, served, 
 
 
 def test_client_times_out_a_slow_call_and_retries_it(endpoint, served, files, capsys):
-    served.reset(slow_first=1, delay_s=2.0)
-    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--timeout", "0.5",
+    # The slow call is held until the client has finished, so it can only end by the client's
+    # timeout; the timeout leaves the other calls (tens of ms each) a wide margin on a loaded machine.
+    served.reset(slow_first=1, delay_s=None)
+    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--timeout", "5",
                                                "--retries", "1", "--backoff", "0.01", files[0]])
+    served.release()
     assert status == 0 and records[0]["language"] == "French"
     assert served.calls == 1 + 3
-    served.reset(slow_first=100, delay_s=1.0)
-    status, _, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--timeout", "0.3",
+    served.reset(slow_first=100, delay_s=None)
+    status, _, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--timeout", "1",
                                          "--retries", "0", files[0]])
+    served.release()
     assert status == 2
     assert ("DEADLINE_EXCEEDED" if endpoint[0] == "--grpc" else "timeout") in errors[0]
 
@@ -113,6 +117,27 @@ def test_client_reports_a_bad_file_and_goes_on(endpoint, served, files, tmp_path
     status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, str(empty), files[2]])
     assert status == 1 and [r["language"] for r in records] == ["German"]
     assert errors == [f"error: {json.dumps(str(empty))}: empty file"]
+
+
+def test_client_asks_for_the_version_it_is_given(endpoint, served, files, capsys):
+    """The servers answer only their own version: the right --version works, another is refused."""
+    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--version",
+                                               str(served.version), files[0]])
+    assert status == 0 and errors == [] and records[0]["language"] == "French"
+    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--version",
+                                               str(served.version + 1), "--retries", "0", files[0]])
+    assert status == 2 and records == []
+    assert ("NOT_FOUND" if endpoint[0] == "--grpc" else "404") in errors[0], errors
+
+
+def test_client_min_seconds_refuses_shorter_files_and_keeps_longer_ones(endpoint, served, files, capsys):
+    german = files[2]                                                    # 1.7 s
+    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--min-seconds", "2",
+                                               german, files[0]])        # French: 2.6 s
+    assert status == 1 and [r["language"] for r in records] == ["French"]
+    assert errors == [f"error: {german}: too short (1.70 s < 2.00 s minimum)"]
+    status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--min-seconds", "1.5", german])
+    assert status == 0 and errors == [] and records[0]["language"] == "German"
 
 
 def test_rest_row_format_and_status_work_with_every_signature(served):

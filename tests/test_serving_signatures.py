@@ -106,9 +106,11 @@ def test_predict_waveform_classifies_variable_lengths_and_returns_windows(model)
         windows = 1 + int(np.ceil(max(seconds - 1.5, 0) / 0.75 - 1e-6))
         assert out["window_start_s"] == pytest.approx(0.75 * np.arange(windows), abs=1e-4)
         assert out["window_end_s"][-1] == pytest.approx(seconds, abs=1e-3)
-        # pooled = window probabilities averaged by real audio
         assert out["window_speech"].tolist() == [1.0] * windows        # synthetic speech throughout
-        weights = out["window_weight"]
+        # Each window weighs its share of real audio, computed here from the clip length
+        # (0.9 s -> [0.6]; 1.5 s -> [1]; 4.2 s -> [1, 1, 1, 1, 0.8]), not read from the model.
+        weights = np.clip(seconds - 0.75 * np.arange(windows), 0.0, 1.5) / 1.5
+        np.testing.assert_allclose(out["window_weight"], weights, atol=1e-4)
         expected = (out["window_probabilities"] * weights[:, None]).sum(0) / weights.sum()
         np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
 
@@ -135,11 +137,12 @@ def test_predict_wav_matches_predict_waveform_at_16k_and_resamples_other_rates(m
 
 def test_embed_returns_pooled_embedding_and_probabilities(model):
     fn = model.signatures["embed"]
-    batch = np.stack([clip("English", 3.0, seed=1), clip("German", 3.0, seed=2)])
+    batch = np.stack([clip("English", 2.0, seed=1), clip("German", 2.0, seed=2)])
     out = {k: v.numpy() for k, v in fn(waveform=tf.constant(batch)).items()}
     assert out["embedding"].shape[0] == 2 and out["embedding"].shape[1] > 8
     assert [x.decode() for x in out["language"]] == ["English", "German"]
-    weights = out["window_weight"][0]
+    weights = np.array([1.0, 1.25 / 1.5])     # 2 s: windows at 0 and 0.75 s, the second 1.25 s real
+    np.testing.assert_allclose(out["window_weight"], [weights, weights], atol=1e-4)
     pooled = (out["window_embeddings"][0] * weights[:, None]).sum(0) / weights.sum()
     np.testing.assert_allclose(out["embedding"][0], pooled, rtol=1e-4, atol=1e-5)
     assert not np.allclose(out["embedding"][0], out["embedding"][1])

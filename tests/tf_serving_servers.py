@@ -7,7 +7,8 @@
   "signature_name", bytes as {"b64": ...}; GET /v1/models/NAME (status) and .../metadata.
 
 Both can refuse the first `fail_first` calls (UNAVAILABLE / 503) and answer the first
-`slow_first` calls only after `delay_s`, to test the clients' retries and timeouts.
+`slow_first` calls only after `delay_s` (or, with delay_s=None, once released), to test the
+clients' retries and timeouts.
 """
 from __future__ import annotations
 
@@ -45,9 +46,17 @@ class ServedModel:
         self._lock = threading.Lock()
         self.reset()
 
-    def reset(self, fail_first: int = 0, slow_first: int = 0, delay_s: float = 0.0) -> None:
+    def reset(self, fail_first: int = 0, slow_first: int = 0, delay_s: float | None = 0.0) -> None:
+        """`delay_s=None` holds the slow calls until `release()`: a client's timeout then fires
+        first however loaded the machine is, with no race between its timer and the reply."""
+        if getattr(self, "_released", None) is not None:
+            self._released.set()                  # free calls still held by the previous setting
         self.fail_first, self.slow_first, self.delay_s = fail_first, slow_first, delay_s
+        self._released = threading.Event()
         self.calls = 0
+
+    def release(self) -> None:
+        self._released.set()
 
     def admit(self) -> bool:
         """Count a call; False while it should be refused as unavailable."""
@@ -55,7 +64,10 @@ class ServedModel:
             self.calls += 1
             call = self.calls
         if call <= self.slow_first:
-            time.sleep(self.delay_s)
+            if self.delay_s is None:
+                self._released.wait(120.0)        # bounded, so a forgotten release cannot hang a run
+            else:
+                time.sleep(self.delay_s)
         return call > self.fail_first
 
     def run(self, signature_name: str, inputs: dict) -> dict[str, np.ndarray]:
