@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from audio import augment as A
-from audio_signals import rms, speechlike, tone
+from tests.helpers.audio_signals import rms, speechlike, tone
 
 
 def test_polarity_inversion_negates_exactly():

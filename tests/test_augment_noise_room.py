@@ -8,7 +8,7 @@ import soundfile
 
 from audio import augment as A
 from audio import noise, reverb
-from audio_signals import SR, decay_time_s, rms, speechlike, tone
+from tests.helpers.audio_signals import SR, decay_time_s, rms, speechlike, tone
 
 
 @pytest.mark.parametrize("snr_db", [10.0, 17.5, 30.0])

@@ -7,7 +7,7 @@ import pytest
 
 from audio import augment as A
 from audio import spectral_effects
-from audio_signals import SR, peak_freq, tone
+from tests.helpers.audio_signals import SR, peak_freq, tone
 
 
 @pytest.mark.parametrize("semitones", [-3.0, -1.5, 1.0, 2.0, 3.0])

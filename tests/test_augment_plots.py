@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from audio import augment as A
-from audio_signals import SR, speechlike, tone
+from tests.helpers.audio_signals import SR, speechlike, tone
 
 
 def test_plot_augmentations_writes_png(tmp_path):

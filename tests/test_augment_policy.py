@@ -14,7 +14,7 @@ import pytest
 
 from audio import augment as A
 from audio import noise
-from audio_signals import SR, speechlike
+from tests.helpers.audio_signals import SR, speechlike
 
 
 def test_augment_reproducible_and_copy_dependent():

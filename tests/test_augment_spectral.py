@@ -6,7 +6,7 @@ import pytest
 
 from audio import augment as A
 from audio import spectral_effects
-from audio_signals import SR, band_energy_db, centroid_hz, formant_voice, tone
+from tests.helpers.audio_signals import SR, band_energy_db, centroid_hz, formant_voice, tone
 
 
 @pytest.mark.parametrize("cutoff_hz", [200.0, 400.0])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from audio import augment as A
-from audio_signals import SR, tone
+from tests.helpers.audio_signals import SR, tone
 
 
 def test_time_mask_zeroes_exactly_the_span():

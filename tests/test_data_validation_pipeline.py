@@ -8,8 +8,8 @@ import os
 import pytest
 import tensorflow as tf
 
-import planted_anomalies as planted
-from conftest import pipeline_argv, run_local_pipeline
+from tests.helpers import planted_anomalies as planted
+from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
 from pipeline.data_validation import read_clip_records
 
 

@@ -1,6 +1,6 @@
 """Fault injection for ingestion: a failing store, malformed manifests, hostile audio files.
 
-The store's faults come from tests/fault_proxy.py, a proxy on 127.0.0.1 in front of moto's
+The store's faults come from tests/helpers/fault_proxy.py, a proxy on 127.0.0.1 in front of moto's
 S3 server that answers 500/503 or resets connections for a number of requests.
 """
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pytest
 import soundfile
 
 from components.s3_audio_example_gen.executor import REPORT_NAME, IngestionFailed
-from fault_proxy import audio_gets, fault_proxy
+from tests.helpers.fault_proxy import audio_gets, fault_proxy
 from storage import s3
 from storage.corpus import upload_corpus
-from test_ingestion import LANGUAGES, _props, _records, _run
+from tests.helpers.ingestion import LANGUAGES, _props, _records, _run
 
 
 def _report(examples):

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from contract.codec import float_feature
 from contract import features
-from conftest import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
-from synthetic_corpus import synth_clip
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
+from tests.helpers.synthetic_corpus import synth_clip
 
 RATE = 16000
 
@@ -117,7 +117,7 @@ def test_pushed_model_classifies_unseen_clips_through_both_signatures(runs):
 
 
 def test_pushed_serving_graph_contains_no_augmentation(runs):
-    from graph_ops import augmentation_ops, signature_ops
+    from tests.helpers.graph_ops import augmentation_ops, signature_ops
 
     first, _, _ = runs
     for signature in ("serving_default", "predict_waveform"):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import pipeline_argv
+from tests.helpers.pipeline_runs import pipeline_argv
 from pipeline.run_lock import OutputDirBusy, exclusive_output_dir, fail_interrupted_executions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -20,10 +20,7 @@ from scraper.keys import MAX_NAME_LENGTH, object_key, sanitize_file_name
 from scraper.parse import parse_listing, parse_size_kb
 from scraper.validate import frame_length, mpeg_problem
 
-try:  # tests/ as a package or as a plain directory on sys.path
-    from tests import scraper_fixtures as fx
-except ImportError:  # pragma: no cover
-    import scraper_fixtures as fx
+from tests.helpers import scraper_fixtures as fx
 
 BASE = "https://www.audio-lingua.eu"
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*\.mp3$"

@@ -1,4 +1,4 @@
-"""`python -m serving client` against TF Serving's wire formats (tests/tf_serving_servers.py),
+"""`python -m serving client` against TF Serving's wire formats (tests/helpers/tf_serving_servers.py),
 gRPC and REST on 127.0.0.1, backed by the pushed SavedModel of the tiny pipeline run."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import PIPELINE_LANGUAGES as LANGUAGES
-from serving_helpers import RATE, clip, run_cli, wav_bytes, write
-from tf_serving_servers import ServedModel, grpc_server, rest_server
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.serving_helpers import RATE, clip, run_cli, wav_bytes, write
+from tests.helpers.tf_serving_servers import ServedModel, grpc_server, rest_server
 
 NAME = "langid"
 

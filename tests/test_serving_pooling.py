@@ -14,7 +14,7 @@ import tf_keras as keras
 
 from contract import features
 from models.keras_model.signatures import EMBEDDING_LAYER, make_signatures
-from serving_helpers import wav_bytes
+from tests.helpers.serving_helpers import wav_bytes
 
 RATE, WINDOW, HOP = 8000, 24000, 12000    # 3 s windows every 1.5 s, at the lowest rate predict_wav takes
 LANGUAGES = ["a", "b", "c"]

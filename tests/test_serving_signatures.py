@@ -17,9 +17,9 @@ import soundfile
 import soxr
 import tensorflow as tf
 
-from conftest import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
 from models.keras_model.signatures import resample
-from serving_helpers import RATE, clip, wav_bytes
+from tests.helpers.serving_helpers import RATE, clip, wav_bytes
 
 # Run in a fresh interpreter that imports TensorFlow only: lists every op of the graph and of
 # every function in its library, the ops reachable from the serving signatures, and which are

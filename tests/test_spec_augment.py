@@ -55,7 +55,7 @@ def test_no_masks_is_the_identity():
 def test_the_augmentation_op_detector_sees_spec_augment_in_a_training_graph():
     """Positive control for the serving-graph checks in the e2e tests: the same walker finds the
     masks' random ops when a graph really contains SpecAugment, and none without it."""
-    from graph_ops import augmentation_ops, graph_def_ops
+    from tests.helpers.graph_ops import augmentation_ops, graph_def_ops
 
     spec = {"log_mel": tf.TensorSpec([None, 50, 64]), "mfcc": tf.TensorSpec([None, 50, 13])}
     train = tf.function(lambda x: spec_augment(x, ["log_mel"])).get_concrete_function(spec)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from audio import speech
 from models.keras_model.signatures import speech_flags
-from synthetic_corpus import synth_clip
+from tests.helpers.synthetic_corpus import synth_clip
 
 RATE = 16000
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")

@@ -8,7 +8,7 @@ import soundfile
 
 from serving import cli
 from serving.audio_input import wav_bytes  # noqa: F401  (re-exported for the tests)
-from synthetic_corpus import synth_clip
+from tests.helpers.synthetic_corpus import synth_clip
 
 RATE = 16000
 

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import soundfile
 
-from synthetic_corpus import make_corpus, synth_clip
+from tests.helpers.synthetic_corpus import make_corpus, synth_clip
 
 CLIPPED = "English/en-s1__clipped.mp3"
 NOISE = "English/en-s2__roomnoise.mp3"
