@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 import time
 
 from pipeline import flags
-from pipeline.console_logging import configure_logging
 from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
+from pipeline.console_logging import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,12 +73,12 @@ def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadat
 
 def run(args) -> dict:
     """Run the pipeline once; return the run summary (also printed)."""
+    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
+    from pipeline.run_report import add_to_summary_file, run_names, summarise_run
     from storage import s3
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
     from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
-    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
-    from pipeline.run_report import add_to_summary_file, run_names, summarise_run
 
     config: PipelineConfig = args.config
     embedded = not args.s3_endpoint and not args.bucket

@@ -92,7 +92,8 @@ def main(argv=None) -> None:
             results[label] = {"copies": copies, "uploaded": clips, **json.loads(child.stdout.strip().splitlines()[-1])}
             print(label, results[label], flush=True)
     ratio = results["large"]["peak_rss_mb"] / results["small"]["peak_rss_mb"]
-    print(f"peak RSS large/small: {ratio:.2f} for {results['large']['clips'] / results['small']['clips']:.1f}x the clips")
+    clips_ratio = results["large"]["clips"] / results["small"]["clips"]
+    print(f"peak RSS large/small: {ratio:.2f} for {clips_ratio:.1f}x the clips")
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     rows = {}
     for payload in ("float", "pcm"):
         examples(segments[:1], payload)  # imports TensorFlow outside the timing
-        serialize_ms = per_segment_ms(lambda s: examples([s], payload), segments)
+        serialize_ms = per_segment_ms(lambda s, p=payload: examples([s], p), segments)
         records = examples(segments, payload)
         compressed = {level: [zlib.compress(r, level) for r in records] for level in (6, 1)}
         rows[payload] = {

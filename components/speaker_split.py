@@ -32,7 +32,7 @@ def speaker_from_key(key: str) -> str:
 
 
 def _rank(seed: int, speaker_id: str) -> str:
-    return hashlib.sha256(f"{seed}:{speaker_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seed}:{speaker_id}".encode()).hexdigest()
 
 
 def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[str, str]:

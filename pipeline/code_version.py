@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from contract.features import REPRESENTATIONS
 from contract.schema import SCHEMA_PATH
@@ -222,7 +223,7 @@ class TrainingConfig:
     seed: int = 42               # Keras weights and shuffling (its own field; same value the split had)
     # Off by default: at the demo's 1,000-step budget it cost held-out accuracy (0.929 vs 0.939,
     # one run each); --spec-augment on uses SpecAugmentConfig's defaults.
-    spec_augment: Optional[SpecAugmentConfig] = None
+    spec_augment: SpecAugmentConfig | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
@@ -308,7 +309,7 @@ class PipelineConfig:
         _check(not unknown, "--augmentation",
                f"per-language augmentation for language(s) {unknown} not in --languages {list(self.data.languages)}")
 
-    def override(self, **groups: Mapping[str, Any]) -> "PipelineConfig":
+    def override(self, **groups: Mapping[str, Any]) -> PipelineConfig:
         """A copy with some fields replaced, validated again:
         `config.override(data={"bucket": "b"}, training={"epochs": 2})`."""
         unknown = sorted(set(groups) - set(_GROUPS))

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
-from pipeline.config import (AUGMENTATION_ALL, AUGMENTATION_DEFAULT, BEAM_RUNNERS, ConfigError, PipelineConfig,
-                             SpecAugmentConfig)
+from pipeline.config import (
+    AUGMENTATION_ALL,
+    AUGMENTATION_DEFAULT,
+    BEAM_RUNNERS,
+    ConfigError,
+    PipelineConfig,
+    SpecAugmentConfig,
+)
 
 DEFAULTS = PipelineConfig()
 AUGMENTATION_PRESETS = {"default": AUGMENTATION_DEFAULT, "all": AUGMENTATION_ALL}

@@ -214,7 +214,7 @@ def write_model_card(pipeline, summary: dict, output_dir: str, languages: list[s
     """Write the card to reports/ and beside the pushed model; return the paths."""
     lineage = lineage_from_metadata(pipeline)
     synthetic = synthetic_by_language(read_manifest_rows(lineage), languages)
-    created = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = render_markdown(summary, lineage, languages, synthetic, created)
     html = render_html(text, "langid model card")
     paths = {"md": os.path.join(output_dir, "reports", f"{CARD_NAME}.md"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx

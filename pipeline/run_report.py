@@ -81,7 +81,8 @@ def _evaluation(uri: str, languages: list[str]) -> dict:
             size = len(languages)
             confusion = [[0.0] * size for _ in range(size)]
             for cell in matrices:
-                confusion[cell.get("actualClassId", 0)][cell.get("predictedClassId", 0)] += cell.get("numWeightedExamples", 0.0)
+                actual, predicted = cell.get("actualClassId", 0), cell.get("predictedClassId", 0)
+                confusion[actual][predicted] += cell.get("numWeightedExamples", 0.0)
             out["confusion"] = confusion
     return out
 
@@ -112,8 +113,8 @@ def plot_confusion(confusion: list[list[float]], languages: list[str], path: str
 
 
 def _first_waveform(examples_uri: str):
-    from contract.codec import read_floats, read_split
     from contract import features
+    from contract.codec import read_floats, read_split
 
     for example in read_split(examples_uri, "train"):
         return read_floats(example.features.feature[features.WAVEFORM])
@@ -238,7 +239,8 @@ def format_summary(summary: dict, languages: list[str]) -> str:
             for language in languages:
                 e = ingestion["per_split"].get(split, {}).get(language)
                 if e:
-                    lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} {e['segments']:8d} {e['seconds']:8.1f}")
+                    lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} "
+                                 f"{e['segments']:8d} {e['seconds']:8.1f}")
     if summary.get("data_validation"):
         lines.extend(format_data_validation(summary["data_validation"]))
     lines.append("")

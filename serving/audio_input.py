@@ -14,7 +14,7 @@ import dataclasses
 import io
 import os
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import soundfile

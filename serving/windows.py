@@ -11,7 +11,8 @@ embeddings) averaged over the windows that hold speech, weighted by real audio; 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterable, Iterator, Protocol
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 

@@ -14,8 +14,8 @@ One broken line must not cost the whole corpus, and must not pass unseen. Rules,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 MAX_LISTED_PROBLEMS = 1000  # problems beyond this are counted, not listed (bounded report)
 _BOM = b"\xef\xbb\xbf"

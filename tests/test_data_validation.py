@@ -9,7 +9,8 @@ from components.speaker_split import Clip, assign_clip_splits, assign_splits
 from contract import features
 from pipeline import data_validation as dv
 
-SCHEMA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "contract", "validation_schema.pbtxt")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA = os.path.join(ROOT, "contract", "validation_schema.pbtxt")
 
 
 def record(key, language, speaker, fingerprint=None, **stats):

@@ -23,7 +23,8 @@ def read(name: str) -> str:
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, argument) pairs, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(l for l in dockerfile.splitlines() if not l.lstrip().startswith("#")))
+    kept = "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
+    joined = re.sub(r"\\\n", " ", kept)
     return [(m.group(1).upper(), m.group(2).strip()) for m in re.finditer(r"^(\w+)\s+(.*)$", joined, re.M)]
 
 
@@ -56,12 +57,14 @@ def test_image_layout_matches_what_the_compiled_spec_expects():
 
 
 def test_dockerignore_keeps_every_install_input_and_drops_local_state():
-    patterns = [l.strip() for l in read(".dockerignore").splitlines() if l.strip() and not l.startswith("#")]
+    patterns = [line.strip() for line in read(".dockerignore").splitlines()
+                if line.strip() and not line.startswith("#")]
 
     def ignored(path: str) -> bool:
         parts = path.split("/")
         prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(p, pat.lstrip("*/")) for p in prefixes for pat in patterns)
+        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(p, pat.lstrip("*/"))
+                   for p in prefixes for pat in patterns)
 
     needed = ["scripts/install.sh", "setup.py", "requirements/base.txt", "requirements/constraints.txt",
               "contract/schema.pbtxt", "pipeline/container_entrypoint.py", "storage/tf_s3.py",

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 import soxr
-from tfx.types import standard_artifacts
 
 from components.s3_audio_example_gen.executor import REPORT_NAME
-from contract import features
 from storage import s3
-from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run
 from storage.corpus import upload_corpus
+from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run
+
 
 def _blip_wav() -> bytes:
     """1 s of a WAV file whose only sound is a 50 ms tone: under 0.1 s once silence is trimmed."""

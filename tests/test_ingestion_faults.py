@@ -16,9 +16,9 @@ import pytest
 import soundfile
 
 from components.s3_audio_example_gen.executor import REPORT_NAME, IngestionFailed
-from tests.helpers.fault_proxy import audio_gets, fault_proxy
 from storage import s3
 from storage.corpus import upload_corpus
+from tests.helpers.fault_proxy import audio_gets, fault_proxy
 from tests.helpers.ingestion import LANGUAGES, _props, _records, _run
 
 

@@ -69,7 +69,8 @@ def test_every_component_runs_its_executor_in_the_image_through_the_s3_entrypoin
         container = executors[label]["container"]
         assert container["image"] == IMAGE
         assert container["command"] == kubeflow_runner.KUBEFLOW_CONTAINER_COMMAND
-        assert container["args"][:4] == ["--executor_class_path", class_path, "--json_serialized_invocation_args", "{{$}}"]
+        assert container["args"][:4] == ["--executor_class_path", class_path,
+                                          "--json_serialized_invocation_args", "{{$}}"]
         module, cls = class_path.rsplit(".", 1)
         assert hasattr(importlib.import_module(module), cls)
         assert container["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio.data:9000"}]
@@ -108,8 +109,8 @@ def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package)
     text, docs, _, platform = flink_package
     executors = platform.platforms["kubernetes"].deployment_spec.executors
     assert set(executors) == {f"{name}_executor" for name in EXECUTORS}
-    for config in executors.values():
-        (secret,) = json_format.MessageToDict(config)["secretAsEnv"]
+    for executor in executors.values():
+        (secret,) = json_format.MessageToDict(executor)["secretAsEnv"]
         assert secret["secretName"] == "langid-s3"
         assert {(m["secretKey"], m["envVar"]) for m in secret["keyToEnv"]} == {
             ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")}

@@ -33,7 +33,8 @@ def test_gate_is_read_back_from_the_pipelines_eval_config():
     config = json.loads(json_format.MessageToJson(eval_config(LANGUAGES, 0.83, 0.02),
                                                   preserving_proto_field_name=True))
     gate = model_card.gate_from_eval_config(config)
-    assert gate == {"SparseCategoricalAccuracy": {"lower_bound": pytest.approx(0.83), "max_regression": pytest.approx(0.02)}}
+    assert gate == {"SparseCategoricalAccuracy": {"lower_bound": pytest.approx(0.83),
+                                                  "max_regression": pytest.approx(0.02)}}
 
 
 def test_synthetic_flag_per_language():

@@ -59,7 +59,8 @@ def test_code_versions_reach_the_components_cache_keys(tmp_path):
 
 def test_per_language_policy_for_a_language_not_in_the_list_is_refused(tmp_path):
     policy = {"per_language": {"Klingon": {"pitch_scale": {"p": 1.0}}}}
-    with pytest.raises(ConfigError, match=r"--augmentation: .*Klingon.*not in --languages \['English', 'French', 'German'\]"):
+    refused = r"--augmentation: .*Klingon.*not in --languages \['English', 'French', 'German'\]"
+    with pytest.raises(ConfigError, match=refused):
         _build(tmp_path, policy=policy)
     ok = {"per_language": {"French": {"pitch_scale": {"p": 1.0}}}}
     assert _build(tmp_path, policy=ok).components                        # a listed language is fine

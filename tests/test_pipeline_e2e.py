@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from contract.codec import float_feature
 from contract import features
-from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
+from contract.codec import float_feature
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.pipeline_runs import run_local_pipeline
 from tests.helpers.synthetic_corpus import synth_clip
 
 RATE = 16000
@@ -42,7 +43,8 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     for png in first["pngs"]:
         with open(png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png", "confusion_matrix.png"}
+    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png",
+                                                            "confusion_matrix.png"}
 
 
 def test_second_run_reuses_the_cache(runs):

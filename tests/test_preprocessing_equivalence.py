@@ -16,8 +16,14 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from contract import features
-from models.preprocessing import (_normalise_per_band, dense_waveform, fixed_length, preprocessing_fn,
-                                  representations, segment_samples)
+from models.preprocessing import (
+    _normalise_per_band,
+    dense_waveform,
+    fixed_length,
+    preprocessing_fn,
+    representations,
+    segment_samples,
+)
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import transform_custom_config
 
@@ -33,7 +39,8 @@ def reference_preprocessing_fn(inputs, custom_config):
     waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(custom_config))
     outputs = {}
     for name, value in representations(waveform, custom_config).items():
-        outputs[features.transformed_name(name)] = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
+        scale_free = features.REPRESENTATIONS[name] == "waveform"
+        outputs[features.transformed_name(name)] = value if scale_free else _normalise_per_band(value)
     if features.LABEL in inputs:
         outputs[features.LABEL_XF] = tf.reshape(inputs[features.LABEL], [-1, 1])
     return outputs

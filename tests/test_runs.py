@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tests.helpers.pipeline_runs import pipeline_argv
 from pipeline.run_lock import OutputDirBusy, exclusive_output_dir, fail_interrupted_executions
+from tests.helpers.pipeline_runs import pipeline_argv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _HOLD = ("import sys; from pipeline.run_lock import exclusive_output_dir\n"

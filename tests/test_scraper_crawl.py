@@ -23,7 +23,6 @@ from scraper.config import CrawlConfig
 from scraper.crawl import crawl
 from scraper.manifest import Manifest
 from storage import s3
-
 from tests.helpers import scraper_fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,10 +14,10 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
 from serving import cli
 from serving.model_dir import ModelNotFound, resolve_model_dir
 from serving.windows import Geometry, chunk_bounds
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
 from tests.helpers.serving_helpers import RATE, clip, run_cli, wav_bytes, write
 
 

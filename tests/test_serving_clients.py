@@ -53,13 +53,13 @@ def test_client_agrees_with_the_in_process_model(endpoint, served, files, pipeli
     assert status == 0 and errors == [], errors
     _, local, _ = run_cli(capsys, ["predict", "--model-dir", pipeline_run[0]["pushed_to"], *common])
     assert [remote[0]["language"], remote[2]["language"]] == ["French", "German"]
-    for r, l in zip(remote, local):
-        assert r["file"] == l["file"] and r["language"] == l["language"]
+    for r, here in zip(remote, local):
+        assert r["file"] == here["file"] and r["language"] == here["language"]
         assert list(r["probabilities"]) == LANGUAGES
         # only the 16-bit WAV encoding on the way to TF Serving differs
-        np.testing.assert_allclose(list(r["probabilities"].values()), list(l["probabilities"].values()), atol=5e-3)
-        assert [w["start_s"] for w in r["timeline"]] == [w["start_s"] for w in l["timeline"]]
-        assert [w["language"] for w in r["timeline"]] == [w["language"] for w in l["timeline"]]
+        np.testing.assert_allclose(list(r["probabilities"].values()), list(here["probabilities"].values()), atol=5e-3)
+        assert [w["start_s"] for w in r["timeline"]] == [w["start_s"] for w in here["timeline"]]
+        assert [w["language"] for w in r["timeline"]] == [w["language"] for w in here["timeline"]]
     assert {"English", "German"} <= {w["language"] for w in remote[1]["timeline"]}
     # metadata check + geometry probe + French (1 chunk) + 8 s recording (11 windows: 3 chunks) + German (1)
     assert served.calls == 2 + 1 + 3 + 1

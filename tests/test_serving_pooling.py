@@ -18,6 +18,7 @@ from tests.helpers.serving_helpers import wav_bytes
 
 RATE, WINDOW, HOP = 8000, 24000, 12000    # 3 s windows every 1.5 s, at the lowest rate predict_wav takes
 LANGUAGES = ["a", "b", "c"]
+KERNEL = [[4.0, -2.0, 0.0], [0.0, 60.0, -20.0]]   # the stand-in model: mean level and power -> logits
 
 
 class _TransformOutput:
@@ -32,7 +33,7 @@ def _model():
     x = keras.Input((WINDOW,), name="x")
     level = keras.layers.Lambda(lambda t: tf.stack([tf.reduce_mean(t, 1), tf.reduce_mean(t * t, 1)], 1),
                                 name=EMBEDDING_LAYER)(x)
-    logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant([[4.0, -2.0, 0.0], [0.0, 60.0, -20.0]]),
+    logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(KERNEL),
                                 bias_initializer="zeros")(level)
     return keras.Model(x, keras.layers.Softmax()(logits))
 
@@ -83,7 +84,7 @@ def test_predict_waveform_weights_windows_by_their_real_audio(signatures, second
 def _model_reference(windows: np.ndarray) -> np.ndarray:
     """The stand-in model in NumPy."""
     level = np.stack([windows.mean(1), (windows**2).mean(1)], 1)
-    logits = level @ np.array([[4.0, -2.0, 0.0], [0.0, 60.0, -20.0]])
+    logits = level @ np.array(KERNEL)
     e = np.exp(logits - logits.max(1, keepdims=True))
     return e / e.sum(1, keepdims=True)
 

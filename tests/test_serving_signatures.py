@@ -17,8 +17,8 @@ import soundfile
 import soxr
 import tensorflow as tf
 
-from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
 from models.keras_model.signatures import resample
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
 from tests.helpers.serving_helpers import RATE, clip, wav_bytes
 
 # Run in a fresh interpreter that imports TensorFlow only: lists every op of the graph and of

@@ -1,7 +1,6 @@
 """`python -m models.visualize` as a user runs it: one PNG per augmentation and representation."""
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys

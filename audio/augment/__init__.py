@@ -50,19 +50,23 @@ Adding an augmentation (say ``telephone``) takes two edits:
 The JSON policy, ``--augmentation``, the plots and the augmenter pick it up from the
 registry; a name registered but missing from ``ORDER`` (or the reverse) fails at import.
 """
-from audio.augment.additive_noise import (BackgroundNoiseParams, WhiteNoiseParams, add_background_noise,
-                                          add_white_noise)
+from audio.augment.additive_noise import BackgroundNoiseParams, WhiteNoiseParams, add_background_noise, add_white_noise
 from audio.augment.apply import augment, rng_for
 from audio.augment.base import AugmentationParams, limit_peak, register
-from audio.augment.level import (PolarityInversionParams, RandomGainParams, VolumeParams, apply_gain,
-                                 apply_volume_ramp, invert_polarity)
+from audio.augment.level import (
+                                          PolarityInversionParams,
+                                          RandomGainParams,
+                                          VolumeParams,
+                                          apply_gain,
+                                          apply_volume_ramp,
+                                          invert_polarity,
+)
 from audio.augment.pitch_speed import PitchScaleParams, TimeStretchParams, pitch_scale, time_stretch
 from audio.augment.policy import PER_LANGUAGE_KEY, AugmentationConfig, AugmentationPolicy
 from audio.augment.registry import ORDER, REGISTRY
 from audio.augment.room import RoomReverbParams, room_reverb
 from audio.augment.spectral import HighPassParams, VtlpParams, high_pass
-from audio.augment.timing import (RandomCropParams, TimeMaskParams, TimeShiftParams, random_crop, time_mask,
-                                  time_shift)
+from audio.augment.timing import RandomCropParams, TimeMaskParams, TimeShiftParams, random_crop, time_mask, time_shift
 
 __all__ = [
     "AugmentationConfig",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from audio.augment.base import AugmentationParams
 from audio.augment.registry import REGISTRY, unknown_name
@@ -45,12 +46,12 @@ class AugmentationConfig:
     def __iter__(self) -> Iterator[Any]:
         return iter(self.params)
 
-    def replace(self, name: str, **changes: Any) -> "AugmentationConfig":
+    def replace(self, name: str, **changes: Any) -> AugmentationConfig:
         """Copy with some fields of one augmentation changed, e.g. ``replace("high_pass", p=0)``."""
         new = dataclasses.replace(self[name], **changes)
         return AugmentationConfig(tuple(new if item.name == name else item for item in self.params))
 
-    def only(self, name: str) -> "AugmentationConfig":
+    def only(self, name: str) -> AugmentationConfig:
         """Copy where ``name`` always applies (p=1) and every other augmentation never does."""
         self[name]  # raises on unknown names
         return AugmentationConfig(
@@ -62,7 +63,7 @@ class AugmentationConfig:
         return {item.name: dataclasses.asdict(item) for item in self.params}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, Any]] | None) -> "AugmentationConfig":
+    def from_dict(cls, data: Mapping[str, Mapping[str, Any]] | None) -> AugmentationConfig:
         """Inverse of ``to_dict``; missing entries take defaults, unknown names raise."""
         data = data or {}
         if not isinstance(data, Mapping):
@@ -86,7 +87,7 @@ class AugmentationConfig:
         return json.dumps(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str | None) -> "AugmentationConfig":
+    def from_json(cls, text: str | None) -> AugmentationConfig:
         """Inverse of ``to_json``; an empty string or None gives the defaults."""
         return cls.from_dict(json.loads(text) if text else None)
 
@@ -105,7 +106,7 @@ class AugmentationPolicy:
     overrides: tuple = ()   # ((language, {name: {field: value}}), ...), sorted by language
 
     def __post_init__(self) -> None:
-        for language, override in self.overrides:
+        for _language, override in self.overrides:
             self._merged(override)   # validates names and values now, not on the first example
 
     def _merged(self, override: Mapping[str, Mapping[str, Any]]) -> AugmentationConfig:
@@ -136,7 +137,7 @@ class AugmentationPolicy:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "AugmentationPolicy":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> AugmentationPolicy:
         data = dict(data or {})
         per_language = data.pop(PER_LANGUAGE_KEY, None) or {}
         if not isinstance(per_language, Mapping):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec

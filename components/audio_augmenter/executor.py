@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 import tensorflow as tf
@@ -12,9 +12,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
-from contract.codec import example_key, float_feature, read_floats
 from audio.augment import AugmentationPolicy, augment, rng_for
 from contract import features
+from contract.codec import example_key, float_feature, read_floats
 
 _NAMESPACE = "AudioAugmenter"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -58,7 +58,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         bucket: str,
         languages: Sequence[str],
         prefix: str,
-        s3_endpoint: Optional[str],
+        s3_endpoint: str | None,
         sample_rate: int,
         segment_seconds: float,
         hop_seconds: float,

@@ -22,7 +22,8 @@ import json
 import logging
 import os
 import posixpath
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 import numpy as np

@@ -10,8 +10,8 @@ import logging
 import os
 
 import tensorflow as tf
-import tf_keras as keras
 import tensorflow_transform as tft
+import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 

@@ -60,7 +60,7 @@ def speechlike(num_samples: int, sample_rate: int) -> np.ndarray:
 
 
 def main(out_path: str) -> None:
-    from audio.augment import AugmentationPolicy, REGISTRY, augment, rng_for
+    from audio.augment import REGISTRY, AugmentationPolicy, augment, rng_for
 
     assert tuple(REGISTRY) == NAMES, list(REGISTRY)
     waveform = speechlike(int(SECONDS * SAMPLE_RATE), SAMPLE_RATE)

@@ -235,7 +235,8 @@ def listing_html(lang: Language, index: int) -> bytes:
 <body><header><a href="https://twitter.com/audiolingua">Follow us</a></header>
 {_top_ten()}
 <main class="content"><h1>{lang.name}</h1>{body}</main>
-<footer><ul class="liste-items"><li class="item"><article><a href="spip.php?article1">About</a></article></li></ul></footer>
+<footer><ul class="liste-items"><li class="item"><article><a href="spip.php?article1">About</a>
+</article></li></ul></footer>
 </body></html>"""
     return page.encode("utf-8")
 
@@ -329,7 +330,7 @@ class FixtureServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def start(self) -> "FixtureServer":
+    def start(self) -> FixtureServer:
         self._thread.start()
         return self
 

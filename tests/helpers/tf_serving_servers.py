@@ -27,8 +27,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
-from tensorflow_serving.apis import (get_model_metadata_pb2, model_pb2, predict_pb2,
-                                     prediction_service_pb2_grpc)
+from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2, predict_pb2, prediction_service_pb2_grpc
 
 
 class ServedModel:
@@ -189,7 +188,8 @@ class _RestHandler(BaseHTTPRequestHandler):
         served = self.served
         if rest == "/metadata":
             self._reply(200, {"model_spec": {"name": served.name, "signature_name": "", "version": str(served.version)},
-                              "metadata": {"signature_def": json_format.MessageToDict(served.signature_defs, preserving_proto_field_name=True)}})
+                              "metadata": {"signature_def": json_format.MessageToDict(
+                                  served.signature_defs, preserving_proto_field_name=True)}})
         elif rest == "":
             self._reply(200, {"model_version_status": [{"version": str(served.version), "state": "AVAILABLE",
                                                         "status": {"error_code": "OK", "error_message": ""}}]})
