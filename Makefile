@@ -1,12 +1,12 @@
 # langid-tfx: the two commands of the quick start, plus the benchmarks.
 #   make demo   install the pinned stack into .venv and run the whole pipeline locally
-#   make test   install the stack plus test tools and run the test suite (CI runs this)
+#   make test   install the stack plus test tools, lint (ruff), then run the test suite (CI runs this)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install install-test demo test bench bench-scale clean
+.PHONY: install install-test lint demo test bench bench-scale clean
 
 install:
 	bash scripts/install.sh --venv $(VENV)
@@ -17,8 +17,11 @@ install-test:
 demo: install
 	$(PY) local_runner.py $(ARGS)
 
-test: install-test
+test: install-test lint
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint: install-test
+	$(PY) -m ruff check .
 
 bench: install
 	$(PY) -m bench.decoders

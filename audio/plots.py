@@ -15,15 +15,50 @@ import scipy.signal
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from audio import noise as noise_lib
 from audio.augment import REGISTRY, AugmentationConfig
 
 __all__ = ["plot_augmentations", "plot_spectrogram", "plot_representations", "log_power_spectrogram", "DPI",
-           "ROW_HEIGHT_IN"]
+           "ROW_HEIGHT_IN", "AUGMENTATION_LABELS", "augmentation_label"]
 
 DPI = 100
 ROW_HEIGHT_IN = 2.0
 FIG_WIDTH_IN = 13.0
 DYNAMIC_RANGE_DB = 80.0
+
+
+def _bank_entry_name(index: int, sample_rate: int) -> str:
+    bank = noise_lib.load_bank(str(noise_lib.bank_dir()), sample_rate)
+    return bank[index % len(bank)][0]
+
+
+# Row titles of plot_augmentations: how to read one augmentation's setting. An augmentation
+# without an entry gets generic "field=value" labels, so adding one needs no edit here.
+AUGMENTATION_LABELS = {
+    "time_stretch": lambda kw, sr: f"rate={kw['rate']:.2f}",
+    "pitch_scale": lambda kw, sr: f"semitones={kw['semitones']:+.2f}",
+    "vtlp": lambda kw, sr: f"alpha={kw['alpha']:.2f}",
+    "random_crop": lambda kw, sr: f"start={kw['start']}, length={kw['length']}",
+    "time_shift": lambda kw, sr: f"shift={kw['shift']} samples",
+    "room_reverb": lambda kw, sr: f"RT60={kw['rt60_s']:.2f} s, DRR={kw['drr_db']:.1f} dB",
+    "high_pass": lambda kw, sr: f"cutoff={kw['cutoff_hz']:.0f} Hz, order={kw['order']}",
+    "background_noise": lambda kw, sr: f"{_bank_entry_name(kw['index'], sr)}, SNR={kw['snr_db']:.1f} dB",
+    "white_noise": lambda kw, sr: f"SNR={kw['snr_db']:.1f} dB",
+    "random_gain": lambda kw, sr: f"gain={kw['gain_db']:+.1f} dB",
+    "volume": lambda kw, sr: f"{kw['start_db']:+.1f} dB -> {kw['end_db']:+.1f} dB",
+    "polarity_inversion": lambda kw, sr: "w -> -w",
+    "time_mask": lambda kw, sr: "; ".join(f"start={s}, length={n}" for s, n in kw["spans"]),
+}
+
+
+def augmentation_label(name: str, setting: dict, sample_rate: int) -> str:
+    """``name (setting)`` for a plot row, from AUGMENTATION_LABELS or generic ``field=value``."""
+    if name in AUGMENTATION_LABELS:
+        described = AUGMENTATION_LABELS[name](setting, sample_rate)
+    else:
+        described = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                              for k, v in setting.items())
+    return f"{name} ({described})"
 
 
 def log_power_spectrogram(
@@ -103,13 +138,13 @@ def plot_augmentations(
     if original.ndim != 1 or original.size == 0:
         raise ValueError(f"expected a non-empty 1-D waveform, got shape {original.shape}")
     rows: list[tuple[str, np.ndarray]] = [("original", original)]
-    for name, aug in REGISTRY.items():
+    for name, params_type in REGISTRY.items():
         if names is not None and name not in names:
             continue
-        kwargs = aug.example(config[name], original.shape[0], sample_rate)
+        setting = config[name].strongest(original.shape[0], sample_rate)
         rng = np.random.default_rng(seed)
-        augmented = np.asarray(aug.apply(original, sample_rate, rng, **kwargs), dtype=np.float32)
-        rows.append((f"{name} ({aug.describe(kwargs)})", augmented))
+        augmented = np.asarray(params_type.apply(original, sample_rate, rng, **setting), dtype=np.float32)
+        rows.append((augmentation_label(name, setting, sample_rate), augmented))
 
     vmax_db = float(np.max(log_power_spectrogram(original, sample_rate)[2]))
     fig = Figure(figsize=(FIG_WIDTH_IN, ROW_HEIGHT_IN * len(rows)), dpi=DPI)
@@ -141,7 +176,7 @@ def plot_representations(
 ) -> Path:
     """Save one PNG with a row per representation of one clip, as the model receives it.
 
-    ``values`` maps a representation name (models.features.REPRESENTATIONS) to a 1-D waveform
+    ``values`` maps a representation name (contract.features.REPRESENTATIONS) to a 1-D waveform
     or a [frames, bands] array. Axes: seconds; Hz for STFT bins, mel for the log-mel bands
     (over [lower_hz, upper_hz]), coefficient index for MFCC.
     """

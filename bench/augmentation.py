@@ -7,8 +7,8 @@ AudioAugmenter -> Transform -> Trainer -> Evaluator), sharing one pipeline root 
 Metadata store, so ingestion runs once and every arm reuses the same speaker-held-out split:
 
   none      no AudioAugmenter, no SpecAugment
-  original  the first project's six waveform augmentations (configs.AUGMENTATION)
-  all       every augmentation (configs.AUGMENTATION_ALL) plus SpecAugment masks
+  original  the first project's six waveform augmentations (AUGMENTATION_DEFAULT in pipeline/config.py)
+  all       every augmentation (AUGMENTATION_ALL in pipeline/config.py) plus SpecAugment masks
 
 (--arms mel128_deltas,power_spectrogram trains "original" with other representations.)
 
@@ -28,16 +28,19 @@ import time
 
 import numpy as np
 
-from pipeline import configs
+from pipeline.config import DEMO_CORPUS_DIR, PipelineConfig
+from pipeline.flags import comma_list
+
+DEFAULTS = PipelineConfig()
 
 ARMS = {
     "none": {"augment_copies": 0, "augmentation": "default", "spec_augment": "off"},
-    "original": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off"},
-    "all": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "all", "spec_augment": "on"},
+    "original": {"augment_copies": DEFAULTS.augmenter.copies, "augmentation": "default", "spec_augment": "off"},
+    "all": {"augment_copies": DEFAULTS.augmenter.copies, "augmentation": "all", "spec_augment": "on"},
     # Representation arms (not in the default --arms): "original" with other features.
-    "mel128_deltas": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off",
+    "mel128_deltas": {"augment_copies": DEFAULTS.augmenter.copies, "augmentation": "default", "spec_augment": "off",
                       "flags": ["--num-mel-bins", "128", "--mfcc-deltas", "2"]},
-    "power_spectrogram": {"augment_copies": configs.AUGMENT_COPIES, "augmentation": "default", "spec_augment": "off",
+    "power_spectrogram": {"augment_copies": DEFAULTS.augmenter.copies, "augmentation": "default", "spec_augment": "off",
                           "flags": ["--representations", "power_spectrogram,mfcc"]},
 }
 DEFAULT_ARMS = ("none", "original", "all")
@@ -63,8 +66,8 @@ def score(model_dir: str, examples_uri: str, sample_rate: int, shift: bool, batc
     """Accuracy and mean cross-entropy of the serving_default signature on the eval split."""
     import tensorflow as tf
 
-    from components.example_codec import float_feature, read_floats, read_split
-    from models import features
+    from contract import features
+    from contract.codec import example_key, float_feature, read_floats, read_split
 
     predict = tf.saved_model.load(model_dir).signatures["serving_default"]
     correct, losses, batch, labels = 0, [], [], []
@@ -82,9 +85,7 @@ def score(model_dir: str, examples_uri: str, sample_rate: int, shift: bool, batc
         feats = example.features.feature
         waveform = read_floats(feats[features.WAVEFORM])
         if shift:
-            key = "{}#{}".format(feats[features.SOURCE_KEY].bytes_list.value[0].decode(),
-                                 feats[features.SEGMENT_INDEX].int64_list.value[0])
-            waveform = shifted(waveform, key, sample_rate)
+            waveform = shifted(waveform, example_key(example), sample_rate)
         raw = tf.train.Example(features=tf.train.Features(feature={features.WAVEFORM: float_feature(waveform)}))
         batch.append(raw.SerializeToString())
         labels.append(int(feats[features.LABEL].int64_list.value[0]))
@@ -110,8 +111,8 @@ def run_arm(name: str, args) -> dict:
     result = {"arm": name, "pipeline_seconds": round(time.time() - started, 1),
               "tfma_accuracy": summary.get("evaluation", {}).get("accuracy"),
               "states": {c: i["state"] for c, i in summary["components"].items()}}
-    result["clean"] = score(model_dir, summary["examples_uri"], configs.SAMPLE_RATE, shift=False)
-    result["shifted"] = score(model_dir, summary["examples_uri"], configs.SAMPLE_RATE, shift=True)
+    result["clean"] = score(model_dir, summary["examples_uri"], DEFAULTS.data.sample_rate, shift=False)
+    result["shifted"] = score(model_dir, summary["examples_uri"], DEFAULTS.data.sample_rate, shift=True)
     return result
 
 
@@ -156,15 +157,15 @@ def plot(results: list[dict], path: str, title: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS, help="optimizer steps, every arm")
-    p.add_argument("--epochs", type=int, default=configs.EPOCHS)
+    p.add_argument("--train-steps", type=int, default=DEFAULTS.training.train_steps, help="optimizer steps, every arm")
+    p.add_argument("--epochs", type=int, default=DEFAULTS.training.epochs)
     p.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated subset of {list(ARMS)}")
-    p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR)
-    p.add_argument("--languages", default=",".join(configs.LANGUAGES))
+    p.add_argument("--corpus-dir", default=DEMO_CORPUS_DIR)
+    p.add_argument("--languages", default=",".join(DEFAULTS.data.languages))
     p.add_argument("--output-dir", default=os.path.join("bench_output", "augmentation"))
     args = p.parse_args(argv)
     args.output_dir = os.path.abspath(args.output_dir)
-    arms = configs.parse_languages(args.arms)
+    arms = list(comma_list(args.arms))
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         p.error(f"unknown arm(s) {unknown}; known: {list(ARMS)}")

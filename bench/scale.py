@@ -1,86 +1,83 @@
-"""Scale benchmark: ingestion and Transform throughput with 1 and 2 Beam worker processes.
+"""Scale benchmark: each Beam stage's throughput and peak memory beside the limits of its libraries.
 
-Builds a corpus of at least --minutes of speech from the demo clips (each variant is a clip
-played 6-10 % faster or slower with soxr, so pitch and length change, re-encoded as 48 kHz
-stereo MP3 like audio-lingua's), uploads it to the embedded S3 endpoint, then runs the
-pipeline's own ingestion and Transform stages (pipeline.heavy_stages) for each Beam setting,
-side by side in one process:
+Generates --minutes of new speech (bench/synth_corpus.py: demo clips at random speed,
+pitch, gain and noise, 48 kHz stereo MP3, written clip by clip), uploads it to the embedded
+S3 endpoint, and measures on that same audio, each in a process of its own (so each
+figure's peak RSS is that stage's alone):
 
-    in_memory x1        the local default (one worker, in the runner's process)
-    multi_processing x1 one worker process (the baseline for the speed-up)
-    multi_processing x2 two worker processes
+    decode limit     soundfile + soxr decoding every clip to 16 kHz mono, nothing else
+    feature limit    tf.signal log-mel(64) + MFCC(13) of every 3 s window (1.5 s hop), nothing else
+    ingestion        the pipeline's S3AudioExampleGen (S3 -> tf.Examples)
+    augmentation     the pipeline's AudioAugmenter at the default copies, on ingestion's output
+    Transform        the pipeline's Transform, on ingestion's output (not the augmented one)
 
-(--repeats times, alternating the order) and prints, from each setting's best run, audio
-seconds per second for each stage, the speed-up of 2 workers over 1, the
-machine's core count and load average (throughput on a shared machine is not comparable
-with an idle one). Saves scale.json and scale.png to --output-dir. The generated corpus is
-written to a temporary folder and deleted.
+for every Beam setting asked for:
 
-    python -m bench.scale [--minutes 32] [--repeats 2] [--output-dir bench_out]
+    in_memory x1         the local default (one worker, in the runner's process)
+    multi_processing x1  one worker process
+    multi_processing x2  two worker processes
+
+(Beam's Dask runner is not a setting: ingestion and Transform do not run on apache-beam
+2.59's, see docs/kubeflow_and_scale.md.)
+
+Every throughput is audio seconds per second, counted in seconds of *source* audio (the
+generated corpus's length), so ratios between stages and their limits are like for like.
+Prints the table, the machine's core count and load average (shared-machine figures are not
+comparable with idle ones), and writes scale.json and scale.png to --output-dir.
+
+    python -m bench.scale [--minutes 30] [--settings "in_memory x1,multi_processing x2"] [--repeats 1]
 """
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import logging
 import os
 import shutil
+import sys
 import tempfile
-import time
 
 import numpy as np
-import soundfile
-import soxr
 from tqdm import tqdm
 
-from pipeline import configs
+from bench.stage_probe import run_measured
+from pipeline.config import DEMO_CORPUS_DIR
 
 SETTINGS = {
     "in_memory x1": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
     "multi_processing x1": ["--direct_running_mode=multi_processing", "--direct_num_workers=1"],
     "multi_processing x2": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
 }
-SPEEDS = (0.94, 1.06, 0.90, 1.10)  # playback-rate factors of the variants, in the order used
+DEFAULT_SETTINGS = "in_memory x1,multi_processing x2"
 BUCKET = "langid-scale-bench"
+LIMITS = ("decode_limit", "feature_limit")
+STAGES = (("ingestion", "S3AudioExampleGen"), ("augmentation", "AudioAugmenter"), ("transform", "Transform"))
 
 
-def build_corpus(source_dir: str, target_dir: str, minutes: float, rate: int = 48000) -> float:
-    """Write variants of the source clips (round-robin over speeds) until `minutes` of audio."""
-    from storage.corpus import read_local_manifest
-
-    rows = read_local_manifest(source_dir)
-    out_rows, total = [], 0.0
-    progress = tqdm(total=round(minutes * 60), desc="generate corpus", unit="audio s")
-    for speed in SPEEDS:
-        for row in rows:
-            if total >= minutes * 60:
-                break
-            audio, source_rate = soundfile.read(os.path.join(source_dir, row["key"]), dtype="float32")
-            # Resample to rate/speed and label it as `rate`: played `speed` times faster.
-            varied = soxr.resample(audio, source_rate, rate / speed)
-            stereo = np.stack([varied, 0.9 * varied], axis=1)
-            buf = io.BytesIO()
-            soundfile.write(buf, stereo, rate, format="MP3")
-            language, name = row["key"].split("/", 1)
-            key = f"{language}/{os.path.splitext(name)[0]}_x{speed:.2f}.mp3"
-            os.makedirs(os.path.join(target_dir, language), exist_ok=True)
-            with open(os.path.join(target_dir, key), "wb") as f:
-                f.write(buf.getvalue())
-            seconds = len(varied) / rate
-            total += seconds
-            progress.update(round(seconds))
-            # A sped-up voice is another speaker as far as the split is concerned.
-            out_rows.append({"key": key, "language": language, "speaker_id": f"{row['speaker_id']}_x{speed:.2f}"})
-    progress.close()
-    if total < minutes * 60:
-        raise ValueError(f"only {total / 60:.1f} min from {len(rows)} clips x {len(SPEEDS)} speeds")
-    with open(os.path.join(target_dir, "manifest.jsonl"), "w") as f:
-        f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in out_rows)
-    return total
+def run_stage_process(stage: str, params: dict, work: str) -> dict:
+    """One stage in a child process: its result plus wall time and peak memory."""
+    result_path = os.path.join(work, f"result-{stage}-{os.getpid()}.json")
+    measured = run_measured([sys.executable, "-m", "bench.scale_stage", stage, json.dumps(params), result_path])
+    if measured["returncode"] != 0:
+        raise RuntimeError(f"stage {stage} failed with exit status {measured['returncode']} (its log is above)")
+    with open(result_path) as f:
+        result = json.load(f)
+    os.remove(result_path)
+    return {**result, **measured, "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
 
 
-def plot(results: dict, path: str, title: str) -> None:
+def print_profile(path: str, out: str, lines: int = 25) -> None:
+    """The top of a cProfile dump, by own time and by cumulative time, into a text file."""
+    import io
+    import pstats
+
+    text = io.StringIO()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(path, stream=text).strip_dirs().sort_stats(order).print_stats(lines)
+    with open(out, "w") as f:
+        f.write(text.getvalue())
+
+
+def plot(results: dict, limits: dict, path: str, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,13 +85,24 @@ def plot(results: dict, path: str, title: str) -> None:
 
     names = list(results)
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for offset, stage in ((-0.2, "ingestion"), (0.2, "transform")):
-        ax.bar(x + offset, [results[n][f"{stage}_audio_s_per_s"] for n in names], 0.4, label=stage)
-    ax.set_xticks(x, names)
-    ax.set_ylabel("audio seconds per second")
-    ax.set_title(title, fontsize=9)
-    ax.legend()
+    fig, (speed, memory) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / len(STAGES)
+    for i, (stage, _) in enumerate(STAGES):
+        offset = (i - (len(STAGES) - 1) / 2) * width
+        bars = speed.bar(x + offset, [results[n][f"{stage}_audio_s_per_s"] for n in names], width, label=stage)
+        speed.bar_label(bars, fmt="%.0f", fontsize=7)
+        memory.bar(x + offset, [results[n]["peak_rss_mb"][stage] for n in names], width, label=stage)
+    speed.axhline(limits["decode_limit"], color="C0", ls="--", lw=1,
+                  label=f"decode limit {limits['decode_limit']:.0f}")
+    speed.axhline(limits["feature_limit"], color="C2", ls=":", lw=1,
+                  label=f"feature limit {limits['feature_limit']:.0f}")
+    speed.set_yscale("log")
+    speed.set_ylabel("audio seconds per second (source audio)")
+    memory.set_ylabel("peak RSS of the stage's processes, MB")
+    for ax in (speed, memory):
+        ax.set_xticks(x, names, fontsize=8)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -103,90 +111,124 @@ def plot(results: dict, path: str, title: str) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--minutes", type=float, default=32.0, help="audio to generate (the issue asks for >= 30)")
-    p.add_argument("--corpus-dir", default=configs.DEMO_CORPUS_DIR, help="clips the variants are made from")
-    p.add_argument("--settings", default=",".join(SETTINGS), help="which Beam settings to run, in this order")
-    p.add_argument("--repeats", type=int, default=2, help="runs per setting, alternating the order")
+    p.add_argument("--minutes", type=float, default=30.0, help="audio to generate (any amount)")
+    p.add_argument("--corpus-dir", default=DEMO_CORPUS_DIR, help="clips the variants are made from")
+    p.add_argument("--settings", default=DEFAULT_SETTINGS, help=f"Beam settings, in order, from {list(SETTINGS)}")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs per setting, alternating the order (0 with --profile: profiles only)")
+    p.add_argument("--schema", default=None, help="raw-data schema for Transform (default contract/schema.pbtxt)")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
+                        "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt")
     p.add_argument("--output-dir", default="bench_out")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    names = args.settings.split(",")
+    unknown = [n for n in names if n not in SETTINGS]
+    if unknown:
+        p.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from absl import logging as absl_logging
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
-
+    from bench.synth_corpus import generate
     from storage import s3
     from storage.corpus import upload_corpus
     from storage.embedded_s3 import embedded_s3
-    from pipeline.heavy_stages import INGESTION, TRANSFORM, run_ingestion_and_transform
 
     os.makedirs(args.output_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="langid-scale-")
-    load = {"before": os.getloadavg()}
+    corpus = os.path.join(work, "corpus")
+    load = {"before": [round(x, 2) for x in os.getloadavg()]}
     runs: dict[str, list[dict]] = {}
     try:
-        # The S3 server gets its own process, like a real one: in the runner's process it
-        # would compete with the in-memory worker for the GIL.
+        with tqdm(total=round(args.minutes * 60), desc="generate corpus", unit="audio s") as progress:
+            source_s = generate(args.corpus_dir, corpus, args.minutes, progress=progress)
+        # The S3 server gets its own process, like a real one (its memory is not a stage's).
         with embedded_s3(in_process=False) as endpoint:
-            os.environ["AWS_ENDPOINT_URL"] = endpoint  # Beam's worker processes inherit it
-            generated = build_corpus(args.corpus_dir, os.path.join(work, "corpus"), args.minutes)
-            client = s3.make_client(endpoint)
-            upload_corpus(client, BUCKET, os.path.join(work, "corpus"), "scale/")
-            languages = sorted({k.split("/")[0] for k in os.listdir(os.path.join(work, "corpus")) if "." not in k})
-            print(f"corpus: {generated / 60:.1f} min of 48 kHz stereo MP3 at s3://{BUCKET}/scale/ ({endpoint})",
-                  flush=True)
-            names = args.settings.split(",")
-            # Forward, then backward, ...: a load that drifts during the run hits every
-            # setting alike. Each setting's best run is reported (least disturbed by others).
+            os.environ["AWS_ENDPOINT_URL"] = endpoint  # the stage processes inherit it
+            upload_corpus(s3.make_client(endpoint), BUCKET, corpus, "scale/")
+            languages = sorted(d for d in os.listdir(corpus) if os.path.isdir(os.path.join(corpus, d)))
+            print(f"corpus: {source_s / 60:.1f} min of 48 kHz stereo MP3 at s3://{BUCKET}/scale/", flush=True)
+            limits = {}
+            for limit in LIMITS:
+                measured = run_stage_process(limit, {"corpus_dir": corpus}, work)
+                limits[limit] = {"audio_s_per_s": round(source_s / measured["seconds"], 1),
+                                 **{k: measured[k] for k in ("seconds", "peak_rss_mb", "loadavg_after")}}
+                print(f"{limit}: {json.dumps(limits[limit])}", flush=True)
+            # Forward, then backward, ...: a load that drifts during the run hits every setting alike.
             order = [n for i in range(args.repeats) for n in (names if i % 2 == 0 else names[::-1])]
             for number, name in enumerate(order):
-                started = time.time()
-                run = run_ingestion_and_transform(
-                    os.path.join(work, f"{number}_{name.replace(' ', '_')}"), bucket=BUCKET, prefix="scale/",
-                    languages=languages, beam_args=[f"--runner={configs.BEAM_RUNNER}", *SETTINGS[name]])
-                measured = {
-                    "ingestion_s": round(run.seconds[INGESTION], 1),
-                    "transform_s": round(run.seconds[TRANSFORM], 1),
-                    "audio_s": round(run.audio_seconds, 1), "segments": run.segments,
-                    "ingestion_audio_s_per_s": round(run.audio_seconds / run.seconds[INGESTION], 1),
-                    "transform_audio_s_per_s": round(run.audio_seconds / run.seconds[TRANSFORM], 1),
-                    "wall_s": round(time.time() - started, 1), "loadavg_after": os.getloadavg()}
+                params = {"root": os.path.join(work, f"{number}_{name.replace(' ', '_')}"), "bucket": BUCKET,
+                          "prefix": "scale/", "languages": languages, "setting": name,
+                          "beam_args": SETTINGS[name],
+                          "schema_path": args.schema and os.path.abspath(args.schema)}
+                measured = {}
+                for stage, component in STAGES:
+                    done = run_stage_process(component, params, work)
+                    measured[stage] = {"seconds": round(done["seconds"], 1),
+                                       "audio_s_per_s": round(source_s / done["seconds"], 1),
+                                       **{k: done[k] for k in ("wall_s", "peak_rss_mb", "maxrss_mb",
+                                                               "loadavg_after")}}
+                    if stage == "ingestion":
+                        with open(os.path.join(done["uri"], "ingestion_report.json")) as f:
+                            measured["segments"] = sum(json.load(f)["segments"].values())
+                    print(f"{name} {stage}: {json.dumps(measured[stage])}", flush=True)
                 runs.setdefault(name, []).append(measured)
-                print(f"{name}: {json.dumps(measured)}", flush=True)
+                shutil.rmtree(params["root"], ignore_errors=True)
+            if args.profile:
+                params = {"root": os.path.join(work, "profiled"), "bucket": BUCKET, "prefix": "scale/",
+                          "languages": languages, "beam_args": SETTINGS["in_memory x1"]}
+                for stage, component in STAGES:
+                    dump = os.path.join(work, f"{stage}.prof")
+                    run_stage_process(component, {**params, "profile": dump}, work)
+                    print_profile(dump, os.path.join(args.output_dir, f"profile_{stage}.txt"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    load["after"] = os.getloadavg()
-    results = {name: {"ingestion_s": min(r["ingestion_s"] for r in measured),
-                      "transform_s": min(r["transform_s"] for r in measured),
-                      "ingestion_audio_s_per_s": max(r["ingestion_audio_s_per_s"] for r in measured),
-                      "transform_audio_s_per_s": max(r["transform_audio_s_per_s"] for r in measured),
-                      "segments": measured[0]["segments"], "runs": len(measured)}
-               for name, measured in runs.items()}
+    if not runs:  # --repeats 0: profiles only
+        return 0
+    load["after"] = [round(x, 2) for x in os.getloadavg()]
 
+    anchors = {"decode_limit_audio_s_per_s": limits["decode_limit"]["audio_s_per_s"],
+               "feature_limit_audio_s_per_s": limits["feature_limit"]["audio_s_per_s"]}
+    results = {}
+    for name, measured in runs.items():
+        best = {stage: min((r[stage] for r in measured), key=lambda m: m["seconds"]) for stage, _ in STAGES}
+        results[name] = {
+            **{f"{stage}_s": best[stage]["seconds"] for stage, _ in STAGES},
+            **{f"{stage}_audio_s_per_s": best[stage]["audio_s_per_s"] for stage, _ in STAGES},
+            "segments": measured[0]["segments"], "runs": len(measured),
+            "peak_rss_mb": {stage: max(r[stage]["peak_rss_mb"] for r in measured) for stage, _ in STAGES},
+            **anchors,
+            "ingestion_ratio_to_decode_limit": round(best["ingestion"]["audio_s_per_s"]
+                                                     / anchors["decode_limit_audio_s_per_s"], 3),
+            "transform_ratio_to_feature_limit": round(best["transform"]["audio_s_per_s"]
+                                                      / anchors["feature_limit_audio_s_per_s"], 3)}
     if len({r["segments"] for measured in runs.values() for r in measured}) > 1:
-        raise RuntimeError(f"settings disagree on the segment count: {results}")
-    print()
-    print(f"best of {args.repeats} run(s) per setting")
-    print(f"{'Beam setting':22s} {'ingestion s':>11s} {'audio s/s':>10s} {'Transform s':>11s} {'audio s/s':>10s}")
+        raise RuntimeError(f"settings disagree on the segment count: {runs}")
+
+    print(f"\n{source_s / 60:.1f} min of source audio; best of {args.repeats} run(s) per setting; audio s/s of "
+          f"source audio; limits: decode {anchors['decode_limit_audio_s_per_s']}, features "
+          f"{anchors['feature_limit_audio_s_per_s']}")
+    print(f"{'Beam setting':20s} {'ingest s/s':>10s} {'ratio':>6s} {'augment s/s':>11s} {'Transform s/s':>13s} "
+          f"{'ratio':>6s}  peak RSS MB (ingest, augment, Transform)")
     for name, r in results.items():
-        print(f"{name:22s} {r['ingestion_s']:11.1f} {r['ingestion_audio_s_per_s']:10.1f} "
-              f"{r['transform_s']:11.1f} {r['transform_audio_s_per_s']:10.1f}")
-    summary = {"minutes_of_audio": round(generated / 60, 1), "cpu_count": os.cpu_count(), "loadavg": load,
-               "best": results, "runs": runs}
+        rss = r["peak_rss_mb"]
+        print(f"{name:20s} {r['ingestion_audio_s_per_s']:10.1f} {r['ingestion_ratio_to_decode_limit']:6.2f} "
+              f"{r['augmentation_audio_s_per_s']:11.1f} {r['transform_audio_s_per_s']:13.1f} "
+              f"{r['transform_ratio_to_feature_limit']:6.3f}  {rss['ingestion']:.0f}, {rss['augmentation']:.0f}, "
+              f"{rss['transform']:.0f}")
+    summary = {"minutes_of_audio": round(source_s / 60, 1), "cpu_count": os.cpu_count(), "loadavg": load,
+               "limits": limits, "best": results, "runs": runs}
     one, two = results.get("multi_processing x1"), results.get("multi_processing x2")
     if one and two:
-        summary["speedup_2_vs_1_workers"] = {
-            "ingestion": round(one["ingestion_s"] / two["ingestion_s"], 2),
-            "transform": round(one["transform_s"] / two["transform_s"], 2)}
-        print(f"speed-up, 2 worker processes vs 1: ingestion {summary['speedup_2_vs_1_workers']['ingestion']}x, "
-              f"Transform {summary['speedup_2_vs_1_workers']['transform']}x")
-    print(f"{generated / 60:.1f} min of audio; {os.cpu_count()} cores; load average (1, 5, 15 min) "
-          f"before {tuple(round(x, 2) for x in load['before'])}, after {tuple(round(x, 2) for x in load['after'])}")
+        summary["speedup_2_vs_1_workers"] = {stage: round(one[f"{stage}_s"] / two[f"{stage}_s"], 2)
+                                             for stage, _ in STAGES}
+        print(f"speed-up, 2 worker processes vs 1: {summary['speedup_2_vs_1_workers']}")
+    print(f"{os.cpu_count()} cores; load average (1, 5, 15 min) before {tuple(load['before'])}, "
+          f"after {tuple(load['after'])}")
     with open(os.path.join(args.output_dir, "scale.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    plot(results, os.path.join(args.output_dir, "scale.png"),
-         f"{generated / 60:.0f} min of audio, {os.cpu_count()} cores, load before "
-         f"{load['before'][0]:.1f} after {load['after'][0]:.1f}")
+    plot(results, {k: v["audio_s_per_s"] for k, v in limits.items()}, os.path.join(args.output_dir, "scale.png"),
+         f"{source_s / 60:.0f} min of audio, {os.cpu_count()} cores, load average before {load['before'][0]:.1f} "
+         f"after {load['after'][0]:.1f}")
     print(f"wrote {os.path.join(args.output_dir, 'scale.json')} and scale.png")
     return 0
 

@@ -25,8 +25,8 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    from components.example_codec import read_floats, read_split
-    from models import features
+    from contract import features
+    from contract.codec import read_floats, read_split
     from serving.model_dir import resolve_model_dir
 
     with open(os.path.join(args.output_dir, "reports", "run_summary.json")) as f:

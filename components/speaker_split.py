@@ -32,21 +32,27 @@ def speaker_from_key(key: str) -> str:
 
 
 def _rank(seed: int, speaker_id: str) -> str:
-    return hashlib.sha256(f"{seed}:{speaker_id}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seed}:{speaker_id}".encode()).hexdigest()
 
 
 def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[str, str]:
-    """Map speaker id -> split, stratified by language.
-
-    Each language with at least two speakers sends round(eval_fraction * n) of them (at least
-    one, never all) to eval, chosen by a seeded hash so the choice is stable across runs and
-    machines. A speaker heard in several languages keeps the split it got first.
-    """
-    if not 0.0 < eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+    """Map speaker id -> split for these clips (see assign_speakers)."""
     by_language: dict[str, set[str]] = {}
     for clip in clips:
         by_language.setdefault(clip.language, set()).add(clip.speaker_id)
+    return assign_speakers(by_language, eval_fraction, seed)
+
+
+def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed: int) -> dict[str, str]:
+    """Map speaker id -> split, stratified by language, from the speakers heard in each language.
+
+    Each language with at least two speakers sends round(eval_fraction * n) of them (at least
+    one, never all) to eval, chosen by a seeded hash so the choice is stable across runs and
+    machines. A speaker heard in several languages keeps the split it got first (languages
+    in name order): one speaker id, one split, whatever the manifest says.
+    """
+    if not 0.0 < eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
     assignment: dict[str, str] = {}
     for language in sorted(by_language):
         speakers = sorted(by_language[language], key=lambda s: _rank(seed, s))
@@ -62,3 +68,58 @@ def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[st
             else:
                 assignment[speaker] = TRAIN
     return assignment
+
+
+def speakers_linked_by_duplicates(fingerprint_of: dict[str, str], clips: list[Clip]) -> dict[str, str]:
+    """Map speaker id -> group id, where speakers that share any decoded audio are one group.
+
+    `fingerprint_of` maps clip key -> audio fingerprint (audio/stats.py). The same recording
+    under two speakers (or two languages) ties those speakers together so that the split
+    treats them as one: a duplicate can then never sit on both sides of it.
+    """
+    parent: dict[str, str] = {clip.speaker_id: clip.speaker_id for clip in clips}
+
+    def root(speaker: str) -> str:
+        while parent[speaker] != speaker:
+            parent[speaker] = parent[parent[speaker]]
+            speaker = parent[speaker]
+        return speaker
+
+    first_speaker: dict[str, str] = {}
+    for clip in sorted(clips, key=lambda c: c.key):
+        digest = fingerprint_of.get(clip.key)
+        if not digest:
+            continue
+        other = first_speaker.setdefault(digest, clip.speaker_id)
+        a, b = sorted((root(other), root(clip.speaker_id)))
+        parent[b] = a
+    members: dict[str, list[str]] = {}
+    for speaker in parent:
+        members.setdefault(root(speaker), []).append(speaker)
+    return {speaker: "+".join(sorted(members[root(speaker)])) for speaker in parent}
+
+
+def assign_speakers_keeping_duplicates_together(by_language: dict[str, set[str]],
+                                                prints: dict[str, tuple[str, str]], eval_fraction: float,
+                                                seed: int) -> dict[str, str]:
+    """Map speaker id -> split as assign_speakers does, with speakers that share decoded audio
+    (`prints`: clip key -> (fingerprint, speaker id)) split as one group, so a duplicate can
+    never sit on both sides. Without duplicates every group is one speaker and the result
+    equals assign_speakers."""
+    clips = [Clip(key, "", 0, speaker) for key, (_, speaker) in prints.items()]
+    group_of = speakers_linked_by_duplicates({key: digest for key, (digest, _) in prints.items()}, clips)
+    grouped = {language: {group_of.get(s, s) for s in speakers} for language, speakers in by_language.items()}
+    split_of_group = assign_speakers(grouped, eval_fraction, seed)
+    return {s: split_of_group[group_of.get(s, s)] for speakers in by_language.values() for s in speakers}
+
+
+def assign_clip_splits(clips: list[Clip], fingerprint_of: dict[str, str], eval_fraction: float,
+                       seed: int) -> dict[str, str]:
+    """Map clip key -> split: whole speakers as in assign_splits, duplicates' speakers together.
+
+    Without duplicates every speaker is its own group and the result equals assign_splits.
+    """
+    group_of = speakers_linked_by_duplicates(fingerprint_of, clips)
+    grouped = [Clip(c.key, c.language, c.label, group_of[c.speaker_id]) for c in clips]
+    split_of_group = assign_splits(grouped, eval_fraction, seed)
+    return {clip.key: split_of_group[clip.speaker_id] for clip in grouped}

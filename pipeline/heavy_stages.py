@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from pipeline import configs
+from pipeline.config import PipelineConfig
 
 INGESTION = "S3AudioExampleGen"
+AUGMENTATION = "AudioAugmenter"
 TRANSFORM = "Transform"
 
 
@@ -27,10 +28,9 @@ class StageRun:
     segments: int
 
 
-def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, languages, beam_args,
-                                segment_seconds: float = configs.SEGMENT_SECONDS,
-                                eval_fraction: float = configs.EVAL_FRACTION) -> StageRun:
-    """Ingest s3://bucket/prefix and transform it under `root` (fresh ML Metadata there)."""
+def run_ingestion_and_transform(root: str, config: PipelineConfig) -> StageRun:
+    """Ingest and transform what `config` names under `root` (fresh ML Metadata there, no cache);
+    `config.runtime` gives the Beam settings."""
     from ml_metadata.metadata_store import metadata_store
     from tfx import v1 as tfx
 
@@ -38,15 +38,13 @@ def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, language
     from pipeline.run_report import _latest_run
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
-    full = create_pipeline(
-        configs.PIPELINE_NAME, os.path.join(root, "pipeline_root"), bucket=bucket, prefix=prefix,
-        languages=list(languages), serving_model_dir=os.path.join(root, "serving"), augment_copies=0,
-        segment_seconds=segment_seconds, eval_fraction=eval_fraction, metadata_connection_config=metadata,
-        beam_pipeline_args=list(beam_args), enable_cache=False)
+    config = config.override(augmenter={"copies": 0}, push={"serving_model_dir": os.path.join(root, "serving")},
+                             runtime={"pipeline_root": os.path.join(root, "pipeline_root"), "enable_cache": False})
+    full = create_pipeline(config, metadata_connection_config=metadata)
     stages = upstream_of(full, TRANSFORM)
     tfx.orchestration.LocalDagRunner().run(stages)
 
-    run = _latest_run(metadata_store.MetadataStore(metadata), configs.PIPELINE_NAME)
+    run = _latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)
     seconds = {component: (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
                for component, (execution, _) in run.items()}
     examples = run[INGESTION][1]["examples"][0].uri
@@ -55,6 +53,35 @@ def run_ingestion_and_transform(root: str, *, bucket: str, prefix: str, language
     audio = sum(entry["seconds"] for langs in report["per_split"].values() for entry in langs.values())
     return StageRun(examples, run[TRANSFORM][1]["transformed_examples"][0].uri, seconds, audio,
                     sum(report["segments"].values()))
+
+
+def run_stage(root: str, stage: str, config: PipelineConfig) -> dict:
+    """Run one Beam stage under `root`, reusing (from ML Metadata's cache there) what it reads.
+
+    Calling it for INGESTION, then AUGMENTATION, then TRANSFORM in separate processes measures
+    each stage alone (its time, its process's memory) as the full pipeline builds it. Transform
+    reads the ingested examples (not the augmented ones), so its figures compare with
+    ingestion's on the same audio. `config.runtime` gives the Beam settings; the augmenter runs
+    only when `stage` is AUGMENTATION. Returns {"seconds": the component's own time from ML
+    Metadata, "uri": its main output}.
+    """
+    from ml_metadata.metadata_store import metadata_store
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline, upstream_of
+    from pipeline.run_report import _latest_run
+
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
+    config = config.override(
+        augmenter={"copies": config.augmenter.copies if stage == AUGMENTATION else 0},
+        push={"serving_model_dir": os.path.join(root, "serving")},
+        runtime={"pipeline_root": os.path.join(root, "pipeline_root"), "enable_cache": True})
+    full = create_pipeline(config, metadata_connection_config=metadata)
+    tfx.orchestration.LocalDagRunner().run(upstream_of(full, stage))
+    execution, outputs = _latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)[stage]
+    uri = next(iter(outputs.values()))[0].uri if stage != TRANSFORM else outputs["transformed_examples"][0].uri
+    return {"seconds": (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
+            "uri": uri}
 
 
 def read_records(examples_uri: str) -> dict[str, list[dict]]:

@@ -1,48 +1,54 @@
 """create_pipeline: S3 ingestion -> augmentation -> Transform -> Trainer -> Evaluator -> Pusher."""
 from __future__ import annotations
 
-import glob
-import hashlib
-import os
+import dataclasses
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
-from models import features
-from pipeline import configs
+from contract import features
+from pipeline.code_version import code_version
+from pipeline.config import PipelineConfig, RuntimeConfig
+from pipeline.validation_stage import data_validation_components
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCHEMA_PATH = os.path.join(ROOT, "models", "schema.pbtxt")
-
-# The code each step runs, by import path. TFX's cache key covers execution properties, not
-# the code behind a module path, so a digest of these sources goes into each step's
-# properties: editing a step's code re-runs it (and what follows) instead of reusing a stale
-# cached output.
-STEP_SOURCES = {
-    "ingestion": ["audio/decode.py", "audio/segment.py", "components/s3_audio_example_gen",
-                  "components/speaker_split.py", "components/example_codec.py", "storage/s3.py"],
-    "augmentation": ["audio/augment.py", "audio/noise.py", "audio/reverb.py", "audio/spectral_effects.py",
-                     "components/audio_augmenter", "components/example_codec.py"],  # + the noise bank's digest
-    "transform": ["models/preprocessing.py", "models/features.py"],
-    "trainer": ["models/keras_model", "models/preprocessing.py", "models/features.py", "models/calibration.py",
-                "models/open_set.py", "data/open_set/manifest.jsonl"],
-}
+# Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
+S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
 
 
-def code_version(step: str) -> str:
-    digest = hashlib.sha256()
-    for relative in STEP_SOURCES[step]:
-        path = os.path.join(ROOT, relative)
-        files = [path] if os.path.isfile(path) else sorted(glob.glob(os.path.join(path, "*.py")))
-        for name in files:
-            digest.update(os.path.relpath(name, ROOT).encode())
-            with open(name, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()[:12]
+def beam_pipeline_args(runtime: RuntimeConfig) -> list[str]:
+    """--runner, the DirectRunner defaults (only for it), the S3 worker plugin, then the user's args."""
+    args = [f"--runner={runtime.beam_runner}"]
+    if runtime.beam_runner == "DirectRunner":
+        args += list(runtime.direct_args)
+    if str(runtime.pipeline_root).startswith("s3://"):
+        args.append(f"--beam_plugin={S3_BEAM_PLUGIN}")
+    return args + list(runtime.beam_args)
+
+
+def transform_custom_config(config: PipelineConfig) -> dict:
+    """models.preprocessing's settings: the feature group plus the audio geometry it must share."""
+    return {**dataclasses.asdict(config.features), "representations": list(config.features.representations),
+            "sample_rate": config.data.sample_rate, "segment_seconds": config.data.segment_seconds}
+
+
+def trainer_custom_config(config: PipelineConfig) -> dict:
+    """models.keras_model.trainer.run_fn's settings (JSON-safe)."""
+    training = config.training
+    spec_augment = dataclasses.asdict(training.spec_augment) if training.spec_augment else None
+    short_crops = dataclasses.asdict(training.short_crops) if training.short_crops else None
+    model = {**dataclasses.asdict(training.model), "conv_filters": list(training.model.conv_filters)}
+    return {"train_batch_size": training.train_batch_size, "eval_batch_size": training.eval_batch_size,
+            "learning_rate": training.learning_rate, "label_smoothing": training.label_smoothing,
+            "epochs": training.epochs, "model": model, "seed": training.seed, "spec_augment": spec_augment,
+            "short_crops": short_crops, "open_set_dir": training.open_set_dir,
+            "open_set_min_kept_correct": training.open_set_min_kept_correct,
+            "languages": list(config.data.languages), "features": transform_custom_config(config)}
+
+
 ACCURACY_METRIC = "sparse_categorical_accuracy"
 
 
@@ -78,99 +84,67 @@ def eval_config(languages: Sequence[str], accuracy_lower_bound: float, regressio
         ])
 
 
-def create_pipeline(
-    pipeline_name: str,
-    pipeline_root: str,
-    *,
-    bucket: str,
-    serving_model_dir: str,
-    prefix: str = configs.PREFIX,
-    languages: Sequence[str] = tuple(configs.LANGUAGES),
-    s3_endpoint: Optional[str] = None,
-    corpus_fingerprint: str = "",
-    segment_seconds: float = configs.SEGMENT_SECONDS,
-    eval_fraction: float = configs.EVAL_FRACTION,
-    augment_copies: int = configs.AUGMENT_COPIES,
-    train_steps: int = configs.TRAIN_STEPS,
-    eval_steps: int = configs.EVAL_STEPS,
-    epochs: int = configs.EPOCHS,
-    accuracy_lower_bound: float = configs.ACCURACY_LOWER_BOUND,
-    metadata_connection_config=None,
-    beam_pipeline_args: Optional[Sequence[str]] = None,
-    enable_cache: bool = True,
-    baseline_resolver: bool = True,
-    schema_path: str = SCHEMA_PATH,
-    augmentation: Optional[dict] = None,
-    feature_overrides: Optional[dict] = None,
-    spec_augment: Optional[dict] = configs.SPEC_AUGMENT,
-    short_crops: Optional[dict] = configs.SHORT_CROPS,
-    open_set_dir: str = configs.OPEN_SET_DIR,
-) -> tfx.dsl.Pipeline:
-    """The one pipeline both runners build; every setting not given comes from pipeline/configs.py.
+def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) -> tfx.dsl.Pipeline:
+    """The one pipeline both runners build, entirely from `config` (pipeline/config.py).
 
     Windows overlap by half, and the feature settings take the same segment length, so the
-    ingested segments and the transform graph cannot disagree. `baseline_resolver=False`
-    drops the latest-blessed-model resolver (the Evaluator then gates on the absolute bound
-    only): open-source Kubeflow Pipelines rejects resolver steps. `schema_path` is where the
-    steps will find models/schema.pbtxt (inside the image, for Kubeflow).
+    ingested segments and the transform graph cannot disagree. Without
+    `evaluation.baseline_resolver` the latest-blessed-model resolver is left out (the
+    Evaluator then gates on the absolute bound only): open-source Kubeflow Pipelines rejects
+    resolver steps. `runtime.schema_path` is where the steps find contract/schema.pbtxt
+    (inside the image, for Kubeflow).
     """
-    sample_rate = configs.SAMPLE_RATE
-    hop_seconds = segment_seconds / 2
-    feature_config = {**configs.FEATURES, **(feature_overrides or {}), "segment_seconds": segment_seconds}
-    trainer_config = configs.trainer_config(epochs, spec_augment)
-    augmentation = configs.AUGMENTATION if augmentation is None else augmentation
-    from audio.augment import AugmentationPolicy   # fail at build time on a bad policy, not in a worker
-    from audio.noise import bank_digest
-    from models.preprocessing import selected_representations
-    selected_representations(feature_config)
-    unknown = sorted(set(AugmentationPolicy.from_dict(augmentation).languages) - set(languages))
-    if unknown:
-        raise ValueError(f"per-language augmentation for language(s) {unknown} not in {list(languages)}")
+    data, augmenter, training, evaluation, runtime = (config.data, config.augmenter, config.training,
+                                                      config.evaluation, config.runtime)
     components = []
 
     example_gen = S3AudioExampleGen(
-        bucket=bucket, prefix=prefix, languages=languages, s3_endpoint=s3_endpoint,
-        sample_rate=sample_rate, segment_seconds=segment_seconds, hop_seconds=hop_seconds,
-        trim_threshold_db=configs.TRIM_THRESHOLD_DB, eval_fraction=eval_fraction, split_seed=configs.SPLIT_SEED,
-        corpus_fingerprint=corpus_fingerprint, code_version=code_version("ingestion"))
+        bucket=data.bucket, prefix=data.prefix, languages=data.languages, s3_endpoint=data.s3_endpoint,
+        sample_rate=data.sample_rate, segment_seconds=data.segment_seconds, hop_seconds=data.hop_seconds,
+        trim_threshold_db=data.trim_threshold_db, eval_fraction=data.eval_fraction, split_seed=data.split_seed,
+        corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
+        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
+    validation, gate = data_validation_components(examples, runtime.schema_path, data.halt_on_anomalies,
+                                                  code_version=code_version("validation"))
+    components += validation
 
-    if augment_copies > 0:
-        augmenter = AudioAugmenter(examples=examples, copies=augment_copies, seed=configs.AUGMENT_SEED,
-                                   sample_rate=sample_rate, config=augmentation,
-                                   code_version=f'{code_version("augmentation")}-{bank_digest()}')
-        components.append(augmenter)
-        examples = augmenter.outputs["augmented_examples"]
+    if augmenter.copies > 0:
+        augment = AudioAugmenter(examples=examples, copies=augmenter.copies, seed=augmenter.seed,
+                                 sample_rate=data.sample_rate, config=dict(augmenter.policy),
+                                 code_version=code_version("augmentation"))
+        components.append(augment)
+        examples = augment.outputs["augmented_examples"]
 
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=runtime.schema_path)
     components.append(schema_gen)
 
     transform = tfx.components.Transform(
         examples=examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
-        custom_config={**feature_config, "code_version": code_version("transform")},
+        custom_config={**transform_custom_config(config), "code_version": code_version("transform")},
         # TFDV statistics of 48,000-sample waveforms cost a third of Transform's time and feed
         # nothing downstream; StatisticsGen can be added for data validation instead.
         disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
     components.append(transform)
+    if gate is not None:  # --halt-on-anomalies: nothing is transformed from data with errors
+        transform.add_upstream_node(gate)
 
     trainer = tfx.components.Trainer(
         run_fn="models.keras_model.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config={**trainer_config, "languages": list(languages), "features": dict(feature_config),
-                       "short_crops": short_crops, "open_set_dir": open_set_dir,
-                       "code_version": code_version("trainer")})
+        train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        custom_config={**trainer_custom_config(config), "code_version": code_version("trainer")})
     components.append(trainer)
 
     baseline = None
-    if baseline_resolver:
+    if evaluation.baseline_resolver:
         model_resolver = tfx.dsl.Resolver(
             strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
             model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
@@ -186,23 +160,23 @@ def create_pipeline(
         example_splits=["eval"],
         model=trainer.outputs["model"],
         baseline_model=baseline,
-        eval_config=eval_config(languages, accuracy_lower_bound, configs.REGRESSION_TOLERANCE))
+        eval_config=eval_config(data.languages, evaluation.accuracy_lower_bound, evaluation.regression_tolerance))
     components.append(evaluator)
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.push.serving_model_dir)))
     components.append(pusher)
 
     return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name,
-        pipeline_root=pipeline_root,
+        pipeline_name=runtime.pipeline_name,
+        pipeline_root=runtime.pipeline_root,
         components=components,
-        enable_cache=enable_cache,
+        enable_cache=runtime.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args or []),
+        beam_pipeline_args=beam_pipeline_args(runtime),
     )
 
 

@@ -22,11 +22,19 @@ _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Exec
            metadata_store_pb2.Execution.FAILED: "failed"}
 
 
-def _latest_run(store, pipeline_name: str) -> dict[str, tuple]:
-    """component id -> (execution, {output key: [artifacts]}) for the newest pipeline run."""
+def run_names(connection_config) -> set[str]:
+    """Names (run ids) of the pipeline runs recorded so far; the one a run adds is its own."""
+    store = metadata_store.MetadataStore(connection_config)
+    return {c.name for c in store.get_contexts_by_type("pipeline_run")}
+
+
+def _latest_run(store, pipeline_name: str, run_name: str | None = None) -> dict[str, tuple]:
+    """component id -> (execution, {output key: [artifacts]}) for the run `run_name` (default: the newest)."""
     runs = store.get_contexts_by_type("pipeline_run")
+    if run_name is not None:
+        runs = [c for c in runs if c.name == run_name]
     if not runs:
-        raise RuntimeError("no pipeline run recorded in ML Metadata")
+        raise RuntimeError(f"no pipeline run {run_name or ''} recorded in ML Metadata")
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     in_run = {e.id: e for e in store.get_executions_by_context(run.id)}
     result = {}
@@ -75,7 +83,8 @@ def _evaluation(uri: str, languages: list[str]) -> dict:
             size = len(languages)
             confusion = [[0.0] * size for _ in range(size)]
             for cell in matrices:
-                confusion[cell.get("actualClassId", 0)][cell.get("predictedClassId", 0)] += cell.get("numWeightedExamples", 0.0)
+                actual, predicted = cell.get("actualClassId", 0), cell.get("predictedClassId", 0)
+                confusion[actual][predicted] += cell.get("numWeightedExamples", 0.0)
             out["confusion"] = confusion
     return out
 
@@ -106,8 +115,8 @@ def plot_confusion(confusion: list[list[float]], languages: list[str], path: str
 
 
 def _first_waveform(examples_uri: str):
-    from components.example_codec import read_floats, read_split
-    from models import features
+    from contract import features
+    from contract.codec import read_floats, read_split
 
     for example in read_split(examples_uri, "train"):
         return read_floats(example.features.feature[features.WAVEFORM])
@@ -130,13 +139,14 @@ def _held_out_reports(model_run: str, reports: str, pngs: list) -> dict:
 
 
 def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
-                  sample_rate: int, augment_config: dict | None = None) -> dict:
+                  sample_rate: int, augment_config: dict | None = None, run_name: str | None = None) -> dict:
+    """Summarise the run `run_name` (the one this process ran; default: the newest in ML Metadata)."""
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-    run = _latest_run(store, pipeline.pipeline_info.pipeline_name)
+    run = _latest_run(store, pipeline.pipeline_info.pipeline_name, run_name)
     reports = os.path.join(output_dir, "reports")
     os.makedirs(reports, exist_ok=True)
 
-    summary: dict = {"wall_seconds": round(wall_seconds, 1), "components": {}, "pngs": []}
+    summary: dict = {"wall_seconds": round(wall_seconds, 1), "components": {}, "pngs": [], "run_id": run_name}
     for component, (execution, _) in run.items():
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         summary["components"][component] = {"state": _STATES.get(execution.last_known_state, "unknown"),
@@ -147,6 +157,10 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
         with tf.io.gfile.GFile(os.path.join(examples.uri, "ingestion_report.json")) as f:  # local or s3://
             summary["ingestion"] = json.load(f)
         summary["examples_uri"] = examples.uri
+        report = summary["ingestion"]
+        summary["ignored_at_listing"] = {
+            reason: {"count": count, "keys": report.get("ignored_keys", {}).get(reason, [])}
+            for reason, count in report.get("ignored_objects", {}).items()}
         waveform = _first_waveform(examples.uri)
         if waveform is not None and augment_config is not None:
             from audio.augment import AugmentationPolicy
@@ -155,6 +169,9 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
             plot_augmentations(waveform, sample_rate, path, seed=0,
                                config=AugmentationPolicy.from_dict(augment_config).default)
             summary["pngs"].append(path)
+    data_validation = data_validation_summary(run)
+    if data_validation is not None:
+        summary["data_validation"] = data_validation
     if "Trainer" in run:
         model_run = run["Trainer"][1]["model_run"][0].uri
         summary["trained_model_uri"] = run["Trainer"][1]["model"][0].uri
@@ -184,6 +201,35 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
     return summary
 
 
+def add_to_summary_file(output_dir: str, **fields) -> None:
+    """Add fields known only after summarise_run (the halt message, the model card) to run_summary.json."""
+    path = os.path.join(output_dir, "reports", "run_summary.json")
+    with open(path) as f:
+        summary = json.load(f)
+    summary.update(fields)
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def data_validation_summary(run: dict) -> dict | None:
+    """DataValidator's report (every anomaly with its clip keys), or None when it did not run."""
+    if "DataValidator" not in run or not run["DataValidator"][1].get("report"):
+        return None
+    from components.data_validator.executor import read_report
+
+    return read_report(run["DataValidator"][1]["report"][0].uri)
+
+
+def format_data_validation(report: dict) -> list[str]:
+    from pipeline.data_validation import format_report
+
+    return [""] + format_report(report)
+
+
+_SHOWN = 20  # skipped clips printed in the summary; the report lists up to 1000
+
+
 def _fmt(value, pattern="{:.3f}"):
     return "-" if value is None else pattern.format(value)
 
@@ -192,15 +238,29 @@ def format_summary(summary: dict, languages: list[str]) -> str:
     lines = ["", "=" * 72, "langid-tfx run summary", "=" * 72]
     ingestion = summary.get("ingestion")
     if ingestion:
-        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {len(ingestion['skipped'])}")
-        for skipped in ingestion["skipped"]:
+        skipped_count = ingestion.get("skipped_count", len(ingestion["skipped"]))
+        lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {skipped_count}")
+        for skipped in ingestion["skipped"][:_SHOWN]:
             lines.append(f"  skipped {skipped['key']}: {skipped['reason']}")
+        if skipped_count > _SHOWN:
+            lines.append(f"  ... {skipped_count - _SHOWN} more in the ingestion report")
+        for reason, keys in ingestion.get("ignored_keys", {}).items():
+            count = ingestion["ignored_objects"].get(reason, len(keys))
+            if count:
+                shown = ", ".join(keys[:3]) + (f" and {count - 3} more" if count > 3 else "")
+                lines.append(f"ignored at listing ({reason.replace('_', ' ')}): {count}: {shown}")
+        problems = ingestion.get("manifest", {}).get("problem_count", 0)
+        if problems:
+            lines.append(f"manifest rows with problems: {problems} (see the ingestion report)")
         lines.append(f"{'split':6s} {'language':10s} {'speakers':>8s} {'clips':>6s} {'segments':>8s} {'audio s':>8s}")
         for split in ("train", "eval"):
             for language in languages:
                 e = ingestion["per_split"].get(split, {}).get(language)
                 if e:
-                    lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} {e['segments']:8d} {e['seconds']:8.1f}")
+                    lines.append(f"{split:6s} {language:10s} {e['speakers']:8d} {e['clips']:6d} "
+                                 f"{e['segments']:8d} {e['seconds']:8.1f}")
+    if summary.get("data_validation"):
+        lines.extend(format_data_validation(summary["data_validation"]))
     lines.append("")
     lines.append(f"{'component':32s} {'state':7s} {'seconds':>8s}")
     for component, info in summary["components"].items():

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 from tqdm import tqdm
 
-from storage import s3
-
 from scraper import config as cfg
 from scraper.fetch import Fetcher, FetchError
 from scraper.keys import object_key
 from scraper.manifest import Manifest, make_row
 from scraper.parse import Item, parse_listing
 from scraper.validate import mpeg_problem
+from storage import s3
 
 log = logging.getLogger("scraper")
 

@@ -22,9 +22,9 @@ import threading
 import time
 import urllib.parse
 import urllib.robotparser
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 import requests
 
@@ -104,8 +104,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _host_port(parts: urllib.parse.SplitResult) -> tuple[str, int | None]:
@@ -279,7 +279,7 @@ class Fetcher:
             attempt += 1
 
     @staticmethod
-    def _read(resp: requests.Response, url: str, max_bytes: int, watchdog: "_Deadline") -> bytes:
+    def _read(resp: requests.Response, url: str, max_bytes: int, watchdog: _Deadline) -> bytes:
         length = resp.headers.get("Content-Length")
         declared = int(length) if length and length.isdigit() else None
         if declared is not None and declared > max_bytes:

@@ -12,9 +12,9 @@ import os
 import tempfile
 import threading
 
+from scraper.parse import Item
 from storage import s3
 
-from scraper.parse import Item
 
 def make_row(item: Item, language: str, key: str, size: int, md5: str) -> dict:
     """One manifest row. speaker_id is a string, "" when the listing names no speaker

@@ -8,8 +8,8 @@ import tensorflow as tf
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from serving.audio_input import wav_bytes
-from serving.rest_client import SIGNATURE
 from serving.retry import CallPolicy, RetryableError, ServingError, call_with_retries
+from serving.settings import REMOTE_SIGNATURE as SIGNATURE
 
 _RETRYABLE_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                     grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}

@@ -9,8 +9,8 @@ import requests
 
 from serving.audio_input import wav_bytes
 from serving.retry import CallPolicy, RetryableError, ServingError, call_with_retries
+from serving.settings import REMOTE_SIGNATURE as SIGNATURE
 
-SIGNATURE = "predict_wav"
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 

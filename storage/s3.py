@@ -9,8 +9,8 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import boto3
 import botocore
@@ -26,13 +26,20 @@ def resolve_endpoint(endpoint_url: str | None = None) -> str | None:
     return endpoint_url or os.environ.get(ENDPOINT_ENV) or None
 
 
-def make_client(endpoint_url: str | None = None, max_pool_connections: int = 16):
-    """An S3 client on the standard credential chain, with retries for transient faults."""
+def make_client(endpoint_url: str | None = None, max_pool_connections: int = 16, max_attempts: int = 5,
+                timeout_s: float | None = None):
+    """An S3 client on the standard credential chain, with retries for transient faults.
+
+    Callers that run their own backoff (storage.fetch) ask for fewer attempts and shorter
+    timeouts, so their budget, not botocore's, decides how long a failing store is awaited.
+    """
     endpoint = resolve_endpoint(endpoint_url)
+    timeouts = {"connect_timeout": timeout_s, "read_timeout": timeout_s} if timeout_s else {}
     config = botocore.config.Config(
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": max_attempts, "mode": "standard"},
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path"} if endpoint else {},
+        **timeouts,
     )
     return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)
 

@@ -18,7 +18,8 @@ import logging
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 from urllib.parse import urlparse
 
 from storage.s3 import ENDPOINT_ENV, resolve_endpoint

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -28,34 +28,11 @@ def s3_endpoint():
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """3 synthetic 'languages' x 4 speakers x 3 clips of 2.5 s, as MP3 + manifest."""
-    from synthetic_corpus import make_corpus
+    from tests.helpers.synthetic_corpus import make_corpus
 
     root = tmp_path_factory.mktemp("tiny_corpus")
     rows = make_corpus(str(root), speakers_per_language=4, clips_per_speaker=3)
     return str(root), rows
-
-
-PIPELINE_LANGUAGES = ["English", "French", "German"]
-
-
-def pipeline_argv(corpus_dir: str, out) -> list[str]:
-    """local_runner flags of the tiny end-to-end run (1.5 s windows, a few seconds of training)."""
-    return ["--corpus-dir", corpus_dir, "--languages", ",".join(PIPELINE_LANGUAGES),
-            "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
-            "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
-            "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.5", "--quiet"]
-
-
-def run_local_pipeline(argv: list[str]) -> dict:
-    """local_runner.run on the embedded S3 endpoint, as a new user gets it."""
-    import local_runner
-
-    saved = os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        return local_runner.run(local_runner.parse_args(argv))
-    finally:
-        if saved is not None:
-            os.environ["AWS_ENDPOINT_URL"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from audio.augment import AugmentationConfig
 from components.audio_augmenter.executor import Executor
-from components.example_codec import read_floats, read_split
 from components.s3_audio_example_gen.executor import segment_to_example
 from components.speaker_split import Clip
-from models import features
+from contract import features
+from contract.codec import read_floats, read_split
 
 RATE = 16000
 

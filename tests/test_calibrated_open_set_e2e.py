@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import PIPELINE_LANGUAGES as LANGUAGES
 from models import open_set
-from serving_helpers import clip, run_cli, write
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.serving_helpers import clip, run_cli, write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_OF_SET = os.path.join(ROOT, "data", "open_set")

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-from pipeline import configs
+import kubeflow_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,7 +23,8 @@ def read(name: str) -> str:
 
 def instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, argument) pairs, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(l for l in dockerfile.splitlines() if not l.lstrip().startswith("#")))
+    kept = "\n".join(line for line in dockerfile.splitlines() if not line.lstrip().startswith("#"))
+    joined = re.sub(r"\\\n", " ", kept)
     return [(m.group(1).upper(), m.group(2).strip()) for m in re.finditer(r"^(\w+)\s+(.*)$", joined, re.M)]
 
 
@@ -49,22 +50,24 @@ def test_image_python_is_the_one_ci_and_the_install_script_use():
 
 def test_image_layout_matches_what_the_compiled_spec_expects():
     steps = instructions(read("Dockerfile"))
-    assert ("WORKDIR", configs.IMAGE_PROJECT_DIR) in steps
-    assert ("COPY", f". {configs.IMAGE_PROJECT_DIR}") in steps
+    assert ("WORKDIR", kubeflow_runner.IMAGE_PROJECT_DIR) in steps
+    assert ("COPY", f". {kubeflow_runner.IMAGE_PROJECT_DIR}") in steps
     (entrypoint,) = [arg for kind, arg in steps if kind == "ENTRYPOINT"]
-    assert json.loads(entrypoint) == configs.KUBEFLOW_CONTAINER_COMMAND
+    assert json.loads(entrypoint) == kubeflow_runner.KUBEFLOW_CONTAINER_COMMAND
 
 
 def test_dockerignore_keeps_every_install_input_and_drops_local_state():
-    patterns = [l.strip() for l in read(".dockerignore").splitlines() if l.strip() and not l.startswith("#")]
+    patterns = [line.strip() for line in read(".dockerignore").splitlines()
+                if line.strip() and not line.startswith("#")]
 
     def ignored(path: str) -> bool:
         parts = path.split("/")
         prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(p, pat.lstrip("*/")) for p in prefixes for pat in patterns)
+        return any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(p, pat.lstrip("*/"))
+                   for p in prefixes for pat in patterns)
 
     needed = ["scripts/install.sh", "setup.py", "requirements/base.txt", "requirements/constraints.txt",
-              "models/schema.pbtxt", "pipeline/container_entrypoint.py", "storage/tf_s3.py",
+              "contract/schema.pbtxt", "pipeline/container_entrypoint.py", "storage/tf_s3.py",
               "components/s3_audio_example_gen/executor.py", "audio/decode.py"]
     assert [p for p in needed if ignored(p)] == []
     assert all(ignored(p) for p in [".git", ".venv", "tfx_output", "serving_model", "models/__pycache__"])

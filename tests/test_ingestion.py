@@ -1,54 +1,35 @@
 """S3AudioExampleGen against the embedded S3 endpoint: bad objects, the split, the records."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import uuid
 
 import numpy as np
 import pytest
-from tfx.types import standard_artifacts
+import soundfile
+import soxr
 
-from components.example_codec import read_floats, read_split
-from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
-from models import features
+from components.s3_audio_example_gen.executor import REPORT_NAME
 from storage import s3
 from storage.corpus import upload_corpus
-
-LANGUAGES = ["English", "French", "German"]
-RATE = 16000
+from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run
 
 
-def _props(bucket, **overrides):
-    props = {
-        "bucket": bucket, "prefix": "clips/", "s3_endpoint": "", "languages": json.dumps(LANGUAGES),
-        "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5, "trim_threshold_db": -40.0,
-        "eval_fraction": 0.25, "split_seed": 3, "corpus_fingerprint": "",
-    }
-    props.update(overrides)
-    return props
+def _blip_wav() -> bytes:
+    """1 s of a WAV file whose only sound is a 50 ms tone: under 0.1 s once silence is trimmed."""
+    t = np.arange(RATE) / RATE
+    audio = np.where((t >= 0.5) & (t < 0.55), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+    out = io.BytesIO()
+    soundfile.write(out, audio, RATE, format="WAV")
+    return out.getvalue()
 
 
-def _run(tmp_path, props):
-    examples = standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    Executor().Do({}, {"examples": [examples]}, props)
-    return examples
-
-
-def _records(examples, split):
-    out = []
-    for example in read_split(examples.uri, split):
-        f = example.features.feature
-        out.append({
-            "waveform": read_floats(f[features.WAVEFORM]),
-            "label": f[features.LABEL].int64_list.value[0],
-            "language": f[features.LANGUAGE].bytes_list.value[0].decode(),
-            "speaker": f[features.SPEAKER_ID].bytes_list.value[0].decode(),
-            "key": f[features.SOURCE_KEY].bytes_list.value[0].decode(),
-            "index": f[features.SEGMENT_INDEX].int64_list.value[0],
-        })
-    return out
+def _reference_waveform(path: str) -> np.ndarray:
+    """The clip decoded here, with soundfile and soxr directly: mono at 16 kHz."""
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(samples.mean(axis=1), rate, RATE, quality="HQ")
 
 
 @pytest.fixture()
@@ -61,6 +42,7 @@ def bucket(s3_endpoint, tiny_corpus):
     s3.put_bytes(client, name, "clips/French/error_page.mp3",
                  b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>")
     s3.put_bytes(client, name, "clips/German/empty.mp3", b"")
+    s3.put_bytes(client, name, "clips/German/blip.wav", _blip_wav())
     s3.put_bytes(client, name, "clips/Klingon/hello.mp3", b"ID3 not really")
     s3.put_bytes(client, name, "clips/English/notes.txt", b"not audio")
     return name
@@ -72,11 +54,15 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
         report = json.load(f)
 
     skipped = {row["key"]: row["reason"] for row in report["skipped"]}
-    assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3"}
+    assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3",
+                            "clips/German/blip.wav"}
+    assert skipped["clips/German/blip.wav"] == "silent or shorter than 0.1 s after trimming"
     assert "HTML" in skipped["clips/French/error_page.mp3"]
     assert skipped["clips/German/empty.mp3"] == "empty object"
     assert skipped["clips/English/broken.mp3"].startswith("undecodable audio")
     assert report["ignored_objects"] == {"not_audio": 1, "unlisted_language": 1}
+    assert report["ignored_keys"] == {"not_audio": ["clips/English/notes.txt"],
+                                      "unlisted_language": ["clips/Klingon/hello.mp3"]}
 
     records = _records(examples, "train") + _records(examples, "eval")
     expected_keys = {"clips/" + row["key"] for row in tiny_corpus[1]}
@@ -86,11 +72,18 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
         assert np.all(np.isfinite(r["waveform"])) and np.abs(r["waveform"]).max() <= 1.0
         assert LANGUAGES[r["label"]] == r["language"]
         assert r["key"].startswith(f"clips/{r['language']}/")
-    # 2.5 s clips, 1 s windows every 0.5 s: indices 0..3 (the last one padded).
+    # 2.5 s clips with no silence to trim, 1 s windows every 0.5 s: starts 0, 0.5, 1.0 and 1.5 s,
+    # the last one ending at the clip's end. Each segment is that stretch of the clip as decoded here.
     per_clip = {}
     for r in records:
-        per_clip.setdefault(r["key"], []).append(r["index"])
-    assert all(sorted(v) == list(range(len(v))) and 3 <= len(v) <= 4 for v in per_clip.values())
+        per_clip.setdefault(r["key"], {})[r["index"]] = r["waveform"]
+    assert all(sorted(v) == [0, 1, 2, 3] for v in per_clip.values())
+    for key in sorted(per_clip)[:6]:
+        reference = _reference_waveform(os.path.join(tiny_corpus[0], key[len("clips/"):]))
+        assert len(reference) == int(2.5 * RATE)
+        for index, segment in per_clip[key].items():
+            start = index * RATE // 2
+            np.testing.assert_allclose(segment, reference[start:start + RATE], atol=1e-6)
     assert report["segments"]["train"] + report["segments"]["eval"] == len(records)
 
 
@@ -137,8 +130,8 @@ def test_nothing_usable_is_a_clear_error(tmp_path, s3_endpoint):
     s3.ensure_bucket(client, name)
     s3.put_bytes(client, name, "clips/English/a.mp3", b"<html>nope</html>")
     s3.put_bytes(client, name, "clips/French/b.mp3", b"")
-    with pytest.raises(ValueError, match="no segments"):
-        _run(tmp_path, _props(name))
+    with pytest.raises(RuntimeError, match="no segments"):
+        _run(tmp_path, _props(name, max_skipped_fraction=1.0))
     empty = f"empty-{uuid.uuid4().hex[:8]}"
     s3.ensure_bucket(client, empty)
     with pytest.raises(ValueError, match="no audio clips found"):

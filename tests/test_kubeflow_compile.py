@@ -1,6 +1,7 @@
 """kubeflow_runner compiles the same create_pipeline into a KFP v2 package, checked as data."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -11,7 +12,8 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
-from pipeline import configs
+from pipeline import config
+from pipeline.pipeline import S3_BEAM_PLUGIN
 
 IMAGE = "registry.example/langid-tfx:1.0"
 ROOT = "s3://team-bucket/tfx"
@@ -24,8 +26,12 @@ EXECUTORS = {
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "Evaluator": "tfx.components.evaluator.executor.Executor",
     "Pusher": "tfx.components.pusher.executor.Executor",
+    "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
+    "ValidationSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
+    "ExampleValidator": "tfx.components.example_validator.executor.Executor",
+    "DataValidator": "components.data_validator.executor.Executor",
 }
-BEAM_POWERED = ("S3AudioExampleGen", "AudioAugmenter", "Transform", "Evaluator")
+BEAM_POWERED = ("S3AudioExampleGen", "AudioAugmenter", "Transform", "Evaluator", "StatisticsGen")
 
 
 def compile_package(tmp_path, *extra, name="langid_pipeline.yaml"):
@@ -62,13 +68,14 @@ def test_every_component_runs_its_executor_in_the_image_through_the_s3_entrypoin
         label = docs[0]["components"][tasks[name]["componentRef"]["name"]]["executorLabel"]
         container = executors[label]["container"]
         assert container["image"] == IMAGE
-        assert container["command"] == configs.KUBEFLOW_CONTAINER_COMMAND
-        assert container["args"][:4] == ["--executor_class_path", class_path, "--json_serialized_invocation_args", "{{$}}"]
+        assert container["command"] == kubeflow_runner.KUBEFLOW_CONTAINER_COMMAND
+        assert container["args"][:4] == ["--executor_class_path", class_path,
+                                          "--json_serialized_invocation_args", "{{$}}"]
         module, cls = class_path.rsplit(".", 1)
         assert hasattr(importlib.import_module(module), cls)
         assert container["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://minio.data:9000"}]
     assert spec.default_pipeline_root == ROOT
-    assert spec.pipeline_info.name == configs.PIPELINE_NAME
+    assert spec.pipeline_info.name == config.RuntimeConfig().pipeline_name
 
 
 def test_beam_arguments_reach_every_beam_powered_component(flink_package):
@@ -79,7 +86,7 @@ def test_beam_arguments_reach_every_beam_powered_component(flink_package):
         beam = args[4:]
         assert beam[0] == "--runner=FlinkRunner"
         assert "--flink_master=flink:8081" in beam and "--environment_type=EXTERNAL" in beam
-        assert f"--beam_plugin={configs.S3_BEAM_PLUGIN}" in beam  # s3:// for tf.io.gfile in workers
+        assert f"--beam_plugin={S3_BEAM_PLUGIN}" in beam  # s3:// for tf.io.gfile in workers
         assert not any(a.startswith("--direct_") for a in beam)  # DirectRunner defaults only for it
 
 
@@ -92,18 +99,18 @@ def test_component_arguments_are_the_ones_given(flink_package):
     assert json.loads(parameter(ingestion, "languages")) == ["English", "French"]
     assert json.loads(parameter(tasks["Trainer"], "train_args")) == {"num_steps": 321}
     push = json.loads(parameter(tasks["Pusher"], "push_destination"))
-    assert push == {"filesystem": {"base_directory": f"{ROOT}/serving_model/{configs.SERVING_MODEL_NAME}"}}
+    assert push == {"filesystem": {"base_directory": f"{ROOT}/serving_model/{config.PushConfig().model_name}"}}
     schema = parameter(tasks["ImportSchemaGen"], "schema_file")
-    assert schema.startswith(configs.IMAGE_PROJECT_DIR + "/")  # where the Dockerfile puts the project
-    assert os.path.exists(os.path.join(REPO, os.path.relpath(schema, configs.IMAGE_PROJECT_DIR)))
+    assert schema.startswith(kubeflow_runner.IMAGE_PROJECT_DIR + "/")  # where the Dockerfile puts the project
+    assert os.path.exists(os.path.join(REPO, os.path.relpath(schema, kubeflow_runner.IMAGE_PROJECT_DIR)))
 
 
 def test_credentials_come_from_a_kubernetes_secret_reference_only(flink_package):
     text, docs, _, platform = flink_package
     executors = platform.platforms["kubernetes"].deployment_spec.executors
     assert set(executors) == {f"{name}_executor" for name in EXECUTORS}
-    for config in executors.values():
-        (secret,) = json_format.MessageToDict(config)["secretAsEnv"]
+    for executor in executors.values():
+        (secret,) = json_format.MessageToDict(executor)["secretAsEnv"]
         assert secret["secretName"] == "langid-s3"
         assert {(m["secretKey"], m["envVar"]) for m in secret["keyToEnv"]} == {
             ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")}
@@ -128,7 +135,7 @@ def test_direct_runner_defaults_and_json_output(tmp_path):
     _, docs, spec, platform = compile_package(tmp_path, "--beam-arg=--direct_num_workers=3", name="p.json")
     assert platform is None and len(docs) == 1
     args = docs[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]["args"][4:]
-    assert args[:3] == ["--runner=DirectRunner", *configs.KUBEFLOW_DIRECT_ARGS[:2]]
+    assert args[:3] == ["--runner=DirectRunner", *config.KUBEFLOW_DIRECT_ARGS[:2]]
     assert args[-1] == "--direct_num_workers=3"  # the user's value comes last, so it wins
     assert "env" not in docs[0]["deploymentSpec"]["executors"]["Transform_executor"]["container"]
     assert spec.default_pipeline_root == ROOT
@@ -161,9 +168,9 @@ def test_augmentation_and_feature_options_reach_the_compiled_steps(tmp_path):
         "--representations", "log_mel,power_spectrogram", "--num-mel-bins", "128", name="p.json")
     tasks = docs[0]["root"]["dag"]["tasks"]
     policy = json.loads(parameter(tasks["AudioAugmenter"], "config"))
-    assert policy["room_reverb"]["p"] == configs.AUGMENTATION_ALL["room_reverb"]["p"] > 0
+    assert policy["room_reverb"]["p"] == config.AUGMENTATION_ALL["room_reverb"]["p"] > 0
     transform = json.loads(parameter(tasks["Transform"], "custom_config"))
     assert transform["representations"] == ["log_mel", "power_spectrogram"]
     assert transform["num_mel_bins"] == 128
     trainer = json.loads(parameter(tasks["Trainer"], "custom_config"))
-    assert trainer["spec_augment"] == configs.SPEC_AUGMENT_ON
+    assert trainer["spec_augment"] == dataclasses.asdict(config.SpecAugmentConfig())

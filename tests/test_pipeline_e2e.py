@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.example_codec import float_feature
-from models import features
-from conftest import PIPELINE_LANGUAGES as LANGUAGES, run_local_pipeline
-from synthetic_corpus import synth_clip
+from contract import features
+from contract.codec import float_feature
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.pipeline_runs import run_local_pipeline
+from tests.helpers.synthetic_corpus import synth_clip
 
 RATE = 16000
 
@@ -30,7 +31,8 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     first, _, out = runs
     assert {c: info["state"] for c, info in first["components"].items()} == {
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
-        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran"}
+        "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
+        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran"}
     split = first["ingestion"]["per_split"]
     assert set(split["train"]) == set(split["eval"]) == set(LANGUAGES)
     assert first["evaluation"]["accuracy"] > 0.5
@@ -41,16 +43,55 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     for png in first["pngs"]:
         with open(png, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png", "confusion_matrix.png",
-                                                         "reliability_diagram.png"}
+    assert {os.path.basename(p) for p in first["pngs"]} == {"augmentations.png", "training_curves.png",
+                                                            "confusion_matrix.png", "reliability_diagram.png"}
 
 
 def test_second_run_reuses_the_cache(runs):
-    _, second, _ = runs
+    """Every component whose inputs are unchanged is reused. The Evaluator is the exception
+    README names: its baseline input is now the first run's blessed model, so it re-runs, and
+    Pusher follows its new blessing; the resolver always runs (it is a query, not a step)."""
+    first, second, _ = runs
     states = {c: info["state"] for c, info in second["components"].items()}
-    assert states["S3AudioExampleGen"] == "cached"
-    assert states["Transform"] == "cached"
-    assert states["Trainer"] == "cached"
+    reused = ["ImportSchemaGen", "S3AudioExampleGen", "AudioAugmenter", "Transform", "Trainer"]
+    assert {c: states[c] for c in reused} == dict.fromkeys(reused, "cached")
+    assert set(states) == set(first["components"])
+    assert {states[c] for c in set(states) - set(reused)} <= {"ran", "cached"}
+
+
+def test_run_summary_matches_a_hand_count_of_the_models_eval_predictions(runs):
+    """Accuracy, per-language accuracy, per-class precision/recall and the confusion matrix of the
+    summary, against counts made here from the eval split and the pushed model's own predictions."""
+    import glob
+
+    from contract.codec import read_split
+
+    first, _, out = runs
+    uris = glob.glob(str(out / "tfx" / "pipeline_root" / "S3AudioExampleGen" / "examples" / "*"))
+    assert len(uris) == 1
+    examples = list(read_split(uris[0], "eval"))
+    model = tf.saved_model.load(first["pushed_to"])
+    predicted = []
+    for start in range(0, len(examples), 32):
+        batch = [e.SerializeToString() for e in examples[start:start + 32]]
+        predicted += list(np.argmax(model.signatures["serving_default"](examples=tf.constant(batch))["probabilities"]
+                                    .numpy(), axis=1))
+    actual = [e.features.feature[features.LABEL].int64_list.value[0] for e in examples]
+    n = len(LANGUAGES)
+    confusion = np.zeros((n, n))
+    for a, p in zip(actual, predicted):
+        confusion[a, p] += 1
+
+    evaluation = first["evaluation"]
+    np.testing.assert_array_equal(np.array(evaluation["confusion"]), confusion)
+    assert evaluation["examples"] == len(examples)
+    assert evaluation["accuracy"] == pytest.approx(np.trace(confusion) / len(examples), abs=1e-6)
+    for i, language in enumerate(LANGUAGES):
+        row, column = confusion[i].sum(), confusion[:, i].sum()
+        assert evaluation["per_language"][language]["accuracy"] == pytest.approx(confusion[i, i] / row, abs=1e-6)
+        assert evaluation["per_class"][language]["recall"] == pytest.approx(confusion[i, i] / row, abs=1e-6)
+        if column:
+            assert evaluation["per_class"][language]["precision"] == pytest.approx(confusion[i, i] / column, abs=1e-6)
 
 
 def test_pushed_model_classifies_unseen_clips_through_both_signatures(runs):
@@ -78,7 +119,7 @@ def test_pushed_model_classifies_unseen_clips_through_both_signatures(runs):
 
 
 def test_pushed_serving_graph_contains_no_augmentation(runs):
-    from graph_ops import augmentation_ops, signature_ops
+    from tests.helpers.graph_ops import augmentation_ops, signature_ops
 
     first, _, _ = runs
     for signature in ("serving_default", "predict_waveform"):

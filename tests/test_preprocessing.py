@@ -5,16 +5,17 @@ import functools
 import tempfile
 
 import numpy as np
-import pytest
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from models import features
+from contract import features
 from models.preprocessing import fixed_length, preprocessing_fn, spectral_features
-from pipeline import configs
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import transform_custom_config
 
-CONFIG = dict(configs.FEATURES, segment_seconds=1.0)
+CONFIG = dict(transform_custom_config(PipelineConfig()), segment_seconds=1.0)
+LOG_MEL_XF, MFCC_XF = features.transformed_name(features.LOG_MEL), features.transformed_name(features.MFCC)
 RATE = CONFIG["sample_rate"]
 
 
@@ -79,17 +80,17 @@ def test_preprocessing_fn_normalises_each_band_over_the_training_data():
             functools.partial(preprocessing_fn, custom_config=CONFIG))
     out_spec = transformed_metadata.schema
     frames = 1 + (RATE - 400) // 160
-    log_mel = np.stack([np.asarray(r[features.LOG_MEL]).reshape(frames, 64) for r in transformed])
-    mfcc = np.stack([np.asarray(r[features.MFCC]).reshape(frames, 13) for r in transformed])
-    assert [r[features.LABEL_OUT][0] for r in transformed] == [i % 3 for i in range(24)]
+    log_mel = np.stack([np.asarray(r[LOG_MEL_XF]).reshape(frames, 64) for r in transformed])
+    mfcc = np.stack([np.asarray(r[MFCC_XF]).reshape(frames, 13) for r in transformed])
+    assert [r[features.LABEL_XF][0] for r in transformed] == [i % 3 for i in range(24)]
     for x in (log_mel, mfcc):
         flat = x.reshape(-1, x.shape[-1])
         assert np.allclose(flat.mean(axis=0), 0.0, atol=1e-3)
         assert np.allclose(flat.std(axis=0), 1.0, atol=1e-2)
     # Fixed shapes in the transformed schema: the Trainer reads dense [frames, bands] tensors.
     out_features = schema_utils.schema_as_feature_spec(out_spec).feature_spec
-    assert list(out_features[features.LOG_MEL].shape) == [frames, 64]
-    assert list(out_features[features.MFCC].shape) == [frames, 13]
+    assert list(out_features[LOG_MEL_XF].shape) == [frames, 64]
+    assert list(out_features[MFCC_XF].shape) == [frames, 13]
 
 
 def test_padding_does_not_shift_the_utterance_mean():

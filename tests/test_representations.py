@@ -2,6 +2,7 @@
 the model builds one branch per representation."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 
@@ -10,13 +11,15 @@ import pytest
 import scipy.fft
 import tensorflow as tf
 
-from models import features
+from contract import features
 from models.preprocessing import deltas, preprocessing_fn, representations
-from pipeline import configs
+from pipeline.config import ModelConfig, PipelineConfig
+from pipeline.pipeline import transform_custom_config
 
 RATE = 16000
 ALL = ["waveform", "stft_magnitude", "power_spectrogram", "log_mel", "mfcc"]
-CONFIG = dict(configs.FEATURES, segment_seconds=1.0, utterance_norm=False)
+FEATURES = transform_custom_config(PipelineConfig())
+CONFIG = dict(FEATURES, segment_seconds=1.0, utterance_norm=False)
 
 
 def tone(freq, seconds=1.0, amplitude=0.5):
@@ -84,7 +87,7 @@ def test_log_mel_band_count_and_range(bins, lower, upper):
 
 
 def test_stft_magnitude_peaks_at_the_tone_bin_and_is_gain_invariant():
-    config = dict(configs.FEATURES, segment_seconds=1.0, representations=["stft_magnitude"])
+    config = dict(FEATURES, segment_seconds=1.0, representations=["stft_magnitude"])
     quiet = representations(tf.constant(tone(1000.0, amplitude=0.05)[None]), config)["stft_magnitude"].numpy()[0]
     loud = representations(tf.constant(tone(1000.0, amplitude=0.5)[None]), config)["stft_magnitude"].numpy()[0]
     assert quiet.shape[-1] == 257
@@ -93,7 +96,7 @@ def test_stft_magnitude_peaks_at_the_tone_bin_and_is_gain_invariant():
 
 
 def test_waveform_representation_has_unit_rms():
-    config = dict(configs.FEATURES, segment_seconds=1.0, representations=["waveform"])
+    config = dict(FEATURES, segment_seconds=1.0, representations=["waveform"])
     out = representations(tf.constant(np.stack([tone(200, amplitude=0.01), tone(900, amplitude=0.7)])), config)
     rms = np.sqrt(np.mean(out["waveform"].numpy() ** 2, axis=1))
     np.testing.assert_allclose(rms, 1.0, rtol=0.02)
@@ -119,7 +122,7 @@ def test_preprocessing_fn_outputs_every_selected_representation_with_fixed_shape
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    config = dict(configs.FEATURES, segment_seconds=0.5, representations=ALL, num_mel_bins=128, mfcc_deltas=1)
+    config = dict(FEATURES, segment_seconds=0.5, representations=ALL, num_mel_bins=128, mfcc_deltas=1)
     raw = [{features.WAVEFORM: tone(200.0 + 100 * i, seconds=0.5), features.LABEL: [i % 2]} for i in range(6)]
     spec = {features.WAVEFORM: tf.io.VarLenFeature(tf.float32), features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
@@ -128,16 +131,19 @@ def test_preprocessing_fn_outputs_every_selected_representation_with_fixed_shape
             functools.partial(preprocessing_fn, custom_config=config))
     out = schema_utils.schema_as_feature_spec(transformed_metadata.schema).feature_spec
     frames = 1 + (8000 - 400) // 160
-    assert {k: list(v.shape) for k, v in out.items() if k != features.LABEL_OUT} == {
-        "waveform": [8000], "stft_magnitude": [frames, 257], "power_spectrogram": [frames, 257],
-        "log_mel": [frames, 128], "mfcc": [frames, 26]}
+    expected = {"waveform": [8000], "stft_magnitude": [frames, 257], "power_spectrogram": [frames, 257],
+                "log_mel": [frames, 128], "mfcc": [frames, 26]}
+    assert {k: list(v.shape) for k, v in out.items() if k != features.LABEL_XF} == {
+        features.transformed_name(k): v for k, v in expected.items()}
 
 
 def test_model_builds_one_branch_per_representation():
     from models.keras_model.model import build_model
 
-    shapes = {"waveform": (8000,), "stft_magnitude": (48, 257), "log_mel": (48, 128), "mfcc": (48, 26)}
-    model = build_model(3, shapes, conv_filters=(4, 8), temporal_units=16, embedding_units=8)
+    sizes = dataclasses.asdict(ModelConfig(conv_filters=(4, 8), temporal_units=16, embedding_units=8))
+    shapes = {features.transformed_name(k): v for k, v in
+              {"waveform": (8000,), "stft_magnitude": (48, 257), "log_mel": (48, 128), "mfcc": (48, 26)}.items()}
+    model = build_model(3, shapes, **sizes)
     assert sorted(model.input_names) == sorted(shapes)
     names = {layer.name for layer in model.layers}
     assert {"embedding", "probabilities", "waveform_conv0", "stft_magnitude_conv0", "log_mel_conv0",
@@ -146,7 +152,7 @@ def test_model_builds_one_branch_per_representation():
     probabilities = model(batch, training=False).numpy()
     assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     # Only the representations given: a log-mel-only model has no other branch.
-    solo = build_model(3, {"log_mel": (48, 64)}, conv_filters=(4, 8), temporal_units=16, embedding_units=8)
-    assert solo.input_names == ["log_mel"]
+    solo = build_model(3, {features.transformed_name("log_mel"): (48, 64)}, **sizes)
+    assert solo.input_names == [features.transformed_name("log_mel")]
     with pytest.raises(ValueError, match="no model branch"):
-        build_model(3, {"chroma": (48, 12)})
+        build_model(3, {"chroma": (48, 12)}, **sizes)

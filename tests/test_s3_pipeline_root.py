@@ -19,14 +19,13 @@ from storage import s3
 from storage.corpus import upload_corpus
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TESTS = os.path.dirname(os.path.abspath(__file__))
 LANGUAGES = ["English", "French", "German"]
 CLIPS, ARTIFACTS = "langid-s3root-clips", "langid-s3root-artifacts"
 
 
 def subprocess_env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([REPO, TESTS, env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([REPO, env.get("PYTHONPATH", "")])
     return env
 
 
@@ -69,8 +68,8 @@ def test_every_artifact_is_an_object_in_the_bucket(s3_run):
     assert under("Evaluator", "evaluation", "")
     assert under("Evaluator", "blessing", "/BLESSED")
     assert [k for k in keys if k.startswith("serving/") and k.endswith("/saved_model.pb")]
-    # Locally only ML Metadata and the reports: no artifact fell back to the local disk.
-    assert sorted(os.listdir(out / "local")) == ["metadata.sqlite", "reports"]
+    # Locally only ML Metadata, the reports and the run lock: no artifact fell back to the local disk.
+    assert sorted(os.listdir(out / "local")) == [".run.lock", "metadata.sqlite", "reports"]
     summary = json.loads((out / "local" / "reports" / "run_summary.json").read_text())
     assert summary["pushed_to"].startswith(f"s3://{ARTIFACTS}/serving/")
     assert set(summary["ingestion"]["per_split"]["train"]) == set(LANGUAGES)
@@ -84,7 +83,7 @@ def test_pushed_model_loads_from_the_bucket(s3_run, s3_endpoint, tmp_path):
         target = tmp_path / key[len(prefix):]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(s3.get_bytes(client, ARTIFACTS, key))
-    done = subprocess.run([sys.executable, "-m", "s3_model_probe", s3_endpoint, f"s3://{ARTIFACTS}/{prefix}",
+    done = subprocess.run([sys.executable, "-m", "tests.helpers.s3_model_probe", s3_endpoint, f"s3://{ARTIFACTS}/{prefix}",
                            str(tmp_path)], env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT ", 1)[1])
@@ -100,7 +99,7 @@ def test_container_entrypoint_reaches_s3_and_keeps_the_exit_status(s3_endpoint):
     s3.ensure_bucket(client, ARTIFACTS)
     for code in (0, 3):
         done = subprocess.run(
-            [sys.executable, "-m", "pipeline.container_entrypoint", "--module", "s3_gfile_probe",
+            [sys.executable, "-m", "pipeline.container_entrypoint", "--module", "tests.helpers.s3_gfile_probe",
              f"s3://{ARTIFACTS}/probe/{code}.txt", f"exit {code}", str(code)],
             env=subprocess_env(), capture_output=True, text=True, timeout=300)
         assert done.returncode == code, done.stderr[-2000:]

@@ -23,11 +23,7 @@ from scraper.config import CrawlConfig
 from scraper.crawl import crawl
 from scraper.manifest import Manifest
 from storage import s3
-
-try:  # tests/ as a package or as a plain directory on sys.path
-    from tests import scraper_fixtures as fx
-except ImportError:  # pragma: no cover
-    import scraper_fixtures as fx
+from tests.helpers import scraper_fixtures as fx
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL = ["English", "French", "German", "Spanish"]

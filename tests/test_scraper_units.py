@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -19,11 +19,7 @@ from scraper.fetch import Fetcher, FetchError, parse_retry_after
 from scraper.keys import MAX_NAME_LENGTH, object_key, sanitize_file_name
 from scraper.parse import parse_listing, parse_size_kb
 from scraper.validate import frame_length, mpeg_problem
-
-try:  # tests/ as a package or as a plain directory on sys.path
-    from tests import scraper_fixtures as fx
-except ImportError:  # pragma: no cover
-    import scraper_fixtures as fx
+from tests.helpers import scraper_fixtures as fx
 
 BASE = "https://www.audio-lingua.eu"
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*\.mp3$"
@@ -316,7 +312,7 @@ def test_retry_after_beyond_the_cap_gives_up(server):
 
 
 def test_retry_after_http_date():
-    now = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("soon") is None

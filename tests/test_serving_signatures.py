@@ -5,6 +5,7 @@ with 1.5 s windows and a 0.75 s hop.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,12 +13,13 @@ import sys
 
 import numpy as np
 import pytest
+import soundfile
 import soxr
 import tensorflow as tf
 
-from conftest import PIPELINE_LANGUAGES as LANGUAGES
 from models.keras_model.signatures import resample
-from serving_helpers import RATE, clip, wav_bytes
+from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
+from tests.helpers.serving_helpers import RATE, clip, wav_bytes
 
 # Run in a fresh interpreter that imports TensorFlow only: lists every op of the graph and of
 # every function in its library, the ops reachable from the serving signatures, and which are
@@ -104,8 +106,11 @@ def test_predict_waveform_classifies_variable_lengths_and_returns_windows(model)
         windows = 1 + int(np.ceil(max(seconds - 1.5, 0) / 0.75 - 1e-6))
         assert out["window_start_s"] == pytest.approx(0.75 * np.arange(windows), abs=1e-4)
         assert out["window_end_s"][-1] == pytest.approx(seconds, abs=1e-3)
-        # pooled = window probabilities averaged by real audio
-        weights = out["window_weight"]
+        assert out["window_speech"].tolist() == [1.0] * windows        # synthetic speech throughout
+        # Each window weighs its share of real audio, computed here from the clip length
+        # (0.9 s -> [0.6]; 1.5 s -> [1]; 4.2 s -> [1, 1, 1, 1, 0.8]), not read from the model.
+        weights = np.clip(seconds - 0.75 * np.arange(windows), 0.0, 1.5) / 1.5
+        np.testing.assert_allclose(out["window_weight"], weights, atol=1e-4)
         expected = (out["window_probabilities"] * weights[:, None]).sum(0) / weights.sum()
         np.testing.assert_allclose(out["probabilities"], expected, atol=1e-5)
 
@@ -132,11 +137,12 @@ def test_predict_wav_matches_predict_waveform_at_16k_and_resamples_other_rates(m
 
 def test_embed_returns_pooled_embedding_and_probabilities(model):
     fn = model.signatures["embed"]
-    batch = np.stack([clip("English", 3.0, seed=1), clip("German", 3.0, seed=2)])
+    batch = np.stack([clip("English", 2.0, seed=1), clip("German", 2.0, seed=2)])
     out = {k: v.numpy() for k, v in fn(waveform=tf.constant(batch)).items()}
     assert out["embedding"].shape[0] == 2 and out["embedding"].shape[1] > 8
     assert [x.decode() for x in out["language"]] == ["English", "German"]
-    weights = out["window_weight"][0]
+    weights = np.array([1.0, 1.25 / 1.5])     # 2 s: windows at 0 and 0.75 s, the second 1.25 s real
+    np.testing.assert_allclose(out["window_weight"], [weights, weights], atol=1e-4)
     pooled = (out["window_embeddings"][0] * weights[:, None]).sum(0) / weights.sum()
     np.testing.assert_allclose(out["embedding"][0], pooled, rtol=1e-4, atol=1e-5)
     assert not np.allclose(out["embedding"][0], out["embedding"][1])
@@ -145,7 +151,7 @@ def test_embed_returns_pooled_embedding_and_probabilities(model):
 
 
 def test_serving_default_still_reads_tf_examples(model):
-    from components.example_codec import float_feature
+    from contract.codec import float_feature
 
     example = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(clip("French", 1.5))}))
     out = model.signatures["serving_default"](examples=tf.constant([example.SerializeToString()]))
@@ -172,3 +178,61 @@ def test_in_graph_resampling_removes_what_the_new_rate_cannot_hold():
     freqs = np.fft.rfftfreq(len(out), 1 / RATE)
     assert spectrum[np.argmin(np.abs(freqs - 1000))] == pytest.approx(0.5, abs=0.01)
     assert spectrum[np.argmin(np.abs(freqs - (RATE - 11000)))] < 1e-3   # where the alias would fold to
+
+
+def _answer(out) -> tuple[str, np.ndarray]:
+    return out["language"].numpy()[0].decode(), out["probabilities"].numpy()[0]
+
+
+@pytest.mark.parametrize("name,waveform", [
+    ("empty", np.zeros([1, 0], np.float32)),
+    ("too short", clip("English", 0.1)[None]),
+    ("all zeros", np.zeros([1, 3 * RATE], np.float32)),
+    ("white noise", (0.3 * np.random.default_rng(0).standard_normal([1, 3 * RATE])).astype(np.float32)),
+    ("tone", (0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * RATE) / RATE))[None].astype(np.float32)),
+])
+def test_inputs_without_speech_answer_no_speech_never_a_language(model, name, waveform):
+    for signature in ("predict_waveform", "embed"):
+        language, probabilities = _answer(model.signatures[signature](waveform=tf.constant(waveform)))
+        assert language == "no_speech", (signature, name)
+        assert np.all(probabilities == 0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_an_invalid_argument(model, bad):
+    waveform = clip("English", 2.0)[None].copy()
+    waveform[0, 100] = bad
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        model.signatures["predict_waveform"](waveform=tf.constant(waveform))
+
+
+def test_a_batch_too_large_to_hold_is_refused_not_aborted(model):
+    # 2 rows x 600 windows of 1.5 s (hop 0.75 s) > the cap of 1024 windows in one call
+    waveform = tf.zeros([2, int(0.75 * RATE) * 600], tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="too many windows"):
+        model.signatures["predict_waveform"](waveform=waveform)
+
+
+def test_predict_wav_refuses_what_is_not_a_plausible_wav_with_invalid_argument(model):
+    wav = model.signatures["predict_wav"]
+    mp3 = io.BytesIO()
+    soundfile.write(mp3, clip("English", 1.0, rate=44100), 44100, format="MP3")
+    one_hz = bytearray(wav_bytes(clip("English", 1.0), RATE))
+    one_hz[24:28], one_hz[28:32] = (1).to_bytes(4, "little"), (2).to_bytes(4, "little")
+    for data in (np.random.default_rng(1).bytes(5000), mp3.getvalue(), b"", b"RIFF", bytes(one_hz)):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            wav(audio=tf.constant([data]))
+    # a silent WAV is an answer: no speech
+    language, _ = _answer(wav(audio=tf.constant([wav_bytes(np.zeros(RATE * 2, np.float32), RATE)])))
+    assert language == "no_speech"
+
+
+def test_serving_default_answers_no_speech_for_an_example_without_audio(model):
+    from contract.codec import float_feature
+
+    empty = tf.train.Example()
+    silent = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(np.zeros(24000))}))
+    french = tf.train.Example(features=tf.train.Features(feature={"waveform": float_feature(clip("French", 1.5))}))
+    serialized = [e.SerializeToString() for e in (empty, silent, french)]
+    out = model.signatures["serving_default"](examples=tf.constant(serialized))
+    assert [x.decode() for x in out["language"].numpy()] == ["no_speech", "no_speech", "French"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models import features
+from contract import features
 from models.keras_model.short_crops import crop_example, random_crops
 from models.preprocessing import representations
-from pipeline import configs
+from pipeline.config import PipelineConfig, ShortCropsConfig
+from pipeline.pipeline import transform_custom_config
 
-CONFIG = {**configs.FEATURES, "segment_seconds": 3.0}
+CONFIG = transform_custom_config(PipelineConfig().override(data={"segment_seconds": 3.0}))
 
 
 def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -21,16 +22,21 @@ def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.3 * envelope * (tone + 0.3 * rng.normal(size=t.size))).astype(np.float32)
 
 
+def _xf(outputs: dict) -> dict:
+    """Representations under the names the Trainer sees them by (Transform's outputs)."""
+    return {features.transformed_name(name): value for name, value in outputs.items()}
+
+
 def test_crop_matches_the_cropped_waveform():
     wave = _speechlike(3.0)
-    full = representations(tf.constant(wave[None]), CONFIG)
+    full = _xf(representations(tf.constant(wave[None]), CONFIG))
     padded = np.zeros_like(wave)
     padded[:16000] = wave[:16000]
-    short = representations(tf.constant(padded[None]), CONFIG)
+    short = _xf(representations(tf.constant(padded[None]), CONFIG))
     # Before the per-band z-score an inaudible frame is exactly 0: that is the silence frame here.
     silence = {name: tf.zeros(full[name].shape[-1]) for name in full}
     cropped = crop_example({k: v[0] for k, v in full.items()}, tf.constant(1.0 / 3.0), silence)
-    for name in (features.LOG_MEL, features.MFCC):
+    for name in (features.transformed_name(features.LOG_MEL), features.transformed_name(features.MFCC)):
         got, want = cropped[name].numpy(), short[name][0].numpy()
         inside = slice(2, 95)            # frames wholly inside the first second (25 ms frames, 10 ms hop)
         # Only the few frames straddling the crop edge differ (they enter the utterance mean).
@@ -51,12 +57,14 @@ def test_random_crops_leave_uncropped_examples_alone():
 
 
 def test_ingestion_writes_duration_and_its_bucket():
-    from components.s3_audio_example_gen.executor import duration_bucket, segment_to_example
+    from components.s3_audio_example_gen.executor import segment_to_example
     from components.speaker_split import Clip
+    from contract.codec import duration_bucket
 
     assert [duration_bucket(s) for s in (0.4, 1.0, 1.001, 2.5, 3.0)] == ["1s", "1s", "2s", "3s", "3s"]
     clip = Clip(key="English/a.mp3", language="English", label=0, speaker_id="s1")
-    example = tf.train.Example.FromString(segment_to_example(np.zeros(48000, np.float32), clip, 2, real_seconds=1.7))
+    example = tf.train.Example.FromString(segment_to_example(np.zeros(48000, np.float32), clip, 2, {},
+                                                             real_seconds=1.7))
     feats = example.features.feature
     assert feats[features.DURATION_S].float_list.value[0] == np.float32(1.7)
     assert feats[features.DURATION_BUCKET].bytes_list.value[0] == b"2s"
@@ -67,17 +75,17 @@ def test_short_crops_option_presets_json_and_bad_values():
 
     import pytest
 
-    from pipeline import cli_options
+    from pipeline import flags
+    from pipeline.config import ConfigError
 
     parser = argparse.ArgumentParser()
-    cli_options.add_augmentation_and_feature_args(parser)
+    flags.add_pipeline_flags(parser)
     assert "--short-crops" in parser.format_help() and "--open-set-dir" in parser.format_help()
-    kwargs = cli_options.pipeline_kwargs(parser.parse_args([]))
-    assert kwargs["short_crops"] == configs.SHORT_CROPS and kwargs["open_set_dir"] == configs.OPEN_SET_DIR
-    assert cli_options.pipeline_kwargs(parser.parse_args(["--short-crops", "off", "--open-set-dir", ""])) \
-        ["short_crops"] is None
-    assert cli_options.short_crops_config(parser.parse_args(["--short-crops", '{"p": 0.2, "min_seconds": 2}'])) \
-        == {"p": 0.2, "min_seconds": 2}
-    for bad in ('{"p": 1.5, "min_seconds": 1}', '{"p": 0.5, "min_seconds": 0}', '{"min_seconds": 1}'):
-        with pytest.raises(ValueError, match="--short-crops"):
-            cli_options.short_crops_config(parser.parse_args(["--short-crops", bad]))
+    training = flags.config_from_flags(parser.parse_args([]), {}).training
+    assert training.short_crops == ShortCropsConfig() and training.open_set_dir == "data/open_set"
+    off = flags.config_from_flags(parser.parse_args(["--short-crops", "off", "--open-set-dir", ""]), {}).training
+    assert off.short_crops is None and off.open_set_dir == ""
+    assert flags.short_crops('{"p": 0.2, "min_seconds": 2}') == ShortCropsConfig(p=0.2, min_seconds=2)
+    for bad in ('{"p": 1.5, "min_seconds": 1}', '{"p": 0.5, "min_seconds": 0}', '{"q": 1}'):
+        with pytest.raises(ConfigError, match="--short-crops"):
+            flags.short_crops(bad)

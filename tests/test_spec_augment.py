@@ -31,12 +31,19 @@ def test_frequency_masks_hide_whole_contiguous_bands():
 def test_time_masks_hide_whole_frames_and_widths_are_bounded():
     tf.random.set_seed(2)
     y = spec_augment(_batch(), ["log_mel", "mfcc"], freq_masks=0, time_masks=2, time_width=5)
+    x = _batch()
     for key in ("log_mel", "mfcc"):
         masked = y[key].numpy() == 0.0
+        frames_masked = 0
         for example in masked:
             frames = example.all(axis=1)
             assert np.array_equal(example, np.broadcast_to(frames[:, None], example.shape))
             assert frames.sum() <= 10
+            frames_masked += frames.sum()
+        # Inputs are in [1, 2), so zeros can only come from masks: with 2 masks of width 0-5 on 16
+        # examples, about 80 frames are expected to be hidden; none would mean the masks are gone.
+        assert frames_masked > 16
+        np.testing.assert_array_equal(y[key].numpy()[~masked], x[key].numpy()[~masked])
 
 
 def test_no_masks_is_the_identity():
@@ -48,7 +55,7 @@ def test_no_masks_is_the_identity():
 def test_the_augmentation_op_detector_sees_spec_augment_in_a_training_graph():
     """Positive control for the serving-graph checks in the e2e tests: the same walker finds the
     masks' random ops when a graph really contains SpecAugment, and none without it."""
-    from graph_ops import augmentation_ops, graph_def_ops
+    from tests.helpers.graph_ops import augmentation_ops, graph_def_ops
 
     spec = {"log_mel": tf.TensorSpec([None, 50, 64]), "mfcc": tf.TensorSpec([None, 50, 13])}
     train = tf.function(lambda x: spec_augment(x, ["log_mel"])).get_concrete_function(spec)

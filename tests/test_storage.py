@@ -38,3 +38,14 @@ def test_fingerprint_is_stable_and_changes_with_the_content(s3_endpoint, tiny_co
     assert second != first
     s3.put_bytes(client, bucket, "English/new__000.mp3", b"ID3 new clip, edited")
     assert corpus_fingerprint(client, bucket) not in (first, second)
+
+
+def test_fingerprint_sees_an_edit_that_keeps_the_size(s3_endpoint):
+    """A re-encoded clip often keeps its length; its ETag (the content's MD5) still changes."""
+    bucket = f"fp-{uuid.uuid4().hex[:8]}"
+    client = s3.make_client()
+    s3.ensure_bucket(client, bucket)
+    s3.put_bytes(client, bucket, "English/a__000.mp3", b"ID3 version one")
+    first = corpus_fingerprint(client, bucket)
+    s3.put_bytes(client, bucket, "English/a__000.mp3", b"ID3 version two")    # same length
+    assert corpus_fingerprint(client, bucket) != first

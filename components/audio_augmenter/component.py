@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -36,12 +36,13 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = AudioAugmenterSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, copies: int, seed: int = 0, sample_rate: int = 16000,
-                 config: Optional[dict] = None, splits: Sequence[str] = ("train",), code_version: str = ""):
+    def __init__(self, examples: types.BaseChannel, *, copies: int, seed: int, sample_rate: int,
+                 config: dict, splits: Sequence[str] = ("train",), code_version: str = ""):
+        """Settings from pipeline/config.py (AugmenterConfig, DataConfig.sample_rate)."""
         if copies < 1:
             raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
         from audio.augment import AugmentationPolicy  # validates the config at construction time
-        config_json = json.dumps(AugmentationPolicy.from_dict(config or {}).to_dict(), sort_keys=True)
+        config_json = json.dumps(AugmentationPolicy.from_dict(config).to_dict(), sort_keys=True)
         spec = AudioAugmenterSpec(
             examples=examples,
             copies=copies,

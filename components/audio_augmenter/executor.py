@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 import tensorflow as tf
@@ -12,9 +12,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
-from components.example_codec import float_feature, read_floats
 from audio.augment import AugmentationPolicy, augment, rng_for
-from models import features
+from contract import features
+from contract.codec import example_key, float_feature, read_floats
 
 _NAMESPACE = "AudioAugmenter"
 
@@ -32,8 +32,7 @@ def augmented_copies(serialized: bytes, copies: int, seed: int, sample_rate: int
     waveform = read_floats(feats[features.WAVEFORM])
     language = feats[features.LANGUAGE].bytes_list.value[0].decode("utf-8") if features.LANGUAGE in feats else None
     config = policy.for_language(language)
-    key = "{}#{}".format(feats[features.SOURCE_KEY].bytes_list.value[0].decode("utf-8"),
-                         feats[features.SEGMENT_INDEX].int64_list.value[0])
+    key = example_key(example)
     for copy_index in range(1, copies + 1):
         out, names = augment(waveform, sample_rate, rng_for(seed, key, copy_index), config)
         for name in names if applied is not None else ():

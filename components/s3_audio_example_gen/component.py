@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -29,6 +29,10 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "split_seed": ExecutionParameter(type=int),
         # Changes when the bucket's content changes, so a cached run is not reused for new data.
         "corpus_fingerprint": ExecutionParameter(type=str),
+        # Fail the run when more than this fraction of the listed clips are bad (default 0.05).
+        "max_skipped_fraction": ExecutionParameter(type=float),
+        # Per object, how long a failing store is retried before the component fails (default 60).
+        "fetch_retry_seconds": ExecutionParameter(type=float),
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
@@ -40,8 +44,9 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
     """Lists, fetches, decodes and segments the clips under s3://bucket/prefix{Language}/.
 
     Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
-    (features in models/features.py), split by speaker, plus `ingestion_report.json` with
-    per-split, per-language counts and every skipped object with its reason.
+    (features in contract/features.py), split by speaker, plus `ingestion_report.json` with
+    per-split, per-language counts, every skipped object with its reason and every ignored key
+    (lists capped at 1000 entries, counts complete).
     """
 
     SPEC_CLASS = S3AudioExampleGenSpec
@@ -49,19 +54,23 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(
         self,
+        *,
         bucket: str,
         languages: Sequence[str],
-        prefix: str = "",
-        s3_endpoint: Optional[str] = None,
-        sample_rate: int = 16000,
-        segment_seconds: float = 3.0,
-        hop_seconds: float = 1.5,
-        trim_threshold_db: float = -40.0,
-        eval_fraction: float = 0.2,
-        split_seed: int = 42,
+        prefix: str,
+        s3_endpoint: str | None,
+        sample_rate: int,
+        segment_seconds: float,
+        hop_seconds: float,
+        trim_threshold_db: float,
+        eval_fraction: float,
+        split_seed: int,
         corpus_fingerprint: str = "",
         code_version: str = "",
+        max_skipped_fraction: float,
+        fetch_retry_seconds: float,
     ):
+        """Every setting comes from pipeline/config.py (DataConfig); none has a default here."""
         if not languages:
             raise ValueError("at least one language is needed")
         spec = S3AudioExampleGenSpec(
@@ -77,6 +86,8 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             split_seed=split_seed,
             corpus_fingerprint=corpus_fingerprint,
             code_version=code_version,
+            max_skipped_fraction=max_skipped_fraction,
+            fetch_retry_seconds=fetch_retry_seconds,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -1,15 +1,29 @@
 """Beam executor of S3AudioExampleGen.
 
-list (driver) -> assign speakers to splits (driver) -> fetch -> decode -> trim -> segment ->
-tf.Example -> gzipped TFRecords per split (Beam workers). A bad object never fails the run:
-it is counted, logged with its key and reason, and listed in ingestion_report.json.
+list (driver, streamed to a work file) -> assign speakers to splits (driver) -> fetch ->
+decode -> trim -> segment -> tf.Example -> gzipped TFRecords per split (Beam workers).
+
+Two kinds of trouble, two answers:
+- a bad object (undecodable, truncated, implausible header, a key escaping its language
+  folder, gone since the listing) is skipped, counted and listed in ingestion_report.json
+  with its key and reason; more than `max_skipped_fraction` of them fails the run;
+- a failing store (connections refused or reset, 5xx) is retried with backoff for
+  `fetch_retry_seconds` per object; any object still unfetched fails the component, so
+  nothing is trained on, or cached from, a partial corpus.
+
+Memory does not grow with the corpus: the listing streams to a work file, the workers read
+it as a text source, and per-clip outcomes are reduced by a CombineFn to counts plus
+bounded lists of keys.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
-from typing import Any, Iterator
+import posixpath
+from collections.abc import Iterator
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -21,117 +35,237 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from audio.decode import DecodeError, decode_audio
 from audio.segment import fixed_segments, trim_silence
-from components.example_codec import float_feature
-from components.speaker_split import EVAL, TRAIN, Clip, assign_splits, speaker_from_key
-from models import features
+from audio.stats import clip_statistics
+from components.clip_stats import stats_to_features
+from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
+from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
+from contract.codec import duration_features, encode_segment
 from storage import s3
+from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
+from storage.manifest import ManifestReading, read_manifest_object
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
 REPORT_NAME = "ingestion_report.json"
+FAILED_REPORTS = "failed_ingestion_reports"  # beside the examples folder: failed outputs are deleted
+MAX_LISTED = 1000  # keys listed per report category; the counts are always complete
+# After this many objects in a row exhausted their retry budget, a worker stops asking.
+_STORE_DOWN_AFTER = 3
 _NAMESPACE = "S3AudioExampleGen"
+_ESCAPES = "key escapes its language folder ('.', '..' or '//' in its path)"
 
 
-def list_clips(client, bucket: str, prefix: str, languages: list[str]) -> tuple[list[Clip], dict]:
-    """Clips under prefix whose folder is a configured language, with manifest speakers."""
+class IngestionFailed(RuntimeError):
+    """The corpus could not be ingested completely or cleanly enough to train on."""
+
+
+class _Bounded:
+    """A count plus the MAX_LISTED smallest entries by key: a report that fits in memory."""
+
+    def __init__(self):
+        self.count, self.entries = 0, []
+
+    def add(self, entry: dict) -> None:
+        self.count += 1
+        if len(self.entries) < MAX_LISTED:
+            self.entries.append(entry)
+
+    def to_json(self) -> dict:
+        return {"count": self.count, "keys": sorted(self.entries, key=lambda e: e["key"])}
+
+
+class Listing:
+    """What the listing found: a work file of clips, speakers per language, what it left out."""
+
+    def __init__(self, work_path: str):
+        self.work_path = work_path
+        self.clips = 0
+        self.speakers_by_language: dict[str, set[str]] = {}
+        self.ignored = {"not_audio": _Bounded(), "unlisted_language": _Bounded()}
+        self.rejected = _Bounded()
+
+    def ignored_counts(self) -> dict:
+        return {reason: b.count for reason, b in self.ignored.items()}
+
+
+def classify_key(relative: str, languages: set[str]) -> tuple[str, str]:
+    """('clip', language) | ('not_audio'|'unlisted_language'|'rejected', reason) for a key below the prefix."""
+    if not relative.lower().endswith(AUDIO_EXTENSIONS):
+        return "not_audio", ""
+    language = relative.split("/", 1)[0] if "/" in relative else ""
+    if language not in languages:
+        return "unlisted_language", ""
+    if any(part in (".", "..") for part in relative.split("/")) or posixpath.normpath(relative) != relative:
+        return "rejected", _ESCAPES
+    return "clip", language
+
+
+def list_clips(client, bucket: str, prefix: str, languages: list[str], work_path: str,
+               manifest: ManifestReading) -> Listing:
+    """Stream the listing into `work_path` (JSON lines of clips) and tally what it skipped."""
     label_of = {name: i for i, name in enumerate(languages)}
-    speakers = {row["key"]: str(row["speaker_id"]) for row in s3.read_manifest(client, bucket, prefix)
-                if row.get("speaker_id") not in (None, "")}
-    clips, ignored = [], {"not_audio": 0, "unlisted_language": 0}
-    for obj in s3.list_objects(client, bucket, prefix):
-        if obj.key == s3.manifest_key(prefix):
-            continue
-        relative = obj.key[len(prefix):]
-        if not relative.lower().endswith(AUDIO_EXTENSIONS):
-            ignored["not_audio"] += 1
-            continue
-        language = relative.split("/", 1)[0] if "/" in relative else ""
-        if language not in label_of:
-            ignored["unlisted_language"] += 1
-            continue
-        speaker = speakers.get(obj.key) or speaker_from_key(obj.key)
-        clips.append(Clip(obj.key, language, label_of[language], speaker))
-    return clips, ignored
+    listing = Listing(work_path)
+    with tf.io.gfile.GFile(work_path, "w") as work:
+        for obj in s3.list_objects(client, bucket, prefix):
+            if obj.key == s3.manifest_key(prefix):
+                continue
+            kind, detail = classify_key(obj.key[len(prefix):], set(label_of))
+            if kind in listing.ignored:
+                listing.ignored[kind].add({"key": obj.key})
+                continue
+            listing.clips += 1
+            if kind == "rejected":
+                listing.rejected.add({"key": obj.key, "reason": detail})
+                continue
+            speaker = manifest.speakers.get(obj.key) or speaker_from_key(obj.key)
+            listing.speakers_by_language.setdefault(detail, set()).add(speaker)
+            work.write(json.dumps([obj.key, detail, label_of[detail], speaker]) + "\n")
+    return listing
 
 
-def duration_bucket(seconds: float) -> str:
-    """Seconds of real audio rounded up to whole seconds ("1s", "2s", ...): the Evaluator's duration slice."""
-    return f"{max(1, int(np.ceil(seconds - 1e-6)))}s"
-
-
-def segment_to_example(segment: np.ndarray, clip: Clip, index: int, real_seconds: float | None = None) -> bytes:
-    feature = {
-        features.WAVEFORM: float_feature(segment),
-        features.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[clip.label])),
-        features.LANGUAGE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.language.encode()])),
-        features.SPEAKER_ID: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.speaker_id.encode()])),
-        features.SOURCE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[clip.key.encode()])),
-        features.SEGMENT_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
-    }
-    if real_seconds is not None:
-        feature[features.DURATION_S] = tf.train.Feature(float_list=tf.train.FloatList(value=[real_seconds]))
-        feature[features.DURATION_BUCKET] = tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[duration_bucket(real_seconds).encode()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+def segment_to_example(segment: np.ndarray, clip: Clip, index: int, stats: dict, real_seconds: float) -> bytes:
+    # The clip's statistics (audio/stats.py) ride on each of its segments, for data validation;
+    # the segment's own real duration, for the Evaluator's duration slice.
+    return encode_segment(segment, label=clip.label, language=clip.language, speaker_id=clip.speaker_id,
+                          source_key=clip.key, segment_index=index,
+                          extra={**stats_to_features(stats), **duration_features(real_seconds)})
 
 
 class _DecodeAndSegment(beam.DoFn):
-    """One clip in, its segments out (main output), or one failure record (tagged output)."""
+    """One clip (a work-file line) in, its segments out, plus one outcome record (tagged)."""
 
-    FAILED = "failed"
-    INGESTED = "ingested"
+    OUTCOMES = "outcomes"
 
-    def __init__(self, bucket: str, endpoint: str, sample_rate: int, segment_samples: int,
-                 hop_samples: int, trim_threshold_db: float):
+    def __init__(self, bucket: str, endpoint: str, sample_rate: int,
+                 segment_samples: int, hop_samples: int, trim_threshold_db: float, retry_seconds: float):
         self._bucket = bucket
         self._endpoint = endpoint
         self._rate = sample_rate
         self._segment = segment_samples
         self._hop = hop_samples
         self._trim_db = trim_threshold_db
+        self._retry_seconds = retry_seconds
         self._client = None
+        self._store_failures_in_a_row = 0
         self._clips = beam.metrics.Metrics.counter(_NAMESPACE, "clips_ingested")
         self._segments = beam.metrics.Metrics.counter(_NAMESPACE, "segments_written")
         self._failures = beam.metrics.Metrics.counter(_NAMESPACE, "clips_skipped")
-        self._seconds = beam.metrics.Metrics.counter(_NAMESPACE, "audio_ms_ingested")
+        self._unfetched = beam.metrics.Metrics.counter(_NAMESPACE, "clips_unfetched")
 
     def setup(self):
-        self._client = s3.make_client(self._endpoint or None)
+        # Two botocore attempts and short timeouts: storage.fetch's backoff owns the waiting.
+        self._client = s3.make_client(self._endpoint or None, max_attempts=2, timeout_s=20)
 
-    def process(self, item: tuple[Clip, str]) -> Iterator[Any]:
-        clip, split = item
-        try:
-            data = s3.get_bytes(self._client, self._bucket, clip.key)
-        except Exception as err:  # noqa: BLE001 - missing objects and network faults alike
-            yield from self._fail(clip, f"fetch failed: {type(err).__name__}: {str(err)[:160]}")
+    def process(self, line: str, split_of: dict[str, str]) -> Iterator[Any]:
+        key, language, label, speaker = json.loads(line)
+        clip = Clip(key, language, label, speaker)
+        split = split_of[speaker]
+        data = yield from self._fetch(clip)
+        if data is None:
             return
         try:
             waveform = decode_audio(data, self._rate)
         except DecodeError as err:
-            yield from self._fail(clip, str(err))
+            yield from self._skip(clip, str(err))
             return
+        stats = clip_statistics(data, waveform, self._rate)
+        del data
         voiced = trim_silence(waveform, self._rate, self._trim_db)
         if len(voiced) < self._rate // 10:
-            yield from self._fail(clip, "silent or shorter than 0.1 s after trimming")
+            yield from self._skip(clip, "silent or shorter than 0.1 s after trimming")
             return
         segments = fixed_segments(voiced, self._segment, self._hop)
         self._clips.inc()
         self._segments.inc(len(segments))
-        self._seconds.inc(int(1000 * len(voiced) / self._rate))
         for index, segment in enumerate(segments):
             real = min(self._segment, len(voiced) - index * self._hop) / self._rate
-            yield split, segment_to_example(segment, clip, index, real_seconds=round(real, 3))
-        yield beam.pvalue.TaggedOutput(self.INGESTED, {
-            "key": clip.key, "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
-            "seconds": round(len(voiced) / self._rate, 3), "segments": len(segments)})
+            yield split, segment_to_example(segment, clip, index, stats, round(real, 3))
+        yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
+            "kind": "ingested", "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
+            "seconds": len(voiced) / self._rate, "segments": len(segments)})
 
-    def _fail(self, clip: Clip, reason: str):
+    def _fetch(self, clip: Clip):
+        if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
+            yield from self._unfetchable(clip, f"not attempted: the store failed for {_STORE_DOWN_AFTER} "
+                                               "objects in a row", log=False)
+            return None
+        try:
+            data = fetch_object(self._client, self._bucket, clip.key, self._retry_seconds)
+        except BadObject as err:
+            yield from self._skip(clip, f"fetch failed: {err}")
+            return None
+        except StoreUnavailable as err:
+            self._store_failures_in_a_row += 1
+            yield from self._unfetchable(clip, str(err))
+            return None
+        except Exception as err:  # noqa: BLE001 - anything unforeseen counts against the store, never the data
+            self._store_failures_in_a_row += 1
+            yield from self._unfetchable(clip, describe(err))
+            return None
+        self._store_failures_in_a_row = 0
+        return data
+
+    def _skip(self, clip: Clip, reason: str):
         logging.warning("S3AudioExampleGen: skipping s3://%s/%s: %s", self._bucket, clip.key, reason)
         self._failures.inc()
-        yield beam.pvalue.TaggedOutput(self.FAILED, {"key": clip.key, "reason": reason})
+        yield beam.pvalue.TaggedOutput(self.OUTCOMES, {"kind": "skipped", "key": clip.key, "reason": reason})
+
+    def _unfetchable(self, clip: Clip, reason: str, log: bool = True):
+        if log:
+            logging.warning("S3AudioExampleGen: could not fetch s3://%s/%s: %s", self._bucket, clip.key, reason)
+        if self._store_failures_in_a_row == _STORE_DOWN_AFTER and log:
+            logging.warning("S3AudioExampleGen: the store failed for %d objects in a row; this worker will not "
+                            "ask for its remaining clips (the component fails)", _STORE_DOWN_AFTER)
+        self._unfetched.inc()
+        yield beam.pvalue.TaggedOutput(self.OUTCOMES, {"kind": "unfetched", "key": clip.key, "reason": reason})
+
+
+class TallyOutcomes(beam.CombineFn):
+    """Per-clip outcomes -> counts per split and language, speaker sets, bounded key lists."""
+
+    def create_accumulator(self):
+        return {"per": {}, "speakers": {}, "skipped": [0, []], "unfetched": [0, []]}
+
+    def add_input(self, acc, row):
+        if row["kind"] == "ingested":
+            entry = acc["per"].setdefault((row["split"], row["language"]), [0, 0, 0.0])
+            entry[0] += 1
+            entry[1] += row["segments"]
+            entry[2] += row["seconds"]
+            acc["speakers"].setdefault((row["split"], row["language"]), set()).add(row["speaker_id"])
+        else:
+            count_and_keys = acc[row["kind"]]
+            count_and_keys[0] += 1
+            count_and_keys[1] = heapq.nsmallest(MAX_LISTED, count_and_keys[1] + [(row["key"], row["reason"])])
+        return acc
+
+    def merge_accumulators(self, accumulators):
+        out = self.create_accumulator()
+        for acc in accumulators:
+            for where, (clips, segments, seconds) in acc["per"].items():
+                entry = out["per"].setdefault(where, [0, 0, 0.0])
+                entry[0] += clips
+                entry[1] += segments
+                entry[2] += seconds
+            for where, names in acc["speakers"].items():
+                out["speakers"].setdefault(where, set()).update(names)
+            for kind in ("skipped", "unfetched"):
+                out[kind][0] += acc[kind][0]
+                out[kind][1] = heapq.nsmallest(MAX_LISTED, out[kind][1] + acc[kind][1])
+        return out
+
+    def extract_output(self, acc):
+        per_split: dict = {}
+        for (split, language), (clips, segments, seconds) in acc["per"].items():
+            per_split.setdefault(split, {})[language] = {
+                "clips": clips, "segments": segments, "seconds": round(seconds, 3),
+                "speakers": len(acc["speakers"].get((split, language), ()))}
+        return {"per_split": per_split,
+                **{kind: {"count": acc[kind][0], "keys": [{"key": k, "reason": r} for k, r in acc[kind][1]]}
+                   for kind in ("skipped", "unfetched")}}
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-    """Writes the Examples artifact; raises when nothing usable was ingested."""
+    """Writes the Examples artifact; raises when the corpus could not be ingested soundly."""
 
     def Do(self, input_dict, output_dict, exec_properties):
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
@@ -142,86 +276,111 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         rate = int(exec_properties["sample_rate"])
         segment_samples = int(round(float(exec_properties["segment_seconds"]) * rate))
         hop_samples = int(round(float(exec_properties["hop_seconds"]) * rate))
+        max_skipped = float(exec_properties["max_skipped_fraction"])
+        retry_seconds = float(exec_properties["fetch_retry_seconds"])
+        where = f"s3://{bucket}/{prefix}"
 
+        scratch = os.path.join(examples.uri, "_scratch")
+        tf.io.gfile.makedirs(scratch)
         client = s3.make_client(endpoint or None)
-        clips, ignored = list_clips(client, bucket, prefix, languages)
-        if not clips:
+        try:
+            manifest = read_manifest_object(client, bucket, s3.manifest_key(prefix))
+            listing = list_clips(client, bucket, prefix, languages, os.path.join(scratch, "clips.jsonl"), manifest)
+        except Exception as err:
+            raise IngestionFailed(f"could not list {where} or read its manifest: {describe(err)}") from err
+        if not listing.clips:
             raise ValueError(
-                f"no audio clips found under s3://{bucket}/{prefix} in folders {languages} "
-                f"(ignored: {ignored}); expected keys like {prefix}{languages[0]}/clip.mp3")
-        split_of = assign_splits(clips, float(exec_properties["eval_fraction"]), int(exec_properties["split_seed"]))
-        work = [(clip, split_of[clip.speaker_id]) for clip in clips]
-        logging.info("S3AudioExampleGen: %d clips from s3://%s/%s", len(work), bucket, prefix)
+                f"no audio clips found under {where} in folders {languages} "
+                f"(ignored: {listing.ignored_counts()}); expected keys like {prefix}{languages[0]}/clip.mp3")
+        logging.info("S3AudioExampleGen: %d clips from %s", listing.clips, where)
 
         splits = [TRAIN, EVAL]
         examples.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
-        scratch = os.path.join(examples.uri, "_report_parts")
-
         dofn = _DecodeAndSegment(bucket, endpoint, rate, segment_samples, hop_samples,
-                                 float(exec_properties["trim_threshold_db"]))
+                                 float(exec_properties["trim_threshold_db"]), retry_seconds)
         with self._make_beam_pipeline() as pipeline:
+            clips = pipeline | "Clips" >> beam.io.ReadFromText(listing.work_path)
+            split_of = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
+                listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
+                int(exec_properties["split_seed"]))
             results = (
-                pipeline
-                | "Clips" >> beam.Create(work)
+                clips
                 | "Spread" >> beam.Reshuffle()
-                | "DecodeAndSegment" >> beam.ParDo(dofn).with_outputs(
-                    _DecodeAndSegment.FAILED, _DecodeAndSegment.INGESTED, main="segments"))
-            segments = results.segments
+                | "DecodeAndSegment" >> beam.ParDo(dofn, split_of=beam.pvalue.AsSingleton(split_of)).with_outputs(
+                    _DecodeAndSegment.OUTCOMES, main="segments"))
             for split in splits:
-                (segments
+                (results.segments
                  | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
                  | f"Serialize{split}" >> beam.Map(lambda row: row[1])
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      os.path.join(artifact_utils.get_split_uri([examples], split), "data_tfrecord"),
                      file_name_suffix=".gz"))
-            # One JSON list per tag, "[]" when nothing failed: Beam's S3 sink cannot write an
-            # empty object (S3 rejects a multipart upload with no parts).
-            for tag in (_DecodeAndSegment.INGESTED, _DecodeAndSegment.FAILED):
-                (results[tag]
-                 | f"{tag}List" >> beam.combiners.ToList()
-                 | f"{tag}Json" >> beam.Map(json.dumps)
-                 | f"Write{tag}" >> beam.io.WriteToText(os.path.join(scratch, tag), shard_name_template="", num_shards=1))
+            (results[_DecodeAndSegment.OUTCOMES]
+             | "Tally" >> beam.CombineGlobally(TallyOutcomes())
+             | "TallyJson" >> beam.Map(json.dumps)
+             | "WriteTally" >> beam.io.WriteToText(os.path.join(scratch, "tally"), shard_name_template="",
+                                                   num_shards=1))
 
-        report = self._report(scratch, ignored, len(work))
+        with tf.io.gfile.GFile(os.path.join(scratch, "tally")) as f:
+            tally = json.loads(f.read())
+        tf.io.gfile.rmtree(scratch)
+        report = build_report(tally, listing, manifest)
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_NAME), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
-        tf.io.gfile.rmtree(scratch)
         for split in splits:
             examples.set_int_custom_property(f"{split}_segments", report["segments"].get(split, 0))
-        examples.set_int_custom_property("clips_skipped", len(report["skipped"]))
-        missing = [s for s in splits if not report["segments"].get(s)]
-        if missing:
-            raise ValueError(
-                f"ingestion produced no segments for split(s) {missing}: {len(work)} clips listed, "
-                f"{len(report['skipped'])} skipped (see {REPORT_NAME}); the eval split needs at "
-                "least two speakers in some language")
+        examples.set_int_custom_property("clips_skipped", report["skipped_count"])
+        self._check(report, examples.uri, where, max_skipped, retry_seconds)
 
     @staticmethod
-    def _report(scratch: str, ignored: dict, listed: int) -> dict:
-        """Counts per split and language from the per-clip records the workers wrote."""
-        def read_lines(name):
-            path = os.path.join(scratch, name)
-            if not tf.io.gfile.exists(path):
-                return []
-            with tf.io.gfile.GFile(path) as f:
-                return [row for line in f if line.strip() for row in json.loads(line)]
+    def _check(report: dict, examples_uri: str, where: str, max_skipped: float, retry_seconds: float) -> None:
+        """Raise when the ingestion is not fit to train on; the report survives in FAILED_REPORTS."""
+        listed, unfetched, skipped = report["clips_listed"], report["unfetched_count"], report["skipped_count"]
+        problem = None
+        if unfetched:
+            first = report["unfetched"][0]
+            problem = (f"{unfetched} of {listed} objects could not be fetched from {where} (the store was "
+                       f"unreachable or failing after {retry_seconds:.0f} s of retries per object; first: "
+                       f"{first['key']}: {first['reason']}). Nothing from this run is kept or cached: rerun when "
+                       "the store is back")
+        elif skipped > max_skipped * listed:
+            problem = (f"{skipped} of {listed} clips ({skipped / listed:.1%}) are bad, more than "
+                       f"--max-skipped-fraction {max_skipped:g}")
+        elif missing := [s for s in (TRAIN, EVAL) if not report["segments"].get(s)]:
+            problem = (f"ingestion produced no segments for split(s) {missing}: {listed} clips listed, "
+                       f"{skipped} skipped; the eval split needs at least two speakers in some language")
+        if problem is None:
+            return
+        kept = os.path.join(os.path.dirname(os.path.dirname(examples_uri)), FAILED_REPORTS,
+                            f"{os.path.basename(examples_uri)}.json")
+        tf.io.gfile.makedirs(os.path.dirname(kept))
+        with tf.io.gfile.GFile(kept, "w") as f:
+            json.dump(report, f, indent=2, sort_keys=True)
+        raise IngestionFailed(f"{problem}; report: {kept}")
 
-        per_split: dict = {}
-        speakers: dict = {}
-        for clip in read_lines(_DecodeAndSegment.INGESTED):
-            entry = per_split.setdefault(clip["split"], {}).setdefault(
-                clip["language"], {"clips": 0, "segments": 0, "seconds": 0.0, "speakers": 0})
-            entry["clips"] += 1
-            entry["segments"] += clip["segments"]
-            entry["seconds"] = round(entry["seconds"] + clip["seconds"], 3)
-            speakers.setdefault((clip["split"], clip["language"]), set()).add(clip["speaker_id"])
-        for (split, language), names in speakers.items():
-            per_split[split][language]["speakers"] = len(names)
-        return {
-            "per_split": per_split,
-            "segments": {s: sum(e["segments"] for e in langs.values()) for s, langs in per_split.items()},
-            "clips_listed": listed,
-            "ignored_objects": ignored,
-            "skipped": sorted(read_lines(_DecodeAndSegment.FAILED), key=lambda r: r["key"]),
-        }
+
+def build_report(tally: dict, listing: Listing, manifest: ManifestReading) -> dict:
+    """ingestion_report.json: counts always complete, key lists capped at MAX_LISTED."""
+    per_split = tally["per_split"]
+    several = {}
+    for language, speakers in listing.speakers_by_language.items():
+        for speaker in speakers:
+            several.setdefault(speaker, []).append(language)
+    several = {s: sorted(langs) for s, langs in several.items() if len(langs) > 1}
+    skipped = sorted(listing.rejected.entries + tally["skipped"]["keys"], key=lambda e: e["key"])[:MAX_LISTED]
+    return {
+        "per_split": per_split,
+        "segments": {s: sum(e["segments"] for e in langs.values()) for s, langs in per_split.items()},
+        "clips_listed": listing.clips,
+        "skipped": skipped,
+        "skipped_count": listing.rejected.count + tally["skipped"]["count"],
+        "unfetched": tally["unfetched"]["keys"],
+        "unfetched_count": tally["unfetched"]["count"],
+        "ignored_objects": listing.ignored_counts(),
+        "ignored_keys": {reason: sorted(e["key"] for e in b.entries) for reason, b in listing.ignored.items()},
+        "manifest": {"rows": manifest.rows_read, "problem_count": manifest.problem_count,
+                     "problems": manifest.problems,
+                     "speakers_in_several_languages": dict(sorted(several.items())[:MAX_LISTED])},
+        "max_listed": MAX_LISTED,
+    }

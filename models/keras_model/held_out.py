@@ -46,7 +46,7 @@ def score_split(fn_args, files, tf_transform_output, model, input_names, batch_s
         out = heads({k: batch[k] for k in input_names}, training=False)
         parts["probabilities"].append(out["probabilities"].numpy())
         parts["embedding"].append(out["embedding"].numpy())
-        parts["label"].append(tf.reshape(batch[features.LABEL_OUT], [-1]).numpy())
+        parts["label"].append(tf.reshape(batch[features.LABEL_XF], [-1]).numpy())
         fold = batch.get(features.SPEAKER_BUCKET)
         parts["fold"].append(np.zeros(len(parts["label"][-1]), np.int64) if fold is None
                              else tf.reshape(fold, [-1]).numpy())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from models import features
+from contract import features
 
 
 def _stats_pooling(x):
@@ -69,13 +69,13 @@ def _waveform_branch(x, name: str, reg):
     return _stats_pooling(w)
 
 
-def build_model(num_classes: int, input_shapes: dict, conv_filters=(16, 32),
-                temporal_units: int = 128, dropout: float = 0.3, l2: float = 1e-4,
-                embedding_units: int = 128, time_pool: int = 1) -> keras.Model:
-    """One branch per input, chosen by the representation's kind (models.features.REPRESENTATIONS):
-    ``input_shapes`` maps each transformed feature to its per-example shape ([samples] or
-    [frames, bands]), as the Transform output's feature spec gives it. The branches' pooled
-    statistics are concatenated into the "embedding" layer.
+def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_units: int, dropout: float,
+                l2: float, embedding_units: int, time_pool: int) -> keras.Model:
+    """One branch per input, chosen by the representation's kind (contract.features.REPRESENTATIONS):
+    ``input_shapes`` maps each transformed feature (``log_mel_xf``...) to its per-example shape
+    ([samples] or [frames, bands]), as the Transform output's feature spec gives it. The
+    branches' pooled statistics are concatenated into the "embedding" layer. The sizes come
+    from ModelConfig in pipeline/config.py (through the Trainer's custom_config).
 
     `time_pool` > 1 averages that many 10 ms frames first in the image branches: phones last
     50-150 ms, and every layer after it costs that many times less."""
@@ -84,20 +84,21 @@ def build_model(num_classes: int, input_shapes: dict, conv_filters=(16, 32),
     reg = keras.regularizers.L2(l2)
     inputs, pooled = {}, []
     for name, shape in input_shapes.items():
-        kind = features.REPRESENTATIONS.get(name)
+        representation = features.representation_of(name)   # layer names: log_mel_conv0, ...
+        kind = features.REPRESENTATIONS.get(representation)
         if kind is None:
             raise ValueError(f"no model branch for feature {name!r}; known: {sorted(features.REPRESENTATIONS)}")
         if kind == "waveform":
             inputs[name] = keras.Input(shape=(None,), name=name)
-            pooled.append(_waveform_branch(inputs[name], name, reg))
+            pooled.append(_waveform_branch(inputs[name], representation, reg))
             continue
         bands = int(shape[-1])
         inputs[name] = keras.Input(shape=(None, bands), name=name)
         if kind == "image":
-            pooled.append(_image_branch(inputs[name], name, bands, conv_filters, temporal_units, dropout, reg,
-                                        time_pool))
+            pooled.append(_image_branch(inputs[name], representation, bands, conv_filters, temporal_units, dropout,
+                                        reg, time_pool))
         else:
-            pooled.append(_sequence_branch(inputs[name], name, reg))
+            pooled.append(_sequence_branch(inputs[name], representation, reg))
 
     h = keras.layers.Concatenate()(pooled) if len(pooled) > 1 else pooled[0]
     h = keras.layers.Dropout(dropout)(h)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models import features
+from contract import features
 
-_CENTRED = (features.LOG_MEL, features.MFCC, features.POWER_SPECTROGRAM)
+# Transform's outputs (the Trainer's inputs) that carry a per-utterance mean removal.
+_CENTRED = tuple(features.transformed_name(name) for name in (features.LOG_MEL, features.MFCC,
+                                                               features.POWER_SPECTROGRAM))
 
 
 def silence_frames(tft_layer, segment_samples: int, names) -> dict:

@@ -17,6 +17,14 @@ the probability columns) and the window geometry (`window_seconds`, `hop_seconds
 client of a remote server needs nothing but the model. Every output has the batch as its
 first axis, so TF Serving's REST row format ("instances") works too.
 
+Speech: each window gets a speech/no-speech decision (audio/speech.py's definition, computed
+with tf.signal on the window's real audio; `window_speech`). Windows without speech take no
+part in the pooled answer; a recording without any answers `language` "no_speech" with all-zero
+`probabilities` (serving_default, which TFMA evaluates, keeps the model's probabilities and
+says "no_speech" in `language` only). Empty and too-short inputs therefore answer "no_speech"; non-finite samples,
+bytes that are not a WAV file, implausible WAV sample rates and batches of more than
+MAX_WINDOWS_PER_CALL windows are refused with InvalidArgumentError before any heavy op runs.
+
 Only core TensorFlow ops (tf.signal, tf.audio.decode_wav): stock TF Serving loads it.
 """
 from __future__ import annotations
@@ -24,13 +32,44 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from models import features
+from audio import speech
+from contract import features
 
 EMBEDDING_LAYER = "embedding"
+NO_SPEECH = "no_speech"
+# One call may cut at most this many windows (batch x windows per row): about 25 minutes of
+# audio in 3 s windows, some hundreds of MB of features. More is refused instead of aborting
+# the server with std::bad_alloc; clients send long recordings in chunks.
+MAX_WINDOWS_PER_CALL = 1024
+MIN_WAV_RATE, MAX_WAV_RATE = 8000, 192000
 
 
-def _outputs(probabilities: tf.Tensor, languages: tf.Tensor) -> dict:
-    return {"probabilities": probabilities, "language": tf.gather(languages, tf.argmax(probabilities, axis=-1))}
+def _outputs(probabilities: tf.Tensor, languages: tf.Tensor, has_speech: tf.Tensor, zero_without_speech: bool) -> dict:
+    named = tf.gather(languages, tf.argmax(probabilities, axis=-1))
+    if zero_without_speech:
+        probabilities = probabilities * tf.cast(has_speech, tf.float32)[:, None]
+    return {"probabilities": probabilities, "language": tf.where(has_speech, named, tf.constant(NO_SPEECH))}
+
+
+def speech_flags(windows: tf.Tensor, real: tf.Tensor, sample_rate: int) -> tf.Tensor:
+    """[windows, samples] and each window's real length -> bool [windows]: audio/speech.py's
+    window_has_speech, over whole 20 ms frames of real audio, in core ops."""
+    size = speech.frame_samples(sample_rate)
+    frames = tf.signal.frame(windows, size, size)                          # [w, f, size]
+    ends = (tf.range(tf.shape(frames)[1]) + 1) * size
+    eps = 1e-10
+    levels = 10.0 * tf.math.log(tf.reduce_mean(tf.square(frames), axis=-1) + eps) / tf.math.log(10.0)
+    active = tf.logical_and(ends[None, :] <= tf.cast(real, tf.int32)[:, None], levels >= speech.ACTIVE_FLOOR_DB)
+    weight = tf.cast(active, tf.float32)
+    count = tf.reduce_sum(weight, axis=1)
+    norm = tf.maximum(count, 1.0)
+    mean = tf.reduce_sum(levels * weight, axis=1) / norm
+    spread = tf.sqrt(tf.reduce_sum(tf.square(levels - mean[:, None]) * weight, axis=1) / norm)
+    power = tf.square(tf.abs(tf.signal.rfft(frames * tf.signal.hann_window(size), [speech.FFT_LENGTH])))
+    spectrum = tf.reduce_sum(power * weight[:, :, None], axis=1)[:, 1:-1] / norm[:, None] + eps
+    flatness = tf.exp(tf.reduce_mean(tf.math.log(spectrum), axis=1)) / tf.reduce_mean(spectrum, axis=1)
+    return tf.logical_and(tf.logical_and(count * size >= speech.MIN_ACTIVE_SECONDS * sample_rate,
+                                         spread >= speech.MIN_MODULATION_DB), flatness < speech.MAX_FLATNESS)
 
 
 def resample(signal: tf.Tensor, rate_in: tf.Tensor, rate_out: int) -> tf.Tensor:
@@ -85,24 +124,32 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         """[batch, samples] with each row's real length -> pooled and per-window outputs."""
         total = tf.shape(waveform)[1]
         count = 1 + (tf.maximum(total - n, 0) + hop - 1) // hop           # windows cover the longest row
-        padded = tf.pad(waveform, [[0, 0], [0, (count - 1) * hop + n - total]])
+        too_many = tf.debugging.assert_less_equal(
+            tf.shape(waveform)[0] * count, MAX_WINDOWS_PER_CALL,
+            message=f"too many windows in one call (batch x windows > {MAX_WINDOWS_PER_CALL}); "
+                    "send fewer or shorter recordings per request")
+        finite = tf.debugging.assert_all_finite(waveform, "waveform has NaN or infinite samples")
+        with tf.control_dependencies([too_many, finite]):
+            padded = tf.pad(waveform, [[0, 0], [0, (count - 1) * hop + n - total]])
         windows = tf.signal.frame(padded, n, hop)                           # [batch, count, n]
         batch = tf.shape(windows)[0]
         starts = tf.range(count) * hop
         real = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, None] - starts[None, :], 0, n)
-        weights = tf.cast(real, tf.float32) / float(n)                      # [batch, count]
         flat = tf.reshape(windows, [-1, n])
+        voiced = tf.reshape(speech_flags(flat, tf.reshape(real, [-1]), sample_rate), [batch, count])
+        weights = tf.cast(real, tf.float32) / float(n) * tf.cast(voiced, tf.float32)  # [batch, count]
         out = heads(transform({features.WAVEFORM: tf.sparse.from_dense(flat)}), training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
         pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm for k, v in per_window.items()}
         ones = tf.ones([batch], tf.float32)
-        result = _outputs(pooled["probabilities"], names)
+        result = _outputs(pooled["probabilities"], names, tf.reduce_any(voiced, axis=1), zero_without_speech=True)
         result.update({
             "languages": tf.tile(names[None, :], [batch, 1]),
             "window_probabilities": per_window["probabilities"],
-            "window_weight": weights,
+            "window_weight": tf.cast(real, tf.float32) / float(n),
+            "window_speech": tf.cast(voiced, tf.float32),
             "window_start_s": tf.tile(tf.cast(starts, tf.float32)[None, :], [batch, 1]) / sample_rate,
             "window_end_s": tf.cast(starts[None, :] + real, tf.float32) / sample_rate,
             "sample_rate": tf.fill([batch], sample_rate),
@@ -123,7 +170,20 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
         raw = tf.io.parse_example(serialized, raw_spec)
-        return _outputs(classify(raw), names)
+        waveform = raw[features.WAVEFORM]
+        if isinstance(waveform, tf.SparseTensor):
+            rows = tf.shape(serialized)[0]
+            lengths = tf.math.bincount(tf.cast(waveform.indices[:, 0], tf.int32), minlength=rows, maxlength=rows)
+            dense = tf.sparse.to_dense(waveform)
+        else:
+            dense = waveform
+            lengths = tf.fill([tf.shape(dense)[0]], tf.shape(dense)[1])
+        finite = tf.debugging.assert_all_finite(dense, "waveform has NaN or infinite samples")
+        with tf.control_dependencies([finite]):
+            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(n - tf.shape(dense)[1], 0)]])
+        voiced = speech_flags(dense, lengths, sample_rate)
+        # TFMA reads these probabilities to evaluate every segment, speech or not: only `language` says no_speech
+        return _outputs(classify(raw), names, voiced, zero_without_speech=False)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
     def predict_waveform(waveform):
@@ -132,8 +192,17 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="audio")])
     def predict_wav(audio):
         def decode(contents):
-            decoded, rate = tf.audio.decode_wav(contents)                   # [samples, channels]
-            return resample(tf.reduce_mean(decoded, axis=1), rate, sample_rate)
+            head = tf.strings.join([tf.strings.substr(contents, 0, 12), b"\0" * 12])
+            is_wav = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 4), b"RIFF"),
+                                    tf.equal(tf.strings.substr(head, 8, 4), b"WAVE"))
+            check = tf.debugging.Assert(is_wav, ["predict_wav: input is not a WAV file (RIFF/WAVE header missing)"])
+            with tf.control_dependencies([check]):
+                decoded, rate = tf.audio.decode_wav(contents)               # [samples, channels]
+            plausible = tf.debugging.Assert(
+                tf.logical_and(rate >= MIN_WAV_RATE, rate <= MAX_WAV_RATE),
+                [f"predict_wav: WAV sample rate outside {MIN_WAV_RATE}-{MAX_WAV_RATE} Hz:", rate])
+            with tf.control_dependencies([plausible]):
+                return resample(tf.reduce_mean(decoded, axis=1), rate, sample_rate)
 
         ragged = tf.map_fn(decode, audio, fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
         return without_embeddings(analyse(ragged.to_tensor(), ragged.row_lengths()))

@@ -1,4 +1,8 @@
-"""TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it."""
+"""TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it.
+
+Every setting comes from the Trainer's custom_config (pipeline/pipeline.py builds it from
+TrainingConfig in pipeline/config.py); none has a default here.
+"""
 from __future__ import annotations
 
 import json
@@ -6,12 +10,12 @@ import logging
 import os
 
 import tensorflow as tf
-import tf_keras as keras
 import tensorflow_transform as tft
+import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from models import features, open_set
+from contract import features
 from models.keras_model import held_out
 from models.keras_model.model import build_model
 from models.keras_model.short_crops import random_crops, silence_frames
@@ -25,14 +29,14 @@ def model_input_shapes(tf_transform_output) -> dict:
     built for whatever representations the Transform produced, not for a fixed list."""
     spec = tf_transform_output.transformed_feature_spec()
     return {name: tuple(spec[name].shape) for name in sorted(spec)
-            if name not in (features.LABEL_OUT, features.SPEAKER_BUCKET)}
+            if name not in (features.LABEL_XF, features.SPEAKER_BUCKET)}
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
              spec_augment_config: dict | None = None, short_crops: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_OUT),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_XF),
         tf_transform_output.transformed_metadata.schema)
     shapes = model_input_shapes(tf_transform_output)
     inputs = list(shapes)
@@ -76,22 +80,22 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     languages = cfg["languages"]
     feature_cfg = cfg["features"]
     model_cfg = cfg["model"]
-    tf.keras.utils.set_random_seed(int(cfg.get("seed", 0)))
+    tf.keras.utils.set_random_seed(int(cfg["seed"]))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    crops = cfg.get("short_crops")
+    crops = cfg["short_crops"]
     if crops and crops.get("p", 0) > 0:
         names = list(model_input_shapes(tf_transform_output))
         silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(feature_cfg), names)
         crops = {"p": float(crops["p"]), "silence": silence,
                  "min_fraction": min(1.0, float(crops["min_seconds"]) / float(feature_cfg["segment_seconds"]))}
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
-                     spec_augment_config=cfg.get("spec_augment"), short_crops=crops or None)
+                     spec_augment_config=cfg["spec_augment"], short_crops=crops or None)
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
     model = build_model(len(languages), model_input_shapes(tf_transform_output), **model_cfg)
     steps = int(fn_args.train_steps)
-    epochs = max(1, min(int(cfg.get("epochs", 12)), steps))
+    epochs = max(1, min(int(cfg["epochs"]), steps))
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
@@ -112,14 +116,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg),
                                  int(feature_cfg["sample_rate"]), temperature=calibration["temperature"])
     open_set_result = None
-    if cfg.get("open_set_dir"):
+    if cfg["open_set_dir"]:
         clips = held_out.read_open_set_clips(cfg["open_set_dir"], int(feature_cfg["sample_rate"]))
         train_scores = held_out.score_split(fn_args, fn_args.train_files, tf_transform_output, model, input_names,
                                             cfg["eval_batch_size"], held_out.MAX_CENTROID_BATCHES)
         open_set_result = held_out.choose_open_set(held, train_scores, calibration["temperature"], clips,
                                                    signatures["embed"], languages,
-                                                   float(cfg.get("open_set_min_kept_correct",
-                                                                 open_set.DEFAULT_MIN_KEPT_CORRECT)))
+                                                   float(cfg["open_set_min_kept_correct"]))
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
     held_out.write_model_assets(fn_args.serving_model_dir, fn_args.model_run_dir, calibration, open_set_result)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:

@@ -1,0 +1,342 @@
+"""Mutation check: break one capability at a time in a copy of the repository, run its tests.
+
+A test suite is worth what it catches. Each entry of MUTATIONS names a capability README
+promises, one small deliberate breakage of the code that provides it (an exact snippet and
+its replacement) and the pytest selection that covers it. For each entry, one at a time:
+copy the repository's files to a temporary folder, apply the breakage there (the working
+tree is never touched), run the selection, restore. "killed" means the tests failed, as they
+must; "survived" means the suite would not notice the capability going away; "stale" means
+the snippet is no longer in the file (the code moved on: refresh the entry). Anything but
+"killed" is an error, and the exit status is 1.
+
+    python -m bench.mutations              # all of them (the whole-pipeline ones take minutes)
+    python -m bench.mutations --list       # the table
+    python -m bench.mutations --only pooling_weights_0_1 --only spec_augment_not_in_training
+    python -m bench.mutations --jobs 2     # two mutations at a time, each in its own copy
+
+Writes mutations.json (killed, survived, and one record per mutation). Kept out of `make test`:
+see docs/testing.md for what it covers and how long it takes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutation:
+    name: str
+    capability: str
+    file: str          # relative to the repository root
+    original: str      # must occur exactly once in the file
+    replacement: str
+    tests: tuple[str, ...]   # pytest arguments, relative to the repository root
+
+
+def M(name, capability, file, original, replacement, *tests):  # noqa: N802 - a table row, read as one
+    return Mutation(name, capability, file, original, replacement, tuple(tests))
+
+
+# Calibration and rejection (README's serving promises once they exist) have no code yet: add a
+# mutation for each when they land.
+MUTATIONS: list[Mutation] = [
+    # -- ingestion ----------------------------------------------------------------------------
+    M("decode_no_resample", "decoding", "audio/decode.py",
+      "    if rate != sample_rate:\n", "    if False:\n",
+      "tests/test_segment_and_decode.py"),
+    M("decode_accepts_html", "decoding", "audio/decode.py",
+      "    if head.startswith(_TEXT_PREFIXES):", "    if False:",
+      "tests/test_segment_and_decode.py"),
+    M("trim_keeps_leading_silence", "trimming", "audio/segment.py",
+      "return waveform[loud[0] * frame: (loud[-1] + 1) * frame]", "return waveform[: (loud[-1] + 1) * frame]",
+      "tests/test_segment_and_decode.py"),
+    M("trim_keeps_trailing_silence", "trimming", "audio/segment.py",
+      "return waveform[loud[0] * frame: (loud[-1] + 1) * frame]", "return waveform[loud[0] * frame:]",
+      "tests/test_segment_and_decode.py"),
+    M("segment_drops_last_window", "segmentation", "audio/segment.py",
+      "        starts.append(starts[-1] + hop_samples)", "        pass",
+      "tests/test_segment_and_decode.py"),
+    M("segment_hop_is_window", "segmentation", "audio/segment.py",
+      "range(0, max(total - segment_samples, 0) + 1, hop_samples)",
+      "range(0, max(total - segment_samples, 0) + 1, segment_samples)",
+      "tests/test_segment_and_decode.py"),
+    M("ingestion_keeps_blips", "trimming", "components/s3_audio_example_gen/executor.py",
+      "if len(voiced) < self._rate // 10:", "if len(voiced) == 0:",
+      "tests/test_ingestion.py::test_bad_objects_are_skipped_and_reported_the_rest_ingested"),
+    M("speaker_split_per_clip", "speaker split", "components/speaker_split.py",
+      'return stem.split("__", 1)[0] if "__" in stem else stem', "return stem",
+      "tests/test_ingestion.py::test_speaker_falls_back_to_file_name_without_manifest"),
+    M("speaker_split_unseeded", "speaker split", "components/speaker_split.py",
+      'hashlib.sha256(f"{seed}:{speaker_id}"', 'hashlib.sha256(f"{speaker_id}"',
+      "tests/test_ingestion.py::test_same_seed_same_split_other_seed_other_split"),
+    # -- augmentation (one per family) ---------------------------------------------------------
+    M("per_language_unknown_accepted", "augmentation: per-language policy", "pipeline/pipeline.py",
+      "    if unknown:\n        raise ValueError(f\"per-language",
+      "    if False:\n        raise ValueError(f\"per-language",
+      "tests/test_pipeline_definition.py"),
+    M("time_mask_noop", "augmentation: time mask", "audio/augment.py",
+      "    w[start : start + length] = 0.0\n", "",
+      "tests/test_augment.py"),
+    M("high_pass_noop", "augmentation: high-pass", "audio/augment.py",
+      "return scipy.signal.sosfiltfilt(sos, w, padlen=padlen).astype(np.float32)", "return w.astype(np.float32)",
+      "tests/test_augment.py"),
+    M("white_noise_wrong_snr", "augmentation: white noise", "audio/augment.py",
+      "rng.standard_normal(w.shape[0]), snr_db)", "rng.standard_normal(w.shape[0]), snr_db + 6.0)",
+      "tests/test_augment.py"),
+    M("pitch_scale_noop", "augmentation: pitch scaling", "audio/augment.py",
+      "y = soxr.resample(w, sample_rate * ratio, sample_rate, quality=\"HQ\")", "y = w",
+      "tests/test_augment.py"),
+    M("polarity_not_inverted", "augmentation: polarity inversion", "audio/augment.py",
+      "return (-_as_waveform(waveform)).astype(np.float32)", "return _as_waveform(waveform).astype(np.float32)",
+      "tests/test_augment.py"),
+    M("volume_ramp_flat", "augmentation: volume ramp", "audio/augment.py",
+      "np.linspace(float(start_db), float(end_db), w.shape[0])", "np.full(w.shape[0], float(start_db))",
+      "tests/test_augment_more.py"),
+    M("time_shift_rolls", "augmentation: time shift", "audio/augment.py",
+      "        out[shift:] = w[: n - shift]\n", "        out = np.roll(w, shift)\n",
+      "tests/test_augment_more.py"),
+    M("time_stretch_resamples", "augmentation: time stretch", "audio/augment.py",
+      "y = spectral_effects.time_stretch(w, rate)", "y = soxr.resample(w, sample_rate * rate, sample_rate)",
+      "tests/test_augment_more.py"),
+    M("background_noise_offset_ignored", "augmentation: background noise", "audio/noise.py",
+      "start = int(offset_fraction * noise.shape[0]) % noise.shape[0]", "start = 0",
+      "tests/test_augment_more.py"),
+    M("reverb_rt60_ignored", "augmentation: room reverb", "audio/reverb.py",
+      "np.exp(-3.0 * math.log(10.0) * t / rt60_s)", "np.exp(-3.0 * math.log(10.0) * t / 0.3)",
+      "tests/test_augment_more.py"),
+    M("vtlp_warp_identity", "augmentation: VTLP", "audio/spectral_effects.py",
+      "return np.where(f <= knee, f * alpha, upper)", "return f",
+      "tests/test_augment_more.py"),
+    M("random_crop_in_place", "augmentation: random crop", "audio/augment.py",
+      "return np.pad(piece, (0, n - length)).astype(np.float32)",
+      "return np.pad(piece, (start, n - length - start)).astype(np.float32)",
+      "tests/test_augment_more.py"),
+    M("random_gain_ignored", "augmentation: random gain", "audio/augment.py",
+      "def apply_gain(waveform: Any, gain_db: float) -> np.ndarray:",
+      "def apply_gain(waveform: Any, gain_db: float) -> np.ndarray:\n    gain_db = 0.0",
+      "tests/test_augment.py"),
+    M("per_language_override_ignored", "augmentation: per-language policy", "audio/augment.py",
+      "    def for_language(self, language: str | None) -> AugmentationConfig:",
+      "    def for_language(self, language: str | None) -> AugmentationConfig:\n        language = None",
+      "tests/test_augment_more.py", "-k", "per_language"),
+    # -- features and training ----------------------------------------------------------------
+    M("spec_augment_time_masks_removed", "SpecAugment", "models/keras_model/spec_augment.py",
+      " * _masks(shape, 1, time_masks, time_width)", "",
+      "tests/test_spec_augment.py"),
+    M("spec_augment_not_in_training", "SpecAugment", "models/keras_model/trainer.py",
+      "if spec_augment_config and maskable:", "if False:",
+      "tests/test_trainer_input.py"),
+    M("waveform_rep_not_normalised", "representation: waveform", "models/preprocessing.py",
+      "out[features.WAVEFORM_REP] = waveform / (rms + 1e-4)", "out[features.WAVEFORM_REP] = waveform",
+      "tests/test_representations.py"),
+    M("stft_magnitude_is_power", "representation: STFT magnitude", "models/preprocessing.py",
+      "out[features.STFT_MAGNITUDE] = magnitude / (scale + _EPSILON)",
+      "out[features.STFT_MAGNITUDE] = power / (scale + _EPSILON)",
+      "tests/test_representations.py"),
+    M("power_spectrogram_is_magnitude", "representation: power spectrogram", "models/preprocessing.py",
+      "centred(tf.math.log(power + _EPSILON))", "centred(tf.math.log(magnitude + _EPSILON))",
+      "tests/test_representations.py"),
+    M("log_mel_band_edges_ignored", "representation: log-mel", "models/preprocessing.py",
+      "lower_edge_hertz=float(config[\"lower_hz\"])", "lower_edge_hertz=0.0",
+      "tests/test_representations.py", "tests/test_preprocessing.py"),
+    M("mfcc_off_by_one", "representation: MFCC", "models/preprocessing.py",
+      "mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config[\"num_mfcc\"])]",
+      "mfccs_from_log_mel_spectrograms(log_mel)[..., 1: int(config[\"num_mfcc\"]) + 1]",
+      "tests/test_representations.py"),
+    M("utterance_mean_kept", "normalisation: per utterance", "models/preprocessing.py",
+      "        return (x - tf.reduce_sum(x * audible, axis=1, keepdims=True) / count) * audible",
+      "        return x * audible",
+      "tests/test_preprocessing.py"),
+    M("per_band_zscore_without_variance", "normalisation: per band", "models/preprocessing.py",
+      "return (x - mean) * tf.math.rsqrt(var + _EPSILON)", "return x - mean",
+      "tests/test_preprocessing.py"),
+    # -- serving ------------------------------------------------------------------------------
+    M("pooling_weights_0_1", "pooling and weighting", "models/keras_model/signatures.py",
+      "weights = tf.cast(real, tf.float32) / float(n)", "weights = tf.cast(real > 0, tf.float32)",
+      "tests/test_serving_pooling.py"),
+    M("pooling_unweighted_mean", "pooling and weighting", "models/keras_model/signatures.py",
+      "pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm",
+      "pooled = {k: tf.reduce_mean(v, axis=1)",
+      "tests/test_serving_pooling.py"),
+    M("serving_rate_check_ignored", "serving: bad input", "serving/audio_input.py",
+      "        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:", "        if False:",
+      "tests/test_serving_input.py"),
+    M("serving_duration_cap_ignored", "serving: bad input", "serving/audio_input.py",
+      "            if self.decoded_samples > max_samples:", "            if False:",
+      "tests/test_serving_input.py"),
+    M("serving_size_cap_ignored", "serving: bad input", "serving/audio_input.py",
+      "    if info.st_size > max_bytes:", "    if False:",
+      "tests/test_serving_input.py"),
+    M("client_version_ignored", "serving: clients", "serving/cli.py",
+      "RestModel(args.rest, args.model, args.version, policy)", "RestModel(args.rest, args.model, None, policy)",
+      "tests/test_serving_clients.py", "-k", "version and rest"),
+    M("client_min_seconds_ignored", "serving: bad input", "serving/cli.py",
+      "min_seconds = args.min_seconds if args.min_seconds is not None else",
+      "min_seconds = 0.0 if args.min_seconds is not None else",
+      "tests/test_serving_clients.py", "-k", "min_seconds"),
+    # -- storage, caching, manifest -----------------------------------------------------------
+    M("fingerprint_ignores_etag", "caching", "storage/corpus.py",
+      "json.dumps([obj.key, obj.size, obj.etag])", "json.dumps([obj.key, obj.size])",
+      "tests/test_storage.py"),
+    M("code_version_ignores_edits", "caching", "pipeline/pipeline.py",
+      "                digest.update(f.read())", "                f.read()",
+      "tests/test_pipeline_definition.py"),
+    M("code_version_not_in_trainer_key", "caching", "pipeline/pipeline.py",
+      '"code_version": code_version("trainer")})', "})",
+      "tests/test_pipeline_definition.py"),
+    M("manifest_unsorted", "manifest handling", "storage/s3.py",
+      'ordered = sorted(rows, key=lambda r: r["key"])', "ordered = list(rows)",
+      "tests/test_manifest_codec.py"),
+    M("manifest_rows_unchecked", "manifest handling", "storage/s3.py",
+      'if not isinstance(row, dict) or "key" not in row:', "if False:",
+      "tests/test_manifest_codec.py"),
+    # -- scraper ------------------------------------------------------------------------------
+    M("scraper_no_rate_limit", "scraper: politeness", "scraper/fetch.py",
+      "self._next[host] = slot + max(self.interval, self._min_interval.get(host, 0.0))",
+      "self._next[host] = slot",
+      "tests/test_scraper_units.py", "tests/test_scraper_crawl.py"),
+    M("scraper_ignores_robots", "scraper: politeness", "scraper/fetch.py",
+      "        if not self.robots().can_fetch(self.user_agent, url):", "        if False:",
+      "tests/test_scraper_units.py", "tests/test_scraper_crawl.py"),
+    M("scraper_resume_downloads_again", "scraper: resume", "scraper/crawl.py",
+      "        present = s3.object_size(self.client, self.cfg.bucket, key) if self.bucket_exists else None",
+      "        present = None",
+      "tests/test_scraper_crawl.py"),
+    # -- entry points ---------------------------------------------------------------------------
+    M("no_cache_ignored", "caching", "local_runner.py",
+      "enable_cache=not args.no_cache", "enable_cache=True",
+      "tests/test_local_runner_options.py"),
+    M("visualize_skips_augmentations", "visualisation", "models/visualize.py",
+      "    for name in REGISTRY:", "    for name in list(REGISTRY)[:3]:",
+      "tests/test_visualize.py"),
+    M("beam_args_dropped", "Beam runners", "pipeline/heavy_stages.py",
+      "beam_pipeline_args=list(beam_args), enable_cache=False)", "beam_pipeline_args=[], enable_cache=False)",
+      "tests/test_beam_multiprocess.py"),
+    # -- the Evaluator's gate, through TFMA's validator ------------------------------------------
+    M("evaluator_gate_open", "Evaluator gate", "pipeline/pipeline.py",
+      'lower_bound={"value": accuracy_lower_bound}', 'lower_bound={"value": 0.0}',
+      "tests/test_evaluator_gate.py"),
+    M("evaluator_regression_unchecked", "Evaluator gate", "pipeline/pipeline.py",
+      'absolute={"value": -regression_tolerance}', 'absolute={"value": -1.0}',
+      "tests/test_evaluator_gate.py"),
+]
+
+
+def tracked_files(repo: str) -> list[str]:
+    """Tracked files plus new ones git does not ignore (uncommitted tests count too)."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                         cwd=repo, check=True, capture_output=True).stdout
+    return [p for p in out.decode().split("\0") if p and os.path.isfile(os.path.join(repo, p))]
+
+
+def copy_repo(repo: str, dest: str) -> None:
+    for rel in tracked_files(repo):
+        target = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(repo, rel), target)
+
+
+def run_one(mutation: Mutation, copy: str, timeout_s: float) -> dict:
+    """Apply `mutation` inside `copy`, run its tests, restore the file; return its record."""
+    record = {"name": mutation.name, "capability": mutation.capability, "file": mutation.file,
+              "tests": list(mutation.tests)}
+    path = os.path.join(copy, mutation.file)
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    except FileNotFoundError:
+        return {**record, "status": "stale", "seconds": 0.0, "detail": "file not found"}
+    if source.count(mutation.original) != 1:
+        detail = f"snippet found {source.count(mutation.original)} times"
+        return {**record, "status": "stale", "seconds": 0.0, "detail": detail}
+    started = time.monotonic()
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source.replace(mutation.original, mutation.replacement))
+        env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests]
+        try:
+            done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
+            rc, tail = done.returncode, (done.stdout + done.stderr)[-2000:]
+        except subprocess.TimeoutExpired:
+            rc, tail = None, f"timed out after {timeout_s:.0f} s"
+    finally:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+    # pytest: 0 all passed, 1 some failed, 2 interrupted (e.g. an import broke: still caught),
+    # 3 internal error, 4 usage error (a test path that does not exist), 5 nothing collected.
+    status = {0: "survived", 1: "killed", 2: "killed"}.get(rc, "error")
+    return {**record, "status": status, "seconds": round(time.monotonic() - started, 1), "returncode": rc,
+            "detail": tail if status != "killed" else tail[-600:]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run this mutation (repeatable)")
+    parser.add_argument("--list", action="store_true", help="print the table and exit")
+    parser.add_argument("--jobs", type=int, default=1, help="mutations run at once, each in its own copy")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutation's tests")
+    parser.add_argument("--output", default="mutations.json")
+    args = parser.parse_args(argv)
+
+    names = [m.name for m in MUTATIONS]
+    assert len(set(names)) == len(names), "mutation names must be unique"
+    unknown = sorted(set(args.only) - set(names))
+    if unknown:
+        parser.error(f"unknown mutation(s): {', '.join(unknown)}")
+    chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:36} {m.capability:36} {m.file:40} {' '.join(m.tests)}")
+        return 0
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="langid-mutations-") as tmp:
+        copies = []
+        for i in range(min(args.jobs, len(chosen))):
+            copies.append(os.path.join(tmp, f"copy{i}"))
+            copy_repo(REPO, copies[-1])
+        free = list(copies)
+
+        def job(mutation: Mutation) -> dict:
+            copy = free.pop()            # list.pop/append are atomic; one copy per running job
+            try:
+                record = run_one(mutation, copy, args.timeout)
+            finally:
+                free.append(copy)
+            print(f"{record['name']:36} {record['status']:9} {record['seconds']:8.1f} s  {record['capability']}",
+                  flush=True)
+            return record
+
+        with ThreadPoolExecutor(max_workers=len(copies) or 1) as pool:
+            records = list(pool.map(job, chosen))
+
+    counts = {s: sum(r["status"] == s for r in records) for s in ("killed", "survived", "stale", "error")}
+    summary = f"{counts['killed']} killed, {counts['survived']} survived"
+    if counts["stale"] or counts["error"]:
+        summary += f" ({counts['stale']} stale, {counts['error']} errors)"
+    print(summary)
+    print(f"total {time.monotonic() - started:.0f} s")
+    for r in records:
+        if r["status"] != "killed":
+            print(f"--- {r['name']} ({r['status']}):\n{r.get('detail', '')}", file=sys.stderr)
+    with open(args.output + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({**counts, "seconds": round(time.monotonic() - started, 1), "mutations": records}, f, indent=2)
+    os.replace(args.output + ".tmp", args.output)
+    return 0 if counts["killed"] == len(records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

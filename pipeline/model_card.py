@@ -1,0 +1,228 @@
+"""A model card for a pushed model, from ML Metadata, the run's artifacts and its run summary.
+
+Written as reports/model_card.md and .html, and beside the SavedModel in the pushed
+version's assets.extra/ (TF Serving reads only the warm-up file there, so loading is
+unaffected). It says what the model was trained and evaluated on, how well it did, which
+gate let it through, what it is for and not for, and where it came from.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+
+import tensorflow as tf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CARD_NAME = "model_card"
+
+INTENDED_USE = (
+    "Spoken-language identification of short clips (a few seconds of one speaker) among the "
+    "languages listed below; the serving signatures pool 3 s windows over longer recordings.")
+LIMITATIONS = [
+    "Only the languages listed can be predicted: any other language is mapped to the closest one.",
+    "Accuracy is measured on held-out speakers of the same corpus; recordings from other sources "
+    "(microphones, rooms, noise, accents, ages) can score much lower.",
+    "Not for decisions about people (nationality, origin, eligibility): language is not identity.",
+]
+SYNTHETIC_WARNING = (
+    "**Trained on synthetic speech.** Part or all of the data is espeak-ng speech synthesis "
+    "(the demo corpus, data/demo/README.md): a model trained on it says nothing about real speakers "
+    "and is for demonstration only.")
+
+
+def git_version() -> str:
+    """`git describe`-like code version, '+dirty' when the work tree has changes; 'unknown' outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _property(execution, name: str):
+    for props in (execution.custom_properties, execution.properties):
+        if name in props:
+            value = props[name]
+            kind = value.WhichOneof("value")
+            return getattr(value, kind) if kind else None
+    return None
+
+
+def lineage_from_metadata(pipeline) -> dict:
+    """Run id, data fingerprint, ingestion source and step code digests, from ML Metadata."""
+    from ml_metadata.metadata_store import metadata_store
+
+    from pipeline.run_report import _latest_run
+
+    store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
+    runs = store.get_contexts_by_type("pipeline_run")
+    run = _latest_run(store, pipeline.pipeline_info.pipeline_name)
+    out = {"pipeline": pipeline.pipeline_info.pipeline_name,
+           "run_id": max(runs, key=lambda c: c.create_time_since_epoch).name if runs else None,
+           "code_version": git_version(), "step_code": {}}
+    for component, (execution, _) in sorted(run.items()):
+        digest = _property(execution, "code_version")
+        config = _property(execution, "custom_config")   # Transform and Trainer carry it there
+        if not digest and isinstance(config, str) and "code_version" in config:
+            digest = json.loads(config).get("code_version")
+        if digest:
+            out["step_code"][component] = digest
+    if "S3AudioExampleGen" in run:
+        execution = run["S3AudioExampleGen"][0]
+        out["data_fingerprint"] = _property(execution, "corpus_fingerprint")
+        out["source"] = f"s3://{_property(execution, 'bucket')}/{_property(execution, 'prefix') or ''}"
+        out["bucket"], out["prefix"] = _property(execution, "bucket"), _property(execution, "prefix") or ""
+    if "Evaluator" in run:
+        config = _property(run["Evaluator"][0], "eval_config")
+        out["gate"] = gate_from_eval_config(json.loads(config)) if config else {}
+    return out
+
+
+def gate_from_eval_config(config: dict) -> dict:
+    """The thresholds of the TFMA EvalConfig as plain numbers (absolute bound, allowed regression)."""
+    gate = {}
+    for spec in config.get("metrics_specs", config.get("metricsSpecs", [])):
+        for metric in spec.get("metrics", []):
+            for per_slice in metric.get("per_slice_thresholds", metric.get("perSliceThresholds", [])):
+                threshold = per_slice.get("threshold", {})
+                value = threshold.get("value_threshold", threshold.get("valueThreshold", {}))
+                change = threshold.get("change_threshold", threshold.get("changeThreshold", {}))
+                name = metric.get("class_name", metric.get("className"))
+                bound = _number(value.get("lower_bound", value.get("lowerBound")))
+                regression = _number(change.get("absolute"))
+                gate[name] = {"lower_bound": bound, "max_regression": None if regression is None else -regression}
+    return gate
+
+
+def _number(value):
+    """A DoubleValue as JSON: a bare number, or {"value": number} in older writers."""
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def synthetic_by_language(manifest_rows: list[dict], languages: list[str]) -> dict:
+    """language -> "yes", "no", "partly" or "unknown", from the manifest's `synthetic` field."""
+    out = {}
+    for language in languages:
+        flags = [row.get("synthetic") for row in manifest_rows if row.get("language") == language]
+        known = [bool(flag) for flag in flags if flag is not None]
+        if not known:
+            out[language] = "unknown"
+        else:
+            out[language] = "yes" if all(known) and len(known) == len(flags) else ("no" if not any(known) else "partly")
+    return out
+
+
+def _fmt(value, pattern="{:.3f}"):
+    return "-" if value is None else pattern.format(value)
+
+
+def render_markdown(summary: dict, lineage: dict, languages: list[str], synthetic: dict, created: str) -> str:
+    """The card as Markdown; every number comes from `summary` or `lineage`."""
+    version = os.path.basename(str(summary.get("pushed_to") or "").rstrip("/")) or "-"
+    lines = [f"# Model card: langid ({version})", "",
+             f"Spoken-language identification, {len(languages)} languages: {', '.join(languages)}. "
+             f"Created {created}.", ""]
+    if any(flag in ("yes", "partly") for flag in synthetic.values()):
+        lines += [SYNTHETIC_WARNING, ""]
+    lines += ["## Intended use", "", INTENDED_USE, "", "## Limitations", ""]
+    lines += [f"- {item}" for item in LIMITATIONS] + [""]
+
+    lines += ["## Data", "", "Speaker-disjoint split: no eval speaker is heard in training.", "",
+              "| language | split | clips | speakers | hours | synthetic |", "| --- | --- | ---: | ---: | ---: | --- |"]
+    per_split = (summary.get("ingestion") or {}).get("per_split", {})
+    for language in languages:
+        for split in ("train", "eval"):
+            e = per_split.get(split, {}).get(language)
+            if e:
+                lines.append(f"| {language} | {split} | {e['clips']} | {e['speakers']} | "
+                             f"{e['seconds'] / 3600:.3f} | {synthetic.get(language, 'unknown')} |")
+    validation = summary.get("data_validation")
+    if validation:
+        lines += ["", f"Data validation: {validation['clips_checked']} clips, {validation['errors']} error(s), "
+                  f"{validation['warnings']} warning(s)."]
+        lines += [f"- {a['severity']}: {a['check']}: {a['message']}" for a in validation["anomalies"][:20]]
+
+    evaluation = summary.get("evaluation") or {}
+    lines += ["", "## Evaluation (held-out speakers, per segment)", "",
+              f"Overall accuracy **{_fmt(evaluation.get('accuracy'))}** over "
+              f"{_fmt(evaluation.get('examples'), '{:.0f}')} segments.", "",
+              "| language | accuracy | precision | recall | segments |", "| --- | ---: | ---: | ---: | ---: |"]
+    for language in languages:
+        e = evaluation.get("per_language", {}).get(language, {})
+        c = evaluation.get("per_class", {}).get(language, {})
+        lines.append(f"| {language} | {_fmt(e.get('accuracy'))} | {_fmt(c.get('precision'))} | "
+                     f"{_fmt(c.get('recall'))} | {_fmt(e.get('examples'), '{:.0f}')} |")
+    durations = evaluation.get("per_duration")
+    if durations:
+        lines += ["", "| clip duration | accuracy | segments |", "| --- | ---: | ---: |"]
+        lines += [f"| {name} | {_fmt(e.get('accuracy'))} | {_fmt(e.get('examples'), '{:.0f}')} |"
+                  for name, e in durations.items()]
+    else:
+        lines += ["", "Per-duration slices: not computed in this run."]
+
+    lines += ["", "## Gate", ""]
+    for metric, threshold in (lineage.get("gate") or {}).items():
+        lines.append(f"- {metric} on the overall slice > {threshold['lower_bound']}"
+                     + (f", and no more than {threshold['max_regression']} below the last blessed model"
+                        if threshold.get("max_regression") is not None else ""))
+    lines.append(f"- blessed: {'yes' if summary.get('blessed') else 'no'}; pushed to `{summary.get('pushed_to')}`")
+
+    lines += ["", "## Lineage", "",
+              f"- pipeline run: `{lineage.get('run_id')}` ({lineage.get('pipeline')})",
+              f"- code version: `{lineage.get('code_version')}`",
+              f"- data: `{lineage.get('source')}`, fingerprint `{lineage.get('data_fingerprint')}`",
+              f"- trained model: `{summary.get('trained_model_uri')}`"]
+    lines += [f"- {step} code digest: `{digest}`" for step, digest in sorted((lineage.get("step_code") or {}).items())]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(markdown_text: str, title: str) -> str:
+    import markdown  # Markdown, pinned in requirements/constraints.txt (tensorboard's dependency)
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:.2em .6em}")
+    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _write(path: str, text: str) -> None:
+    """Whole or not at all: a temp name, then a rename (a copy on S3)."""
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+
+
+def read_manifest_rows(lineage: dict) -> list[dict]:
+    """The bucket's manifest rows (for the synthetic flag); [] when it cannot be read."""
+    if not lineage.get("bucket"):
+        return []
+    try:
+        from storage import s3
+        return list(s3.read_manifest(s3.make_client(), lineage["bucket"], lineage.get("prefix", "")))
+    except Exception:  # noqa: BLE001 - the card says "unknown" rather than failing the run
+        return []
+
+
+def write_model_card(pipeline, summary: dict, output_dir: str, languages: list[str]) -> dict:
+    """Write the card to reports/ and beside the pushed model; return the paths."""
+    lineage = lineage_from_metadata(pipeline)
+    synthetic = synthetic_by_language(read_manifest_rows(lineage), languages)
+    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = render_markdown(summary, lineage, languages, synthetic, created)
+    html = render_html(text, "langid model card")
+    paths = {"md": os.path.join(output_dir, "reports", f"{CARD_NAME}.md"),
+             "html": os.path.join(output_dir, "reports", f"{CARD_NAME}.html")}
+    if summary.get("pushed_to"):
+        extra = os.path.join(summary["pushed_to"], "assets.extra")
+        paths.update(pushed_md=os.path.join(extra, f"{CARD_NAME}.md"),
+                     pushed_html=os.path.join(extra, f"{CARD_NAME}.html"))
+    for key, path in paths.items():
+        _write(path, html if key.endswith("html") else text)
+    return paths

@@ -1,0 +1,1 @@
+"""The test suite as a package, so helpers are imported by their full name (tests.helpers....)."""

@@ -1,0 +1,1 @@
+"""Shared test helpers: fixtures' building blocks, local servers, synthetic corpora, probes."""

@@ -1,0 +1,74 @@
+"""pipeline/model_card.py renders what the run summary and ML Metadata say, and nothing else."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from google.protobuf import json_format
+
+from pipeline import model_card
+from pipeline.pipeline import eval_config
+
+LANGUAGES = ["English", "French"]
+SUMMARY = {
+    "ingestion": {"per_split": {
+        "train": {"English": {"clips": 30, "speakers": 6, "segments": 90, "seconds": 1800.0},
+                  "French": {"clips": 20, "speakers": 5, "segments": 60, "seconds": 720.0}},
+        "eval": {"English": {"clips": 10, "speakers": 2, "segments": 30, "seconds": 360.0},
+                 "French": {"clips": 5, "speakers": 1, "segments": 15, "seconds": 180.0}}}},
+    "evaluation": {"accuracy": 0.9125, "examples": 45.0,
+                   "per_language": {"English": {"accuracy": 0.9, "examples": 30.0},
+                                    "French": {"accuracy": 0.9375, "examples": 15.0}},
+                   "per_class": {"English": {"precision": 0.95, "recall": 0.9},
+                                 "French": {"precision": 0.8, "recall": 0.9375}}},
+    "blessed": True, "pushed_to": "/srv/models/langid/1700000000",
+    "trained_model_uri": "/root/Trainer/model/7",
+    "data_validation": {"clips_checked": 65, "errors": 1, "warnings": 0, "anomalies": [
+        {"check": "schema:clip_clipped_fraction", "severity": "error", "message": "1 clip(s) clipped",
+         "keys": ["English/a.mp3"], "keys_total": 1}]},
+}
+
+
+def test_gate_is_read_back_from_the_pipelines_eval_config():
+    config = json.loads(json_format.MessageToJson(eval_config(LANGUAGES, 0.83, 0.02),
+                                                  preserving_proto_field_name=True))
+    gate = model_card.gate_from_eval_config(config)
+    assert gate == {"SparseCategoricalAccuracy": {"lower_bound": pytest.approx(0.83),
+                                                  "max_regression": pytest.approx(0.02)}}
+
+
+def test_synthetic_flag_per_language():
+    rows = [{"language": "English", "synthetic": True}, {"language": "English", "synthetic": True},
+            {"language": "French", "synthetic": True}, {"language": "French", "synthetic": False},
+            {"language": "German"}]
+    assert model_card.synthetic_by_language(rows, ["English", "French", "German", "Spanish"]) == {
+        "English": "yes", "French": "partly", "German": "unknown", "Spanish": "unknown"}
+
+
+def render(synthetic):
+    lineage = {"run_id": "run-42", "pipeline": "langid", "code_version": "abc123def456", "source": "s3://b/p/",
+               "data_fingerprint": "f00d", "gate": {"SparseCategoricalAccuracy": {"lower_bound": 0.8,
+                                                                                   "max_regression": 0.01}},
+               "step_code": {"Trainer": "9999"}}
+    return model_card.render_markdown(SUMMARY, lineage, LANGUAGES, synthetic, "2026-11-21 12:00 UTC")
+
+
+def test_card_carries_data_metrics_gate_and_lineage():
+    text = render({"English": "yes", "French": "yes"})
+    assert "# Model card: langid (1700000000)" in text
+    assert "| English | train | 30 | 6 | 0.500 | yes |" in text          # 1800 s = 0.5 h
+    assert "| French | eval | 5 | 1 | 0.050 | yes |" in text
+    assert "Overall accuracy **0.912** over 45 segments" in text          # 0.9125 to 3 places
+    assert "| French | 0.938 | 0.800 | 0.938 | 15 |" in text
+    assert "SparseCategoricalAccuracy on the overall slice > 0.8" in text and "0.01 below" in text
+    assert "`run-42`" in text and "`abc123def456`" in text and "fingerprint `f00d`" in text
+    assert "Trained on synthetic speech" in text and "schema:clip_clipped_fraction" in text
+    assert "Per-duration slices: not computed" in text
+
+
+def test_no_synthetic_warning_for_real_data_and_html_has_the_tables():
+    text = render({"English": "no", "French": "no"})
+    assert "synthetic speech" not in text
+    assert "Trained on synthetic speech" in render({"English": "no", "French": "partly"})
+    html = model_card.render_html(text, "card")
+    assert html.count("<table>") == 2 and ">0.938</td>" in html and "<th>language</th>" in html

@@ -1,0 +1,31 @@
+"""bench.stage_probe reads a child's own peak memory, including its worker processes."""
+from __future__ import annotations
+
+import sys
+
+from bench.stage_probe import run_measured
+
+HOLD = "import time; block = bytearray({mb} * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1.0)"
+
+
+def test_peak_of_a_child_that_holds_memory():
+    measured = run_measured([sys.executable, "-c", HOLD.format(mb=300)], interval=0.05)
+    assert measured["returncode"] == 0
+    assert 300 <= measured["maxrss_mb"] < 400
+    assert measured["peak_rss_mb"] >= measured["maxrss_mb"] * 0.99
+
+
+def test_peak_sums_the_process_tree():
+    # A parent holding 200 MB starts a child holding 200 MB: the tree peaks near 400 MB, while
+    # the largest single process (ru_maxrss) stays near 200 MB.
+    child = HOLD.format(mb=200)
+    parent = (f"import subprocess, sys; {HOLD.format(mb=200)[:-len('time.sleep(1.0)')]}"
+              f"subprocess.run([sys.executable, '-c', {child!r}], check=True)")
+    measured = run_measured([sys.executable, "-c", parent], interval=0.05)
+    assert measured["returncode"] == 0
+    assert 200 <= measured["maxrss_mb"] < 300
+    assert measured["peak_rss_mb"] >= 400
+
+
+def test_exit_status_is_kept():
+    assert run_measured([sys.executable, "-c", "raise SystemExit(3)"])["returncode"] == 3
