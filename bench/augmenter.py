@@ -61,10 +61,10 @@ def _timed(run, segments) -> tuple[float, float]:
 
 
 def _examples(segments) -> list[bytes]:
-    from components.s3_audio_example_gen.executor import segment_to_example
-    from components.speaker_split import Clip
+    from contract.codec import encode_segment
 
-    return [segment_to_example(w, Clip(f"English/bench{i}.mp3", "English", 0, f"spk{i}"), 0)
+    return [encode_segment(w, label=0, language="English", speaker_id=f"spk{i}", source_key=f"English/bench{i}.mp3",
+                           segment_index=0)
             for i, w in enumerate(segments)]
 
 

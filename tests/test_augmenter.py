@@ -11,10 +11,8 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from audio.augment import AugmentationConfig
 from components.audio_augmenter.executor import Executor
-from components.s3_audio_example_gen.executor import segment_to_example
-from components.speaker_split import Clip
 from contract import features
-from contract.codec import read_floats, read_split
+from contract.codec import encode_segment, read_floats, read_split
 
 RATE = 16000
 
@@ -31,8 +29,8 @@ def _input_examples(root) -> standard_artifacts.Examples:
             for i in range(count):
                 wave = (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * np.arange(RATE) / RATE)
                         + 0.01 * rng.standard_normal(RATE)).astype(np.float32)
-                clip = Clip(f"English/{split}{i}.mp3", "English", 0, f"spk{i}")
-                writer.write(segment_to_example(wave, clip, 0))
+                writer.write(encode_segment(wave, label=0, language="English", speaker_id=f"spk{i}",
+                                            source_key=f"English/{split}{i}.mp3", segment_index=0))
     return examples
 
 
