@@ -25,6 +25,7 @@ from pipeline.config import (
 DEFAULTS = PipelineConfig()
 AUGMENTATION_PRESETS = {"default": AUGMENTATION_DEFAULT, "all": AUGMENTATION_ALL}
 SPEC_AUGMENT_PRESETS = {"default": DEFAULTS.training.spec_augment, "on": SpecAugmentConfig(), "off": None}
+SHORT_CROPS_PRESETS = {"default": DEFAULTS.training.short_crops, "off": None}
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -106,34 +107,29 @@ def augmentation_policy(text: str) -> dict:
     return json.loads(json.dumps(policy))
 
 
-def spec_augment(text: str) -> SpecAugmentConfig | None:
-    """--spec-augment: a preset name or JSON fields of SpecAugmentConfig."""
-    if text in SPEC_AUGMENT_PRESETS:
-        return SPEC_AUGMENT_PRESETS[text]
-    fields = _json_flag("--spec-augment", text)
+def _preset_or_fields(flag: str, text: str, presets: Mapping, group: type):
+    """A preset name, or JSON fields of `group` (a config dataclass); JSON null means off."""
+    if text in presets:
+        return presets[text]
+    fields = _json_flag(flag, text)
     if fields is None:
         return None
     if not isinstance(fields, Mapping):
-        raise ConfigError(f"--spec-augment: JSON must be an object of SpecAugmentConfig fields, got {text!r}")
+        raise ConfigError(f"{flag}: JSON must be an object of {group.__name__} fields, got {text!r}")
     try:
-        return SpecAugmentConfig(**fields)
+        return group(**fields)
     except TypeError as err:
-        raise ConfigError(f"--spec-augment: {err}") from err
+        raise ConfigError(f"{flag}: {err}") from err
+
+
+def spec_augment(text: str) -> SpecAugmentConfig | None:
+    """--spec-augment: 'default' (off), 'on', 'off' or JSON fields of SpecAugmentConfig."""
+    return _preset_or_fields("--spec-augment", text, SPEC_AUGMENT_PRESETS, SpecAugmentConfig)
 
 
 def short_crops(text: str) -> ShortCropsConfig | None:
     """--short-crops: 'default', 'off' or JSON fields of ShortCropsConfig."""
-    if text in ("default", "off"):
-        return ShortCropsConfig() if text == "default" else None
-    fields = _json_flag("--short-crops", text)
-    if fields is None:
-        return None
-    if not isinstance(fields, Mapping):
-        raise ConfigError(f"--short-crops: JSON must be an object of ShortCropsConfig fields, got {text!r}")
-    try:
-        return ShortCropsConfig(**fields)
-    except TypeError as err:
-        raise ConfigError(f"--short-crops: {err}") from err
+    return _preset_or_fields("--short-crops", text, SHORT_CROPS_PRESETS, ShortCropsConfig)
 
 
 def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> PipelineConfig:

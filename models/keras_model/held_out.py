@@ -18,7 +18,8 @@ import tensorflow as tf
 import tf_keras as keras
 from tfx_bsl.public import tfxio
 
-from models import calibration, features, open_set
+from contract import features
+from models import calibration, open_set
 from models.keras_model.signatures import EMBEDDING_LAYER
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
