@@ -19,8 +19,12 @@ def runs(tmp_path_factory):
     planted.make_planted_corpus(str(corpus))
     out = tmp_path_factory.mktemp("planted_run")
     argv = pipeline_argv(str(corpus), out)
-    warned = run_local_pipeline(argv)
-    halted = run_local_pipeline(argv + ["--halt-on-anomalies"])
+    # A bucket of its own: embedded S3 servers started in this test process share moto's state,
+    # and the other pipeline tests' demo bucket must keep exactly their corpus (and its cache key).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LANGID_BUCKET", "planted-anomalies")
+        warned = run_local_pipeline(argv)
+        halted = run_local_pipeline(argv + ["--halt-on-anomalies"])
     return warned, halted, out
 
 

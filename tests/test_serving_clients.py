@@ -135,7 +135,7 @@ def test_client_min_seconds_refuses_shorter_files_and_keeps_longer_ones(endpoint
     status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--min-seconds", "2",
                                                german, files[0]])        # French: 2.6 s
     assert status == 1 and [r["language"] for r in records] == ["French"]
-    assert errors == [f"error: {german}: too short (1.70 s < 2.00 s minimum)"]
+    assert errors == [f"error: {json.dumps(german)}: too short (1.70 s < 2.00 s minimum)"]
     status, records, errors = run_cli(capsys, ["client", *endpoint, "--model", NAME, "--min-seconds", "1.5", german])
     assert status == 0 and errors == [] and records[0]["language"] == "German"
 

@@ -14,7 +14,11 @@ def main():
     enable_s3_filesystem(endpoint)
     import tensorflow as tf
 
-    waveforms = tf.constant(np.random.default_rng(0).uniform(-0.5, 0.5, (3, 24000)).astype(np.float32))
+    # Speech-like clips (noise would be "no_speech", whose probabilities are all zero).
+    from tests.helpers.serving_helpers import clip
+
+    waveforms = tf.constant(np.stack([clip(language, 1.5, seed=i)[:24000]
+                                      for i, language in enumerate(("English", "French", "German"))]))
     result = {}
     for name, path in (("s3", s3_uri), ("local", local_dir)):
         out = tf.saved_model.load(path).signatures["predict_waveform"](waveform=waveforms)
