@@ -13,6 +13,7 @@ the snippet is no longer in the file (the code moved on: refresh the entry). Any
     python -m bench.mutations --list       # the table; exit status 1 if an entry is stale
     python -m bench.mutations --only pooling_weights_0_1 --only spec_augment_not_in_training
     python -m bench.mutations --jobs 2     # two mutations at a time, each in its own copy
+    python -m bench.mutations --baseline   # first check that each selection passes unbroken
 
 Writes mutations.json (killed, survived, and one record per mutation). Kept out of `make test`:
 see docs/testing.md for what it covers and how long it takes.
@@ -335,6 +336,29 @@ def staleness(mutation: Mutation, root: str) -> str | None:
     return f"test file(s) not found: {', '.join(gone)}" if gone else None
 
 
+def run_tests(tests: tuple[str, ...], copy: str, timeout_s: float) -> tuple[int | None, str]:
+    """pytest's exit status (None on timeout) and the tail of its output, run inside `copy`."""
+    env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
+        return done.returncode, (done.stdout + done.stderr)[-2000:]
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout_s:.0f} s"
+
+
+def baseline_failures(chosen: list[Mutation], copy: str, timeout_s: float) -> dict[tuple[str, ...], str]:
+    """Each distinct selection run on the unbroken copy; those that do not pass, with pytest's tail.
+    A selection that fails anyway would count every mutation it covers as killed."""
+    failing = {}
+    for tests in dict.fromkeys(m.tests for m in chosen):
+        rc, tail = run_tests(tests, copy, timeout_s)
+        print(f"baseline {' '.join(tests)}: {'passes' if rc == 0 else f'FAILS (exit {rc})'}", flush=True)
+        if rc != 0:
+            failing[tests] = tail
+    return failing
+
+
 def run_one(mutation: Mutation, copy: str, timeout_s: float) -> dict:
     """Apply `mutation` inside `copy`, run its tests, restore the file; return its record."""
     record = {"name": mutation.name, "capability": mutation.capability, "file": mutation.file,
@@ -349,13 +373,7 @@ def run_one(mutation: Mutation, copy: str, timeout_s: float) -> dict:
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(source.replace(mutation.original, mutation.replacement))
-        env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests]
-        try:
-            done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
-            rc, tail = done.returncode, (done.stdout + done.stderr)[-2000:]
-        except subprocess.TimeoutExpired:
-            rc, tail = None, f"timed out after {timeout_s:.0f} s"
+        rc, tail = run_tests(mutation.tests, copy, timeout_s)
     finally:
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
@@ -373,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutations run at once, each in its own copy")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutation's tests")
     parser.add_argument("--output", default="mutations.json")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first run each selection without its mutation; one that fails makes its entries errors")
     args = parser.parse_args(argv)
 
     names = [m.name for m in MUTATIONS]
@@ -401,16 +421,25 @@ def main(argv: list[str] | None = None) -> int:
             copies.append(os.path.join(tmp, f"copy{i}"))
             copy_repo(REPO, copies[-1])
         free = list(copies)
+        broken = baseline_failures(chosen, copies[0], args.timeout) if args.baseline and copies else {}
 
         def job(mutation: Mutation) -> dict:
-            copy = free.pop()            # list.pop/append are atomic; one copy per running job
-            try:
-                record = run_one(mutation, copy, args.timeout)
-            finally:
-                free.append(copy)
+            if mutation.tests in broken:
+                record = {"name": mutation.name, "capability": mutation.capability, "file": mutation.file,
+                          "tests": list(mutation.tests), "status": "error", "seconds": 0.0,
+                          "detail": "the selection fails without the mutation:\n" + broken[mutation.tests]}
+            else:
+                record = run_mutation(mutation)
             print(f"{record['name']:42} {record['status']:9} {record['seconds']:8.1f} s  {record['capability']}",
                   flush=True)
             return record
+
+        def run_mutation(mutation: Mutation) -> dict:
+            copy = free.pop()            # list.pop/append are atomic; one copy per running job
+            try:
+                return run_one(mutation, copy, args.timeout)
+            finally:
+                free.append(copy)
 
         with ThreadPoolExecutor(max_workers=len(copies) or 1) as pool:
             records = list(pool.map(job, chosen))
