@@ -10,9 +10,10 @@ the snippet is no longer in the file (the code moved on: refresh the entry). Any
 "killed" is an error, and the exit status is 1.
 
     python -m bench.mutations              # all of them (the whole-pipeline ones take minutes)
-    python -m bench.mutations --list       # the table
+    python -m bench.mutations --list       # the table; exit status 1 if an entry is stale
     python -m bench.mutations --only pooling_weights_0_1 --only spec_augment_not_in_training
     python -m bench.mutations --jobs 2     # two mutations at a time, each in its own copy
+    python -m bench.mutations --baseline   # first check that each selection passes unbroken
 
 Writes mutations.json (killed, survived, and one record per mutation). Kept out of `make test`:
 see docs/testing.md for what it covers and how long it takes.
@@ -47,8 +48,6 @@ def M(name, capability, file, original, replacement, *tests):  # noqa: N802 - a 
     return Mutation(name, capability, file, original, replacement, tuple(tests))
 
 
-# Calibration and rejection (README's serving promises once they exist) have no code yet: add a
-# mutation for each when they land.
 MUTATIONS: list[Mutation] = [
     # -- ingestion ----------------------------------------------------------------------------
     M("decode_no_resample", "decoding", "audio/decode.py",
@@ -80,55 +79,54 @@ MUTATIONS: list[Mutation] = [
       'hashlib.sha256(f"{seed}:{speaker_id}"', 'hashlib.sha256(f"{speaker_id}"',
       "tests/test_ingestion.py::test_same_seed_same_split_other_seed_other_split"),
     # -- augmentation (one per family) ---------------------------------------------------------
-    M("per_language_unknown_accepted", "augmentation: per-language policy", "pipeline/pipeline.py",
-      "    if unknown:\n        raise ValueError(f\"per-language",
-      "    if False:\n        raise ValueError(f\"per-language",
+    M("per_language_unknown_accepted", "augmentation: per-language policy", "pipeline/config.py",
+      "        _check(not unknown, \"--augmentation\",", "        _check(True, \"--augmentation\",",
       "tests/test_pipeline_definition.py"),
-    M("time_mask_noop", "augmentation: time mask", "audio/augment.py",
-      "    w[start : start + length] = 0.0\n", "",
-      "tests/test_augment.py"),
-    M("high_pass_noop", "augmentation: high-pass", "audio/augment.py",
+    M("time_mask_noop", "augmentation: time mask", "audio/augment/timing.py",
+      "    w[start: start + length] = 0.0\n", "",
+      "tests/test_augment_timing.py"),
+    M("high_pass_noop", "augmentation: high-pass", "audio/augment/spectral.py",
       "return scipy.signal.sosfiltfilt(sos, w, padlen=padlen).astype(np.float32)", "return w.astype(np.float32)",
-      "tests/test_augment.py"),
-    M("white_noise_wrong_snr", "augmentation: white noise", "audio/augment.py",
+      "tests/test_augment_spectral.py"),
+    M("white_noise_wrong_snr", "augmentation: white noise", "audio/augment/additive_noise.py",
       "rng.standard_normal(w.shape[0]), snr_db)", "rng.standard_normal(w.shape[0]), snr_db + 6.0)",
-      "tests/test_augment.py"),
-    M("pitch_scale_noop", "augmentation: pitch scaling", "audio/augment.py",
+      "tests/test_augment_noise_room.py"),
+    M("pitch_scale_noop", "augmentation: pitch scaling", "audio/augment/pitch_speed.py",
       "y = soxr.resample(w, sample_rate * ratio, sample_rate, quality=\"HQ\")", "y = w",
-      "tests/test_augment.py"),
-    M("polarity_not_inverted", "augmentation: polarity inversion", "audio/augment.py",
-      "return (-_as_waveform(waveform)).astype(np.float32)", "return _as_waveform(waveform).astype(np.float32)",
-      "tests/test_augment.py"),
-    M("volume_ramp_flat", "augmentation: volume ramp", "audio/augment.py",
+      "tests/test_augment_pitch_speed.py"),
+    M("polarity_not_inverted", "augmentation: polarity inversion", "audio/augment/level.py",
+      "return (-as_waveform(waveform)).astype(np.float32)", "return as_waveform(waveform).astype(np.float32)",
+      "tests/test_augment_level.py"),
+    M("volume_ramp_flat", "augmentation: volume ramp", "audio/augment/level.py",
       "np.linspace(float(start_db), float(end_db), w.shape[0])", "np.full(w.shape[0], float(start_db))",
-      "tests/test_augment_more.py"),
-    M("time_shift_rolls", "augmentation: time shift", "audio/augment.py",
+      "tests/test_augment_level.py"),
+    M("time_shift_rolls", "augmentation: time shift", "audio/augment/timing.py",
       "        out[shift:] = w[: n - shift]\n", "        out = np.roll(w, shift)\n",
-      "tests/test_augment_more.py"),
-    M("time_stretch_resamples", "augmentation: time stretch", "audio/augment.py",
+      "tests/test_augment_timing.py"),
+    M("time_stretch_resamples", "augmentation: time stretch", "audio/augment/pitch_speed.py",
       "y = spectral_effects.time_stretch(w, rate)", "y = soxr.resample(w, sample_rate * rate, sample_rate)",
-      "tests/test_augment_more.py"),
+      "tests/test_augment_pitch_speed.py"),
     M("background_noise_offset_ignored", "augmentation: background noise", "audio/noise.py",
       "start = int(offset_fraction * noise.shape[0]) % noise.shape[0]", "start = 0",
-      "tests/test_augment_more.py"),
+      "tests/test_augment_noise_room.py"),
     M("reverb_rt60_ignored", "augmentation: room reverb", "audio/reverb.py",
       "np.exp(-3.0 * math.log(10.0) * t / rt60_s)", "np.exp(-3.0 * math.log(10.0) * t / 0.3)",
-      "tests/test_augment_more.py"),
+      "tests/test_augment_noise_room.py"),
     M("vtlp_warp_identity", "augmentation: VTLP", "audio/spectral_effects.py",
       "return np.where(f <= knee, f * alpha, upper)", "return f",
-      "tests/test_augment_more.py"),
-    M("random_crop_in_place", "augmentation: random crop", "audio/augment.py",
+      "tests/test_augment_spectral.py"),
+    M("random_crop_in_place", "augmentation: random crop", "audio/augment/timing.py",
       "return np.pad(piece, (0, n - length)).astype(np.float32)",
       "return np.pad(piece, (start, n - length - start)).astype(np.float32)",
-      "tests/test_augment_more.py"),
-    M("random_gain_ignored", "augmentation: random gain", "audio/augment.py",
+      "tests/test_augment_timing.py"),
+    M("random_gain_ignored", "augmentation: random gain", "audio/augment/level.py",
       "def apply_gain(waveform: Any, gain_db: float) -> np.ndarray:",
       "def apply_gain(waveform: Any, gain_db: float) -> np.ndarray:\n    gain_db = 0.0",
-      "tests/test_augment.py"),
-    M("per_language_override_ignored", "augmentation: per-language policy", "audio/augment.py",
+      "tests/test_augment_level.py"),
+    M("per_language_override_ignored", "augmentation: per-language policy", "audio/augment/policy.py",
       "    def for_language(self, language: str | None) -> AugmentationConfig:",
       "    def for_language(self, language: str | None) -> AugmentationConfig:\n        language = None",
-      "tests/test_augment_more.py", "-k", "per_language"),
+      "tests/test_augment_policy.py", "-k", "per_language"),
     # -- features and training ----------------------------------------------------------------
     M("spec_augment_time_masks_removed", "SpecAugment", "models/keras_model/spec_augment.py",
       " * _masks(shape, 1, time_masks, time_width)", "",
@@ -180,17 +178,44 @@ MUTATIONS: list[Mutation] = [
     M("client_version_ignored", "serving: clients", "serving/cli.py",
       "RestModel(args.rest, args.model, args.version, policy)", "RestModel(args.rest, args.model, None, policy)",
       "tests/test_serving_clients.py", "-k", "version and rest"),
-    M("client_min_seconds_ignored", "serving: bad input", "serving/cli.py",
-      "min_seconds = args.min_seconds if args.min_seconds is not None else",
-      "min_seconds = 0.0 if args.min_seconds is not None else",
+    M("client_min_seconds_ignored", "serving: bad input", "serving/settings.py",
+      "return self.min_seconds if self.min_seconds is not None else",
+      "return 0.0 if self.min_seconds is not None else",
       "tests/test_serving_clients.py", "-k", "min_seconds"),
+    M("segments_not_smoothed", "serving: segments smoothing", "serving/segments.py",
+      "smoothed[i] = np.median(probabilities[neighbours], axis=0)", "smoothed[i] = probabilities[i]",
+      "tests/test_serving_settings.py", "-k", "segments"),
+    M("allow_list_not_renormalised", "serving: allow-list renormalisation", "serving/windows.py",
+      "return kept / np.maximum(kept.sum(axis=-1, keepdims=True), 1e-12), tuple(allowed)",
+      "return kept, tuple(allowed)",
+      "tests/test_serving_cli.py::test_languages_restricts_and_renormalises_and_unknown_names_are_an_error"),
+    # -- calibration and open-set rejection ------------------------------------------------------
+    M("temperature_not_fitted", "calibration: temperature", "models/calibration.py",
+      "    return float(np.exp(result.x))", "    return 1.0",
+      "tests/test_calibration.py"),
+    M("ece_unweighted", "calibration: ECE", "models/calibration.py",
+      "return float(np.sum(table[\"count\"][filled] / n * gaps))", "return float(np.mean(gaps))",
+      "tests/test_calibration.py"),
+    M("open_set_probability_ignored", "open-set rejection", "models/open_set.py",
+      "    if top < p_min:\n", "    if False:\n",
+      "tests/test_open_set.py"),
+    M("open_set_distance_ignored", "open-set rejection", "models/open_set.py",
+      "    elif distance > params[\"max_distance\"]:", "    elif False:",
+      "tests/test_open_set.py"),
+    # -- speech / no-speech ----------------------------------------------------------------------
+    M("speech_flatness_ignored", "speech detection", "audio/speech.py",
+      "    return bool(flatness < MAX_FLATNESS)", "    return True",
+      "tests/test_speech.py", "-k", "not graph"),
+    M("speech_modulation_ignored", "speech detection", "audio/speech.py",
+      "    if np.std(levels[active]) < MIN_MODULATION_DB:", "    if False:",
+      "tests/test_speech.py", "-k", "not graph"),
     # -- storage, caching, manifest -----------------------------------------------------------
     M("fingerprint_ignores_etag", "caching", "storage/corpus.py",
       "json.dumps([obj.key, obj.size, obj.etag])", "json.dumps([obj.key, obj.size])",
       "tests/test_storage.py"),
-    M("code_version_ignores_edits", "caching", "pipeline/pipeline.py",
-      "                digest.update(f.read())", "                f.read()",
-      "tests/test_pipeline_definition.py"),
+    M("code_version_ignores_edits", "caching", "pipeline/code_version.py",
+      "            digest.update(f.read())", "            f.read()",
+      "tests/test_code_version.py"),
     M("code_version_not_in_trainer_key", "caching", "pipeline/pipeline.py",
       '"code_version": code_version("trainer")})', "})",
       "tests/test_pipeline_definition.py"),
@@ -200,6 +225,47 @@ MUTATIONS: list[Mutation] = [
     M("manifest_rows_unchecked", "manifest handling", "storage/s3.py",
       'if not isinstance(row, dict) or "key" not in row:', "if False:",
       "tests/test_manifest_codec.py"),
+    M("manifest_duplicate_keys_overwrite", "manifest handling", "storage/manifest.py",
+      "        if key in first_line_of:", "        if False:",
+      "tests/test_manifest_reader.py"),
+    M("manifest_bom_kept", "manifest handling", "storage/manifest.py",
+      "            raw = raw[len(_BOM):]", "            pass",
+      "tests/test_ingestion_faults.py::test_malformed_manifest_rows_are_reported_and_resolved"),
+    # -- data validation ---------------------------------------------------------------------
+    M("duplicate_conflict_not_an_error", "data validation: duplicates", "pipeline/data_validation.py",
+      "        if len(languages) > 1:", "        if False:",
+      "tests/test_data_validation.py"),
+    M("one_speaker_only_a_warning", "data validation: speakers", "pipeline/data_validation.py",
+      "severity = ERROR if len(speakers) < 2 else WARNING", "severity = WARNING",
+      "tests/test_data_validation.py"),
+    M("imbalance_unchecked", "data validation: imbalance", "pipeline/data_validation.py",
+      "        if largest / n > max_ratio:", "        if False:",
+      "tests/test_data_validation.py"),
+    M("clipping_one_sided", "data validation: audio statistics", "audio/stats.py",
+      "np.mean(np.abs(waveform) >= level)", "np.mean(waveform >= level)",
+      "tests/test_audio_stats.py"),
+    M("fingerprint_ignores_sign", "data validation: audio statistics", "audio/stats.py",
+      "pcm = np.round(np.clip(waveform, -1.0, 1.0) * 32767.0)",
+      "pcm = np.round(np.clip(np.abs(waveform), -1.0, 1.0) * 32767.0)",
+      "tests/test_audio_stats.py"),
+    # -- ingestion faults ----------------------------------------------------------------------
+    M("bad_object_counted_as_store_failure", "ingestion: store failures vs bad objects", "storage/fetch.py",
+      "            if is_bad_object(err):", "            if False:",
+      "tests/test_ingestion_faults.py::test_a_store_error_is_not_a_bad_object"),
+    M("store_failure_counted_as_bad_object", "ingestion: store failures vs bad objects",
+      "components/s3_audio_example_gen/executor.py",
+      "        except StoreUnavailable as err:\n            self._store_failures_in_a_row += 1\n"
+      "            yield from self._unfetchable(clip, str(err))",
+      "        except StoreUnavailable as err:\n            self._store_failures_in_a_row += 1\n"
+      "            yield from self._skip(clip, str(err))",
+      "tests/test_ingestion_faults.py::test_a_store_error_is_not_a_bad_object"),
+    M("max_skipped_fraction_ignored", "ingestion: max_skipped_fraction", "components/s3_audio_example_gen/executor.py",
+      "        elif skipped > max_skipped * listed:", "        elif False:",
+      "tests/test_ingestion_faults.py::test_too_many_bad_clips_fail_the_run_naming_the_report"),
+    # -- the run lock ------------------------------------------------------------------------
+    M("run_lock_not_taken", "run lock", "pipeline/run_lock.py",
+      "            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", "            pass",
+      "tests/test_runs.py::test_a_second_run_on_a_busy_output_dir_fails_at_once"),
     # -- scraper ------------------------------------------------------------------------------
     M("scraper_no_rate_limit", "scraper: politeness", "scraper/fetch.py",
       "self._next[host] = slot + max(self.interval, self._min_interval.get(host, 0.0))",
@@ -209,18 +275,27 @@ MUTATIONS: list[Mutation] = [
       "        if not self.robots().can_fetch(self.user_agent, url):", "        if False:",
       "tests/test_scraper_units.py", "tests/test_scraper_crawl.py"),
     M("scraper_resume_downloads_again", "scraper: resume", "scraper/crawl.py",
-      "        present = s3.object_size(self.client, self.cfg.bucket, key) if self.bucket_exists else None",
-      "        present = None",
+      "        head = object_head(self.client, self.cfg.bucket, key) if self.bucket_exists else None",
+      "        head = None",
       "tests/test_scraper_crawl.py"),
+    M("scraper_short_body_accepted", "scraper: short bodies", "scraper/fetch.py",
+      "        if declared is not None and received < declared:", "        if False:",
+      "tests/test_scraper_units.py", "-k", "short"),
+    M("scraper_mpeg_walk_accepts_truncated_frame", "scraper: MPEG walk", "scraper/validate.py",
+      "        if pos + length > end:", "        if False:",
+      "tests/test_scraper_units.py", "-k", "mpeg"),
+    M("scraper_mpeg_xing_count_ignored", "scraper: MPEG walk", "scraper/validate.py",
+      "    if declared_frames is not None and frames < declared_frames:", "    if False:",
+      "tests/test_scraper_units.py", "-k", "mpeg or truncat or cut"),
     # -- entry points ---------------------------------------------------------------------------
     M("no_cache_ignored", "caching", "local_runner.py",
-      "enable_cache=not args.no_cache", "enable_cache=True",
+      "\"enable_cache\": not args.no_cache", "\"enable_cache\": True",
       "tests/test_local_runner_options.py"),
     M("visualize_skips_augmentations", "visualisation", "models/visualize.py",
       "    for name in REGISTRY:", "    for name in list(REGISTRY)[:3]:",
       "tests/test_visualize.py"),
-    M("beam_args_dropped", "Beam runners", "pipeline/heavy_stages.py",
-      "beam_pipeline_args=list(beam_args), enable_cache=False)", "beam_pipeline_args=[], enable_cache=False)",
+    M("beam_args_dropped", "Beam runners", "pipeline/pipeline.py",
+      "    return args + list(runtime.beam_args)", "    return args",
       "tests/test_beam_multiprocess.py"),
     # -- the Evaluator's gate, through TFMA's validator ------------------------------------------
     M("evaluator_gate_open", "Evaluator gate", "pipeline/pipeline.py",
@@ -246,30 +321,59 @@ def copy_repo(repo: str, dest: str) -> None:
         shutil.copy2(os.path.join(repo, rel), target)
 
 
+def staleness(mutation: Mutation, root: str) -> str | None:
+    """Why `mutation` no longer applies to the tree at `root` (None when it does): its file is
+    gone, its snippet is not there exactly once, or a test file it names is gone."""
+    try:
+        with open(os.path.join(root, mutation.file), encoding="utf-8") as f:
+            found = f.read().count(mutation.original)
+    except FileNotFoundError:
+        return f"file not found: {mutation.file}"
+    if found != 1:
+        return f"snippet found {found} times in {mutation.file}"
+    gone = [t for t in mutation.tests
+            if t.startswith("tests/") and not os.path.exists(os.path.join(root, t.split("::")[0]))]
+    return f"test file(s) not found: {', '.join(gone)}" if gone else None
+
+
+def run_tests(tests: tuple[str, ...], copy: str, timeout_s: float) -> tuple[int | None, str]:
+    """pytest's exit status (None on timeout) and the tail of its output, run inside `copy`."""
+    env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
+        return done.returncode, (done.stdout + done.stderr)[-2000:]
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout_s:.0f} s"
+
+
+def baseline_failures(chosen: list[Mutation], copy: str, timeout_s: float) -> dict[tuple[str, ...], str]:
+    """Each distinct selection run on the unbroken copy; those that do not pass, with pytest's tail.
+    A selection that fails anyway would count every mutation it covers as killed."""
+    failing = {}
+    for tests in dict.fromkeys(m.tests for m in chosen):
+        rc, tail = run_tests(tests, copy, timeout_s)
+        print(f"baseline {' '.join(tests)}: {'passes' if rc == 0 else f'FAILS (exit {rc})'}", flush=True)
+        if rc != 0:
+            failing[tests] = tail
+    return failing
+
+
 def run_one(mutation: Mutation, copy: str, timeout_s: float) -> dict:
     """Apply `mutation` inside `copy`, run its tests, restore the file; return its record."""
     record = {"name": mutation.name, "capability": mutation.capability, "file": mutation.file,
               "tests": list(mutation.tests)}
     path = os.path.join(copy, mutation.file)
-    try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    except FileNotFoundError:
-        return {**record, "status": "stale", "seconds": 0.0, "detail": "file not found"}
-    if source.count(mutation.original) != 1:
-        detail = f"snippet found {source.count(mutation.original)} times"
-        return {**record, "status": "stale", "seconds": 0.0, "detail": detail}
+    problem = staleness(mutation, copy)
+    if problem:
+        return {**record, "status": "stale", "seconds": 0.0, "detail": problem}
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
     started = time.monotonic()
     try:
         with open(path, "w", encoding="utf-8") as f:
             f.write(source.replace(mutation.original, mutation.replacement))
-        env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *mutation.tests]
-        try:
-            done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
-            rc, tail = done.returncode, (done.stdout + done.stderr)[-2000:]
-        except subprocess.TimeoutExpired:
-            rc, tail = None, f"timed out after {timeout_s:.0f} s"
+        rc, tail = run_tests(mutation.tests, copy, timeout_s)
     finally:
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
@@ -287,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutations run at once, each in its own copy")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutation's tests")
     parser.add_argument("--output", default="mutations.json")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first run each selection without its mutation; one that fails makes its entries errors")
     args = parser.parse_args(argv)
 
     names = [m.name for m in MUTATIONS]
@@ -295,10 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown mutation(s): {', '.join(unknown)}")
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
-    if args.list:
+    if args.list:  # also checks that each entry still applies: a stale one is an error here too
+        stale = 0
         for m in chosen:
-            print(f"{m.name:36} {m.capability:36} {m.file:40} {' '.join(m.tests)}")
-        return 0
+            problem = staleness(m, REPO)
+            stale += problem is not None
+            print(f"{m.name:42} {m.capability:42} {m.file:44} {' '.join(m.tests)}"
+                  + (f"  STALE: {problem}" if problem else ""))
+        if stale:
+            print(f"{stale} stale entries: refresh them to the current code", file=sys.stderr)
+        return 1 if stale else 0
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
 
@@ -309,16 +421,25 @@ def main(argv: list[str] | None = None) -> int:
             copies.append(os.path.join(tmp, f"copy{i}"))
             copy_repo(REPO, copies[-1])
         free = list(copies)
+        broken = baseline_failures(chosen, copies[0], args.timeout) if args.baseline and copies else {}
 
         def job(mutation: Mutation) -> dict:
-            copy = free.pop()            # list.pop/append are atomic; one copy per running job
-            try:
-                record = run_one(mutation, copy, args.timeout)
-            finally:
-                free.append(copy)
-            print(f"{record['name']:36} {record['status']:9} {record['seconds']:8.1f} s  {record['capability']}",
+            if mutation.tests in broken:
+                record = {"name": mutation.name, "capability": mutation.capability, "file": mutation.file,
+                          "tests": list(mutation.tests), "status": "error", "seconds": 0.0,
+                          "detail": "the selection fails without the mutation:\n" + broken[mutation.tests]}
+            else:
+                record = run_mutation(mutation)
+            print(f"{record['name']:42} {record['status']:9} {record['seconds']:8.1f} s  {record['capability']}",
                   flush=True)
             return record
+
+        def run_mutation(mutation: Mutation) -> dict:
+            copy = free.pop()            # list.pop/append are atomic; one copy per running job
+            try:
+                return run_one(mutation, copy, args.timeout)
+            finally:
+                free.append(copy)
 
         with ThreadPoolExecutor(max_workers=len(copies) or 1) as pool:
             records = list(pool.map(job, chosen))

@@ -58,6 +58,7 @@ def test_fingerprint_equal_for_identical_audio_and_different_otherwise():
     assert stats.fingerprint(a) == stats.fingerprint(a.copy())
     assert stats.fingerprint(a) != stats.fingerprint(sine(0.5, hz=441.0))
     assert stats.fingerprint(a) != stats.fingerprint(a[1:])
+    assert stats.fingerprint(a) != stats.fingerprint(-a)   # same magnitudes, other samples: other audio
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:

@@ -40,3 +40,23 @@ def test_a_good_file_comes_back_mono_at_the_model_rate(tmp_path):
 def test_bad_files_get_a_reason(tmp_path, make, reason):
     with pytest.raises(InputError, match=reason):
         _decode(make(tmp_path / "bad.wav"))
+
+
+def _unknown_length_flac(path, seconds: float) -> str:
+    """A FLAC whose STREAMINFO says 0 samples ("unknown"): only decoding can tell its length."""
+    _wav(path, seconds)                                   # written as FLAC: the suffix picks the format
+    data = bytearray(path.read_bytes())
+    assert data[:4] == b"fLaC"
+    data[21] &= 0xF0                                      # the 36-bit total-samples field
+    data[22:26] = bytes(4)
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+def test_a_stream_of_unknown_length_is_cut_at_the_duration_cap(tmp_path):
+    limits = Limits(max_bytes=2**20, max_seconds=5.0, min_seconds=0.75)
+    short = _unknown_length_flac(tmp_path / "short.flac", 4.0)
+    _, stream = _decode(short, limits)                     # under the cap: decoded in full
+    assert stream.duration_s == pytest.approx(4.0, abs=0.11)
+    with pytest.raises(InputError, match=r"too long \(decodes to more than the cap of 5 s\)"):
+        _decode(_unknown_length_flac(tmp_path / "long.flac", 6.0), limits)

@@ -1,6 +1,6 @@
-"""Speech / no speech: silence, white and pink noise, a steady tone and a chord are not speech;
-the demo corpus's real (espeak) speech and the synthetic languages are; the serving graph's
-core-ops version agrees with audio/speech.py window by window."""
+"""Speech / no speech: silence, white and pink noise (steady or level-modulated), a steady tone and
+a chord are not speech; the demo corpus's real (espeak) speech and the synthetic languages are;
+the serving graph's core-ops version agrees with audio/speech.py window by window."""
 from __future__ import annotations
 
 import glob
@@ -35,6 +35,9 @@ def _non_speech() -> dict[str, np.ndarray]:
         "tone": 0.5 * np.sin(2 * np.pi * 440 * t),
         "chord": sum(0.2 * np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)),
         "tone then silence": np.where(t < 1.5, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0),
+        # Level swinging 20 dB at a syllable rate (passes the modulation test): only the
+        # spectrum's flatness tells this noise from speech.
+        "noise at a syllable rate": 0.3 * white * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)),
     }
 
 
