@@ -231,7 +231,10 @@ def test_languages_restricts_and_renormalises_and_unknown_names_are_an_error(pus
     status, [record], _ = run_cli(capsys, ["predict", "--model-dir", pushed, "--languages", "German,French", path])
     assert status == 0 and list(record["probabilities"]) == ["German", "French"]
     kept = np.array([full["probabilities"]["German"], full["probabilities"]["French"]])
-    np.testing.assert_allclose(list(record["probabilities"].values()), kept / kept.sum(), atol=1e-4)
+    restricted = np.array(list(record["probabilities"].values()))
+    assert restricted.sum() == pytest.approx(1.0, abs=1e-5)                       # renormalised
+    # The expected ratio is known only as precisely as the full answer's 6 printed decimals.
+    np.testing.assert_allclose(restricted, kept / kept.sum(), atol=max(1e-4, 2e-6 / kept.sum()))
     assert record["language"] == ["German", "French"][int(np.argmax(kept))]
     status, records, errors = run_cli(capsys, ["predict", "--model-dir", pushed, "--languages", "English,Klingon",
                                                path])
