@@ -96,6 +96,8 @@ class DataConfig:
     # Data validation (StatisticsGen, ExampleValidator, corpus checks) warns by default; True
     # stops the run before Transform when it finds errors.
     halt_on_anomalies: bool = False
+    min_speakers_per_language: int = 3   # fewer leaves the eval split one voice or none (a data warning)
+    max_language_imbalance: float = 3.0  # clips of the largest language / clips of the smallest
 
     def __post_init__(self):
         _as_tuple(self, "languages")
@@ -111,6 +113,10 @@ class DataConfig:
                f"must be in [0, 1], got {self.max_skipped_fraction}")
         _check(self.fetch_retry_seconds >= 0, "DataConfig.fetch_retry_seconds",
                f"must be >= 0, got {self.fetch_retry_seconds}")
+        _check(self.min_speakers_per_language >= 2, "DataConfig.min_speakers_per_language",
+               f"must be >= 2 (one for each side of the split), got {self.min_speakers_per_language}")
+        _check(self.max_language_imbalance >= 1.0, "DataConfig.max_language_imbalance",
+               f"must be >= 1, got {self.max_language_imbalance}")
         _check(self.trim_threshold_db < 0, "DataConfig.trim_threshold_db",
                f"must be < 0 dB, got {self.trim_threshold_db}")
 

@@ -17,8 +17,6 @@ import numpy as np
 from contract import features
 
 MAX_KEYS = 50
-MIN_SPEAKERS = 3          # per language: fewer leaves the eval split one voice or none
-MAX_IMBALANCE = 3.0       # clips of the largest language / clips of the smallest
 ERROR, WARNING = "error", "warning"
 
 _PER_CLIP = (features.SOURCE_KEY, features.LANGUAGE, features.LABEL, features.SPEAKER_ID) + features.CLIP_STATS
@@ -131,7 +129,7 @@ def speakers_in_several_languages(records: list[dict]) -> list[dict]:
     return out
 
 
-def too_few_speakers(records: list[dict], min_speakers: int = MIN_SPEAKERS) -> list[dict]:
+def too_few_speakers(records: list[dict], min_speakers: int) -> list[dict]:
     """Languages with fewer speakers than the speaker-disjoint split needs (error below two)."""
     by_language = defaultdict(list)
     for r in records:
@@ -150,7 +148,7 @@ def too_few_speakers(records: list[dict], min_speakers: int = MIN_SPEAKERS) -> l
     return out
 
 
-def imbalance(records: list[dict], max_ratio: float = MAX_IMBALANCE) -> list[dict]:
+def imbalance(records: list[dict], max_ratio: float) -> list[dict]:
     """A language with more than max_ratio times fewer clips than the largest one."""
     counts = Counter(r[features.LANGUAGE] for r in records)
     if len(counts) < 2:
@@ -184,8 +182,8 @@ def tfdv_anomalies(anomalies_uri: str) -> dict:
     return out
 
 
-def validate(records: list[dict], schema, tfdv_descriptions: dict | None = None,
-             min_speakers: int = MIN_SPEAKERS, max_imbalance: float = MAX_IMBALANCE) -> dict:
+def validate(records: list[dict], schema, tfdv_descriptions: dict | None = None, *,
+             min_speakers: int, max_imbalance: float) -> dict:
     """Every check over the clips; the JSON that run_summary.json shows under data_validation."""
     found = domain_violations(records, schema, tfdv_descriptions)
     named = {a["feature"] for a in found}

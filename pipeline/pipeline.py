@@ -106,8 +106,9 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
-    validation, gate = data_validation_components(examples, runtime.schema_path, data.halt_on_anomalies,
-                                                  code_version=code_version("validation"))
+    validation, gate = data_validation_components(
+        examples, runtime.schema_path, data.halt_on_anomalies, code_version=code_version("validation"),
+        min_speakers=data.min_speakers_per_language, max_imbalance=data.max_language_imbalance)
     components += validation
 
     if augmenter.copies > 0:

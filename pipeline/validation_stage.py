@@ -14,7 +14,6 @@ from tfx import v1 as tfx
 
 from components.data_validator import AnomalyGate, DataValidator
 from contract import features
-from pipeline import data_validation
 
 # Small per-example features StatisticsGen summarises; never the waveform, keys or fingerprints.
 STATISTICS_FEATURES = [features.LABEL, features.LANGUAGE] + [
@@ -27,8 +26,7 @@ def validation_schema_path(schema_path: str) -> str:
 
 
 def data_validation_components(examples, schema_path: str, halt_on_anomalies: bool, code_version: str = "",
-                               min_speakers: int = data_validation.MIN_SPEAKERS,
-                               max_imbalance: float = data_validation.MAX_IMBALANCE):
+                               *, min_speakers: int, max_imbalance: float):
     """(components to add, the component Transform must wait on or None)."""
     statistics = tfx.components.StatisticsGen(
         examples=examples, stats_options=tfdv.StatsOptions(feature_allowlist=STATISTICS_FEATURES))

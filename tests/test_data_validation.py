@@ -29,7 +29,7 @@ def clean_corpus():
 
 
 def test_clean_corpus_has_no_anomaly():
-    report = dv.validate(clean_corpus(), dv.load_schema(SCHEMA))
+    report = dv.validate(clean_corpus(), dv.load_schema(SCHEMA), min_speakers=3, max_imbalance=3.0)
     assert report == {"clips_checked": 16, "errors": 0, "warnings": 0, "anomalies": []}
 
 
@@ -38,7 +38,8 @@ def test_domain_violations_name_exactly_the_clips_outside():
                              record("English/x__edge.mp3", "English", "en0", clip_clipped_fraction=0.01),
                              record("French/x__noise.mp3", "French", "fr0", clip_silent_fraction=0.97),
                              record("French/x__mono5ch.mp3", "French", "fr0", clip_source_channels=6)]
-    found = {a["check"]: a for a in dv.validate(rows, dv.load_schema(SCHEMA))["anomalies"]}
+    report = dv.validate(rows, dv.load_schema(SCHEMA), min_speakers=3, max_imbalance=3.0)
+    found = {a["check"]: a for a in report["anomalies"]}
     assert found["schema:clip_clipped_fraction"]["keys"] == ["English/x__clip.mp3"]   # 0.01 is inside
     assert found["schema:clip_silent_fraction"]["keys"] == ["French/x__noise.mp3"]
     assert found["schema:clip_source_channels"]["keys"] == ["French/x__mono5ch.mp3"]
