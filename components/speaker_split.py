@@ -35,12 +35,16 @@ def _rank(seed: int, speaker_id: str) -> str:
     return hashlib.sha256(f"{seed}:{speaker_id}".encode()).hexdigest()
 
 
-def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[str, str]:
-    """Map speaker id -> split for these clips (see assign_speakers)."""
+def speakers_by_language(clips: list[Clip]) -> dict[str, set[str]]:
     by_language: dict[str, set[str]] = {}
     for clip in clips:
         by_language.setdefault(clip.language, set()).add(clip.speaker_id)
-    return assign_speakers(by_language, eval_fraction, seed)
+    return by_language
+
+
+def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[str, str]:
+    """Map speaker id -> split for these clips (see assign_speakers)."""
+    return assign_speakers(speakers_by_language(clips), eval_fraction, seed)
 
 
 def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed: int) -> dict[str, str]:
@@ -115,11 +119,8 @@ def assign_speakers_keeping_duplicates_together(by_language: dict[str, set[str]]
 
 def assign_clip_splits(clips: list[Clip], fingerprint_of: dict[str, str], eval_fraction: float,
                        seed: int) -> dict[str, str]:
-    """Map clip key -> split: whole speakers as in assign_splits, duplicates' speakers together.
-
-    Without duplicates every speaker is its own group and the result equals assign_splits.
-    """
-    group_of = speakers_linked_by_duplicates(fingerprint_of, clips)
-    grouped = [Clip(c.key, c.language, c.label, group_of[c.speaker_id]) for c in clips]
-    split_of_group = assign_splits(grouped, eval_fraction, seed)
-    return {clip.key: split_of_group[clip.speaker_id] for clip in grouped}
+    """Map clip key -> split by assign_speakers_keeping_duplicates_together (what ingestion runs),
+    for callers that hold the clips and their fingerprints in memory."""
+    prints = {c.key: (fingerprint_of[c.key], c.speaker_id) for c in clips if fingerprint_of.get(c.key)}
+    split_of = assign_speakers_keeping_duplicates_together(speakers_by_language(clips), prints, eval_fraction, seed)
+    return {clip.key: split_of[clip.speaker_id] for clip in clips}

@@ -207,7 +207,7 @@ def main(argv=None) -> int:
             if unknown:
                 raise ServingError(f"--languages: {', '.join(map(repr, unknown))} not in the model "
                                    f"(it knows: {', '.join(geometry.languages)})")
-        unknown_params = _open_set_params(args)
+        unknown_params = _open_set_params(args, backend)
     except (ServingError, FileNotFoundError, ValueError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -245,7 +245,7 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-def _open_set_params(args) -> dict | None:
+def _open_set_params(args, backend) -> dict | None:
     """The open-set parameters stored with the model when --reject-unknown is on, else None."""
     if args.command != "predict" or not (args.reject_unknown or args.unknown_threshold is not None):
         return None
@@ -254,9 +254,7 @@ def _open_set_params(args) -> dict | None:
     if args.languages:
         raise ValueError("--reject-unknown decides over all of the model's languages: it cannot be combined "
                          "with --languages")
-    from serving.model_dir import resolve_model_dir
-
-    return open_set.cli_params(args, resolve_model_dir(args.model_dir))
+    return open_set.cli_params(args, backend.path)  # the version folder the local model resolved
 
 
 def _length_check(limits: Limits, sample_rate: int):
