@@ -62,7 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         config = flags.config_from_flags(args, os.environ)
         root = args.pipeline_root
         args.config = config.override(
-            data={"s3_endpoint": args.s3_endpoint},
+            # The previous-ingestion resolver is a resolver step too (see --with-baseline-resolver).
+            data={"s3_endpoint": args.s3_endpoint,
+                  "incremental": config.data.incremental and args.with_baseline_resolver},
             evaluation={"baseline_resolver": args.with_baseline_resolver},
             push={"serving_model_dir": args.serving_dir
                   or f"{root.rstrip('/')}/serving_model/{config.push.model_name}"},

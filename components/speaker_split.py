@@ -47,8 +47,12 @@ def assign_splits(clips: list[Clip], eval_fraction: float, seed: int) -> dict[st
     return assign_speakers(speakers_by_language(clips), eval_fraction, seed)
 
 
-def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed: int) -> dict[str, str]:
+def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed: int,
+                    fixed: dict[str, str] | None = None) -> dict[str, str]:
     """Map speaker id -> split, stratified by language, from the speakers heard in each language.
+
+    `fixed` (speaker -> split, from an earlier ingestion) keeps those speakers where they were
+    and counts them towards each language's eval share: only new speakers are placed.
 
     Each language with at least two speakers sends round(eval_fraction * n) of them (at least
     one, never all) to eval, chosen by a seeded hash so the choice is stable across runs and
@@ -57,7 +61,7 @@ def assign_speakers(by_language: dict[str, set[str]], eval_fraction: float, seed
     """
     if not 0.0 < eval_fraction < 1.0:
         raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
-    assignment: dict[str, str] = {}
+    assignment: dict[str, str] = dict(fixed or {})
     for language in sorted(by_language):
         speakers = sorted(by_language[language], key=lambda s: _rank(seed, s))
         n = len(speakers)
@@ -105,16 +109,40 @@ def speakers_linked_by_duplicates(fingerprint_of: dict[str, str], clips: list[Cl
 
 def assign_speakers_keeping_duplicates_together(by_language: dict[str, set[str]],
                                                 prints: dict[str, tuple[str, str]], eval_fraction: float,
-                                                seed: int) -> dict[str, str]:
+                                                seed: int, fixed: dict[str, str] | None = None) -> dict[str, str]:
     """Map speaker id -> split as assign_speakers does, with speakers that share decoded audio
     (`prints`: clip key -> (fingerprint, speaker id)) split as one group, so a duplicate can
     never sit on both sides. Without duplicates every group is one speaker and the result
-    equals assign_speakers."""
+    equals assign_speakers. `fixed` speakers (an earlier ingestion's) keep their split, and a
+    new speaker grouped with one of them takes that split."""
+    fixed = fixed or {}
     clips = [Clip(key, "", 0, speaker) for key, (_, speaker) in prints.items()]
     group_of = speakers_linked_by_duplicates({key: digest for key, (digest, _) in prints.items()}, clips)
     grouped = {language: {group_of.get(s, s) for s in speakers} for language, speakers in by_language.items()}
-    split_of_group = assign_speakers(grouped, eval_fraction, seed)
-    return {s: split_of_group[group_of.get(s, s)] for speakers in by_language.values() for s in speakers}
+    fixed_groups: dict[str, str] = {}
+    for speaker, split in sorted(fixed.items()):
+        fixed_groups.setdefault(group_of.get(speaker, speaker), split)
+    split_of_group = assign_speakers(grouped, eval_fraction, seed, fixed_groups)
+    return {s: fixed.get(s) or split_of_group[group_of.get(s, s)]
+            for speakers in by_language.values() for s in speakers}
+
+
+def clips_crossing_the_split(prints: dict[str, tuple[str, str]], split_of: dict[str, str],
+                             kept: set[str]) -> dict[str, str]:
+    """New clips whose audio already sits on the other side of the split: {clip key: key it duplicates}.
+
+    Clips in `kept` (carried over from an earlier ingestion) come first and are never
+    dropped; among the rest, the first clip (by key) of each fingerprint sets its side. Only
+    fixed speakers can pull duplicates apart, so without `fixed` splits this finds nothing.
+    """
+    first: dict[str, str] = {}
+    crossing: dict[str, str] = {}
+    for key in sorted(prints, key=lambda k: (k not in kept, k)):
+        digest, speaker = prints[key]
+        other = first.setdefault(digest, key)
+        if other != key and key not in kept and split_of.get(speaker) != split_of.get(prints[other][1]):
+            crossing[key] = other
+    return crossing
 
 
 def assign_clip_splits(clips: list[Clip], fingerprint_of: dict[str, str], eval_fraction: float,

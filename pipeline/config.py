@@ -96,6 +96,9 @@ class DataConfig:
     # Data validation (StatisticsGen, ExampleValidator, corpus checks) warns by default; True
     # stops the run before Transform when it finds errors.
     halt_on_anomalies: bool = False
+    # Build on the latest earlier ingestion: fetch only new or changed objects (by key and ETag)
+    # and carry the rest over (docs/architecture.md, "New scrapes: incremental ingestion").
+    incremental: bool = True
     min_speakers_per_language: int = 3   # fewer leaves the eval split one voice or none (a data warning)
     max_language_imbalance: float = 3.0  # clips of the largest language / clips of the smallest
 

@@ -52,6 +52,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help="fail the run when more than this fraction of the listed clips are bad")
     data.add_argument("--halt-on-anomalies", action="store_true",
                       help="stop before Transform when data validation finds errors (default: warn and go on)")
+    data.add_argument("--no-incremental", action="store_true",
+                      help="ingest every clip again instead of only the objects the latest ingestion does not hold")
 
     train = parser.add_argument_group("training and evaluation")
     train.add_argument("--train-steps", type=int, default=d.training.train_steps, help="optimizer steps")
@@ -144,7 +146,7 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
               "prefix": args.prefix if args.prefix is not None else environ.get("LANGID_PREFIX", d.data.prefix),
               "languages": comma_list(args.languages), "segment_seconds": args.segment_seconds,
               "eval_fraction": args.eval_fraction, "max_skipped_fraction": args.max_skipped_fraction,
-              "halt_on_anomalies": args.halt_on_anomalies},
+              "halt_on_anomalies": args.halt_on_anomalies, "incremental": not args.no_incremental},
         augmenter={"copies": args.augment_copies, "policy": augmentation_policy(args.augmentation)},
         features={"representations": comma_list(args.representations), "num_mel_bins": args.num_mel_bins,
                   "mfcc_deltas": args.mfcc_deltas},

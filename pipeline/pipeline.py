@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 
 from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
+from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
 from contract import features
 from pipeline.code_version import code_version
 from pipeline.config import PipelineConfig, RuntimeConfig
@@ -50,6 +51,7 @@ def trainer_custom_config(config: PipelineConfig) -> dict:
 
 
 ACCURACY_METRIC = "sparse_categorical_accuracy"
+INGESTION_ID = S3AudioExampleGen.__name__  # the component's default id
 
 
 def eval_config(languages: Sequence[str], accuracy_lower_bound: float, regression_tolerance: float) -> tfma.EvalConfig:
@@ -91,19 +93,33 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     ingested segments and the transform graph cannot disagree. Without
     `evaluation.baseline_resolver` the latest-blessed-model resolver is left out (the
     Evaluator then gates on the absolute bound only): open-source Kubeflow Pipelines rejects
-    resolver steps. `runtime.schema_path` is where the steps find contract/schema.pbtxt
-    (inside the image, for Kubeflow).
+    resolver steps; for the same reason kubeflow_runner turns `data.incremental` (the resolver of
+    the previous ingestion) off unless resolvers are allowed. `runtime.schema_path` is where the
+    steps find contract/schema.pbtxt (inside the image, for Kubeflow).
     """
     data, augmenter, training, evaluation, runtime = (config.data, config.augmenter, config.training,
                                                       config.evaluation, config.runtime)
     components = []
 
+    previous_examples = None
+    if data.incremental:
+        # The latest earlier ingestion of this pipeline (only S3AudioExampleGen's own output, never
+        # the augmenter's): ingestion then fetches only what it does not hold.
+        previous = tfx.dsl.Resolver(
+            strategy_class=LatestIngestionOfAnotherListing,
+            config={"corpus_fingerprint": data.corpus_fingerprint},
+            examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                                     producer_component_id=INGESTION_ID, output_key="examples"),
+        ).with_id("previous_ingestion_resolver")
+        components.append(previous)
+        previous_examples = previous.outputs["examples"]
     example_gen = S3AudioExampleGen(
         bucket=data.bucket, prefix=data.prefix, languages=data.languages, s3_endpoint=data.s3_endpoint,
         sample_rate=data.sample_rate, segment_seconds=data.segment_seconds, hop_seconds=data.hop_seconds,
         trim_threshold_db=data.trim_threshold_db, eval_fraction=data.eval_fraction, split_seed=data.split_seed,
         corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
-        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds)
+        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds,
+        previous_examples=previous_examples)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
     validation, gate = data_validation_components(

@@ -36,7 +36,9 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
-    INPUTS = {}
+    # The latest earlier ingestion of this pipeline (pipeline/pipeline.py's resolver): objects it
+    # holds unchanged are carried over, not fetched again (components/s3_audio_example_gen/ledger.py).
+    INPUTS = {executor.PREVIOUS_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True)}
     OUTPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
 
 
@@ -46,7 +48,9 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
     Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
     (features in contract/features.py), split by speaker, plus `ingestion_report.json` with
     per-split, per-language counts, every skipped object with its reason and every ignored key
-    (lists capped at 1000 entries, counts complete).
+    (lists capped at 1000 entries, counts complete). Given `previous_examples`, only objects
+    that artifact does not hold (by key and ETag) are fetched; the rest is carried over, and
+    this run's clips become span n+1 (the artifact's `span` property).
     """
 
     SPEC_CLASS = S3AudioExampleGenSpec
@@ -69,6 +73,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         code_version: str = "",
         max_skipped_fraction: float,
         fetch_retry_seconds: float,
+        previous_examples: types.BaseChannel | None = None,
     ):
         """Every setting comes from pipeline/config.py (DataConfig); none has a default here."""
         if not languages:
@@ -89,5 +94,6 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             max_skipped_fraction=max_skipped_fraction,
             fetch_retry_seconds=fetch_retry_seconds,
             examples=types.Channel(type=standard_artifacts.Examples),
+            **({executor.PREVIOUS_EXAMPLES_KEY: previous_examples} if previous_examples is not None else {}),
         )
         super().__init__(spec=spec)

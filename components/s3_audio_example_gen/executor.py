@@ -17,6 +17,7 @@ bounded lists of keys.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import logging
@@ -37,6 +38,16 @@ from audio.decode import DecodeError, decode_audio
 from audio.segment import fixed_segments, trim_silence
 from audio.stats import clip_statistics
 from components.clip_stats import stats_to_features
+from components.s3_audio_example_gen.ledger import (
+    INGESTED,
+    SKIPPED,
+    Previous,
+    carry_over,
+    read_previous,
+    settings_digest,
+    span_file_prefix,
+    write_ledger,
+)
 from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
 from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
 from contract.codec import duration_features, encode_segment
@@ -46,6 +57,10 @@ from storage.manifest import ManifestReading, read_manifest_object
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
 REPORT_NAME = "ingestion_report.json"
+PREVIOUS_EXAMPLES_KEY = "previous_examples"
+# Custom properties of the Examples artifact that the resolver of the previous ingestion reads.
+LEDGER_SETTINGS_PROPERTY = "ingestion_settings"
+CORPUS_PROPERTY = "corpus_fingerprint"
 FAILED_REPORTS = "failed_ingestion_reports"  # beside the examples folder: failed outputs are deleted
 MAX_LISTED = 1000  # keys listed per report category; the counts are always complete
 # After this many objects in a row exhausted their retry budget, a worker stops asking.
@@ -76,9 +91,15 @@ class _Bounded:
 class Listing:
     """What the listing found: a work file of clips, speakers per language, what it left out."""
 
-    def __init__(self, work_path: str):
+    def __init__(self, work_path: str, carried_path: str = ""):
         self.work_path = work_path
+        self.carried_path = carried_path  # earlier ledger rows of unchanged objects (JSON lines)
         self.clips = 0
+        self.etags: dict[str, str] = {}   # of the clips to ingest in this run
+        self.carried = 0
+        self.carried_prints: dict[str, tuple[str, str]] = {}  # key -> (fingerprint, speaker), for the split
+        self.dropped = {"deleted": 0, "changed": 0}
+        self.dropped_keys: set[str] = set()  # earlier clips whose examples must not be carried over
         self.speakers_by_language: dict[str, set[str]] = {}
         self.ignored = {"not_audio": _Bounded(), "unlisted_language": _Bounded()}
         self.rejected = _Bounded()
@@ -100,11 +121,18 @@ def classify_key(relative: str, languages: set[str]) -> tuple[str, str]:
 
 
 def list_clips(client, bucket: str, prefix: str, languages: list[str], work_path: str,
-               manifest: ManifestReading) -> Listing:
-    """Stream the listing into `work_path` (JSON lines of clips) and tally what it skipped."""
+               manifest: ManifestReading, previous: Previous | None = None) -> Listing:
+    """Stream the listing into `work_path` (JSON lines of clips) and tally what it skipped.
+
+    With an earlier ingestion, a clip it already holds (same key, ETag, language and speaker)
+    goes to a second work file of its ledger rows instead, to be carried over, not fetched.
+    """
     label_of = {name: i for i, name in enumerate(languages)}
-    listing = Listing(work_path)
-    with tf.io.gfile.GFile(work_path, "w") as work:
+    listing = Listing(work_path, os.path.join(os.path.dirname(work_path), "carried.jsonl") if previous else "")
+    with contextlib.ExitStack() as files:
+        work = files.enter_context(tf.io.gfile.GFile(work_path, "w"))
+        carried = files.enter_context(tf.io.gfile.GFile(listing.carried_path, "w")) if previous else None
+        seen_before: set[str] = set()
         for obj in s3.list_objects(client, bucket, prefix):
             if obj.key == s3.manifest_key(prefix):
                 continue
@@ -118,7 +146,25 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str], work_path
                 continue
             speaker = manifest.speakers.get(obj.key) or speaker_from_key(obj.key)
             listing.speakers_by_language.setdefault(detail, set()).add(speaker)
+            earlier = previous.rows.get(obj.key) if previous else None
+            if earlier is not None:
+                seen_before.add(obj.key)
+            if earlier is not None and (earlier["etag"], earlier["language"], earlier["speaker"]) == (
+                    obj.etag, detail, speaker):
+                carried.write(json.dumps(earlier, sort_keys=True) + "\n")
+                listing.carried += 1
+                if earlier["outcome"] == INGESTED and earlier.get("fingerprint"):
+                    listing.carried_prints[obj.key] = (earlier["fingerprint"], speaker)
+                continue
+            if earlier is not None:
+                listing.dropped["changed"] += 1
+                listing.dropped_keys.add(obj.key)
+            listing.etags[obj.key] = obj.etag
             work.write(json.dumps([obj.key, detail, label_of[detail], speaker]) + "\n")
+    if previous:
+        gone = set(previous.rows) - seen_before
+        listing.dropped["deleted"] = len(gone)
+        listing.dropped_keys |= gone
     return listing
 
 
@@ -181,7 +227,7 @@ class _DecodeAndSegment(beam.DoFn):
             yield split, segment_to_example(segment, clip, index, stats, round(real, 3))
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
             "kind": "ingested", "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
-            "seconds": len(voiced) / self._rate, "segments": len(segments)})
+            "seconds": len(voiced) / self._rate, "segments": len(segments), "key": clip.key})
 
     def _fetch(self, clip: Clip):
         if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
@@ -279,20 +325,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         max_skipped = float(exec_properties["max_skipped_fraction"])
         retry_seconds = float(exec_properties["fetch_retry_seconds"])
         where = f"s3://{bucket}/{prefix}"
+        settings = settings_digest(exec_properties)
+        earlier = input_dict.get(PREVIOUS_EXAMPLES_KEY) or []
+        previous, why_not = read_previous(earlier[0].uri if earlier else None, settings)
+        if earlier and previous is None:
+            logging.warning("S3AudioExampleGen: ingesting everything again: %s", why_not)
+        span = previous.span + 1 if previous else 0
 
         scratch = os.path.join(examples.uri, "_scratch")
         tf.io.gfile.makedirs(scratch)
         client = s3.make_client(endpoint or None)
         try:
             manifest = read_manifest_object(client, bucket, s3.manifest_key(prefix))
-            listing = list_clips(client, bucket, prefix, languages, os.path.join(scratch, "clips.jsonl"), manifest)
+            listing = list_clips(client, bucket, prefix, languages, os.path.join(scratch, "clips.jsonl"), manifest,
+                                 previous)
         except Exception as err:
             raise IngestionFailed(f"could not list {where} or read its manifest: {describe(err)}") from err
         if not listing.clips:
             raise ValueError(
                 f"no audio clips found under {where} in folders {languages} "
                 f"(ignored: {listing.ignored_counts()}); expected keys like {prefix}{languages[0]}/clip.mp3")
-        logging.info("S3AudioExampleGen: %d clips from %s", listing.clips, where)
+        logging.info("S3AudioExampleGen: %d clips from %s: span %d, %d to ingest, %d carried over from %s, "
+                     "dropped %s", listing.clips, where, span, len(listing.etags), listing.carried,
+                     previous.uri if previous else "-", listing.dropped)
 
         splits = [TRAIN, EVAL]
         examples.split_names = artifact_utils.encode_split_names(splits)
@@ -301,11 +356,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                  float(exec_properties["trim_threshold_db"]), retry_seconds)
         with self._make_beam_pipeline() as pipeline:
             clips = pipeline | "Clips" >> beam.io.ReadFromText(listing.work_path)
-            split_of = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
+            assigned = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
                 listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
-                int(exec_properties["split_seed"]))
+                int(exec_properties["split_seed"]), previous.fixed_splits() if previous else None,
+                listing.carried_prints)
+            split_of = assigned | "SpeakerSplits" >> beam.Map(lambda a: a[0])
+            crossing = assigned | "CrossingDuplicates" >> beam.Map(lambda a: a[1])
             results = (
                 clips
+                | "NotCrossing" >> beam.Filter(lambda line, c: json.loads(line)[0] not in c,
+                                               c=beam.pvalue.AsSingleton(crossing))
                 | "Spread" >> beam.Reshuffle()
                 | "DecodeAndSegment" >> beam.ParDo(dofn, split_of=beam.pvalue.AsSingleton(split_of)).with_outputs(
                     _DecodeAndSegment.OUTCOMES, main="segments"))
@@ -314,24 +374,47 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
                  | f"Serialize{split}" >> beam.Map(lambda row: row[1])
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
-                     os.path.join(artifact_utils.get_split_uri([examples], split), "data_tfrecord"),
+                     os.path.join(artifact_utils.get_split_uri([examples], split), span_file_prefix(span)),
                      file_name_suffix=".gz"))
-            (results[_DecodeAndSegment.OUTCOMES]
-             | "Tally" >> beam.CombineGlobally(TallyOutcomes())
-             | "TallyJson" >> beam.Map(json.dumps)
-             | "WriteTally" >> beam.io.WriteToText(os.path.join(scratch, "tally"), shard_name_template="",
-                                                   num_shards=1))
+            skipped_crossing = crossing | "CrossingSkipped" >> beam.FlatMap(lambda c: [
+                {"kind": "skipped", "key": key, "reason": f"same audio as {other}, on the other side of the split"}
+                for key, other in sorted(c.items())])
+            this_run = (results[_DecodeAndSegment.OUTCOMES], skipped_crossing) | "ThisRun" >> beam.Flatten()
+            outcomes = [this_run]
+            if previous:
+                outcomes.append(pipeline
+                                | "Carried" >> beam.io.ReadFromText(listing.carried_path)
+                                | "CarriedOutcomes" >> beam.Map(_outcome_of_ledger_row))
+            _write_tally(outcomes | "All" >> beam.Flatten(), os.path.join(scratch, "tally"), "")
+            _write_tally(this_run, os.path.join(scratch, "tally_this_run"), "ThisRun")
+            (this_run
+             | "LedgerRows" >> beam.Map(_ledger_row, span=span, etags=listing.etags,
+                                       prints=beam.pvalue.AsSingleton(assigned | "Prints" >> beam.Map(lambda a: a[2])))
+             | "WriteLedgerRows" >> beam.io.WriteToText(os.path.join(scratch, "new_rows"), shard_name_template="",
+                                                        num_shards=1))
 
-        with tf.io.gfile.GFile(os.path.join(scratch, "tally")) as f:
-            tally = json.loads(f.read())
-        tf.io.gfile.rmtree(scratch)
+        carried_files = carry_over(previous, examples.uri, splits, listing.dropped_keys) if previous else {}
+        tally, tally_this_run = (_read_json(os.path.join(scratch, name)) for name in ("tally", "tally_this_run"))
         report = build_report(tally, listing, manifest)
+        report["incremental"] = {
+            "span": span, "clips_ingested": _ingested(tally_this_run), "clips_carried_over": listing.carried,
+            "clips_total": _ingested(tally), "dropped": listing.dropped, "this_run": tally_this_run["per_split"],
+            "previous_examples": previous.uri if previous else None, "started_over_because": why_not,
+            "span_files": carried_files}
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_NAME), "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         for split in splits:
             examples.set_int_custom_property(f"{split}_segments", report["segments"].get(split, 0))
         examples.set_int_custom_property("clips_skipped", report["skipped_count"])
+        examples.span = span
+        for name in ("clips_ingested", "clips_carried_over", "clips_total"):
+            examples.set_int_custom_property(name, report["incremental"][name])
         self._check(report, examples.uri, where, max_skipped, retry_seconds)
+        # Last, once the examples are known good: only a complete artifact carries a ledger.
+        write_ledger(examples.uri, settings, span, [listing.carried_path, os.path.join(scratch, "new_rows")])
+        examples.set_string_custom_property(LEDGER_SETTINGS_PROPERTY, settings)
+        examples.set_string_custom_property(CORPUS_PROPERTY, exec_properties.get("corpus_fingerprint") or "")
+        tf.io.gfile.rmtree(scratch)
 
     @staticmethod
     def _check(report: dict, examples_uri: str, where: str, max_skipped: float, retry_seconds: float) -> None:
@@ -358,6 +441,43 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with tf.io.gfile.GFile(kept, "w") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         raise IngestionFailed(f"{problem}; report: {kept}")
+
+
+def _write_tally(outcomes, path: str, label: str) -> None:
+    (outcomes
+     | f"Tally{label}" >> beam.CombineGlobally(TallyOutcomes())
+     | f"TallyJson{label}" >> beam.Map(json.dumps)
+     | f"WriteTally{label}" >> beam.io.WriteToText(path, shard_name_template="", num_shards=1))
+
+
+def _read_json(path: str) -> dict:
+    with tf.io.gfile.GFile(path) as f:
+        return json.loads(f.read())
+
+
+def _ingested(tally: dict) -> int:
+    return sum(entry["clips"] for languages in tally["per_split"].values() for entry in languages.values())
+
+
+def _outcome_of_ledger_row(line: str) -> dict:
+    """An earlier ledger row as the outcome its clip had then, for the totals."""
+    row = json.loads(line)
+    if row["outcome"] == SKIPPED:
+        return {"kind": "skipped", "key": row["key"], "reason": row["reason"]}
+    return {"kind": "ingested", "key": row["key"], "split": row["split"], "language": row["language"],
+            "speaker_id": row["speaker"], "seconds": row["seconds"], "segments": row["segments"]}
+
+
+def _ledger_row(outcome: dict, span: int, etags: dict[str, str], prints: dict[str, str]) -> str:
+    """This run's outcome of one clip as a ledger row (components/s3_audio_example_gen/ledger.py)."""
+    key = outcome["key"]
+    row = {"key": key, "etag": etags.get(key, ""), "span": span, "fingerprint": prints.get(key, "")}
+    if outcome["kind"] == "ingested":
+        row.update(outcome=INGESTED, split=outcome["split"], language=outcome["language"],
+                   speaker=outcome["speaker_id"], seconds=outcome["seconds"], segments=outcome["segments"])
+    else:  # skipped (unfetched ones fail the run: no ledger is written)
+        row.update(outcome=SKIPPED, reason=outcome["reason"])
+    return json.dumps(row, sort_keys=True)
 
 
 def build_report(tally: dict, listing: Listing, manifest: ManifestReading) -> dict:

@@ -16,7 +16,7 @@ import apache_beam as beam
 
 from audio.decode import decode_audio
 from audio.stats import fingerprint
-from components.speaker_split import assign_speakers_keeping_duplicates_together
+from components.speaker_split import assign_speakers_keeping_duplicates_together, clips_crossing_the_split
 from storage import s3
 
 # After this many clips in a row could not be read, the pass stops asking (the store is down:
@@ -50,19 +50,34 @@ class _Fingerprint(beam.DoFn):
 
 
 class SplitKeepingDuplicatesTogether(beam.PTransform):
-    """Work-file lines -> a single {speaker id: split} (components/speaker_split.py)."""
+    """Work-file lines -> a single ({speaker id: split}, {clip key: key it duplicates}, {clip key: fingerprint}).
+
+    With an earlier ingestion (`fixed`: its speaker -> split, `carried`: its clips' key ->
+    (fingerprint, speaker)), known speakers keep their split, only the new lines are fetched
+    for fingerprints, and a new clip whose audio already sits on the other side is listed
+    in the second dict, to be skipped (components/speaker_split.py).
+    """
 
     def __init__(self, speakers_by_language: dict[str, set[str]], bucket: str, endpoint: str, sample_rate: int,
-                 eval_fraction: float, seed: int):
+                 eval_fraction: float, seed: int, fixed: dict[str, str] | None = None,
+                 carried: dict[str, tuple[str, str]] | None = None):
         super().__init__()
         self._by_language, self._fraction, self._seed = speakers_by_language, eval_fraction, seed
+        self._fixed, self._carried = dict(fixed or {}), dict(carried or {})
         self._dofn = _Fingerprint(bucket, endpoint, sample_rate)
 
     def expand(self, lines):
-        by_language, fraction, seed = self._by_language, self._fraction, self._seed
+        by_language, fraction, seed, fixed, carried = (self._by_language, self._fraction, self._seed,
+                                                       self._fixed, self._carried)
+
+        def assign(new_prints: dict) -> tuple[dict, dict, dict]:
+            prints = {**carried, **new_prints}
+            split_of = assign_speakers_keeping_duplicates_together(by_language, prints, fraction, seed, fixed)
+            crossing = clips_crossing_the_split(prints, split_of, set(carried))
+            return split_of, crossing, {key: digest for key, (digest, _) in new_prints.items()}
+
         return (lines
                 | "SpreadFingerprinting" >> beam.Reshuffle()
                 | "Fingerprint" >> beam.ParDo(self._dofn)
                 | "AllFingerprints" >> beam.combiners.ToDict()
-                | "AssignSplits" >> beam.Map(
-                    lambda prints: assign_speakers_keeping_duplicates_together(by_language, prints, fraction, seed)))
+                | "AssignSplits" >> beam.Map(assign))
