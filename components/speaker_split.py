@@ -109,13 +109,23 @@ def speakers_linked_by_duplicates(fingerprint_of: dict[str, str], clips: list[Cl
 
 def assign_speakers_keeping_duplicates_together(by_language: dict[str, set[str]],
                                                 prints: dict[str, tuple[str, str]], eval_fraction: float,
-                                                seed: int, fixed: dict[str, str] | None = None) -> dict[str, str]:
+                                                seed: int, fixed: dict[str, str] | None = None,
+                                                kept: set[str] = frozenset()) -> dict[str, str]:
     """Map speaker id -> split as assign_speakers does, with speakers that share decoded audio
     (`prints`: clip key -> (fingerprint, speaker id)) split as one group, so a duplicate can
     never sit on both sides. Without duplicates every group is one speaker and the result
     equals assign_speakers. `fixed` speakers (an earlier ingestion's) keep their split, and a
-    new speaker grouped with one of them takes that split."""
-    fixed = fixed or {}
+    new speaker whose audio duplicates one of the `kept` (earlier) clips takes that clip's split."""
+    fixed = dict(fixed or {})
+    earlier_split: dict[str, str] = {}
+    for key in sorted(kept & set(prints)):
+        digest, speaker = prints[key]
+        if speaker in fixed:
+            earlier_split.setdefault(digest, fixed[speaker])
+    for key in sorted(set(prints) - kept):
+        digest, speaker = prints[key]
+        if speaker not in fixed and digest in earlier_split:
+            fixed[speaker] = earlier_split[digest]
     clips = [Clip(key, "", 0, speaker) for key, (_, speaker) in prints.items()]
     group_of = speakers_linked_by_duplicates({key: digest for key, (digest, _) in prints.items()}, clips)
     grouped = {language: {group_of.get(s, s) for s in speakers} for language, speakers in by_language.items()}

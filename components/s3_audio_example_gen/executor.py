@@ -355,7 +355,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         dofn = _DecodeAndSegment(bucket, endpoint, rate, segment_samples, hop_samples,
                                  float(exec_properties["trim_threshold_db"]), retry_seconds)
         with self._make_beam_pipeline() as pipeline:
-            clips = pipeline | "Clips" >> beam.io.ReadFromText(listing.work_path)
+            # (a GFile nobody wrote to is never created: an all-carried run reads no work file)
+            clips = pipeline | "Clips" >> (beam.io.ReadFromText(listing.work_path) if listing.etags
+                                           else beam.Create([]))
             assigned = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
                 listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
                 int(exec_properties["split_seed"]), previous.fixed_splits() if previous else None,
@@ -381,7 +383,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 for key, other in sorted(c.items())])
             this_run = (results[_DecodeAndSegment.OUTCOMES], skipped_crossing) | "ThisRun" >> beam.Flatten()
             outcomes = [this_run]
-            if previous:
+            if listing.carried:
                 outcomes.append(pipeline
                                 | "Carried" >> beam.io.ReadFromText(listing.carried_path)
                                 | "CarriedOutcomes" >> beam.Map(_outcome_of_ledger_row))

@@ -72,7 +72,8 @@ class SplitKeepingDuplicatesTogether(beam.PTransform):
 
         def assign(new_prints: dict) -> tuple[dict, dict, dict]:
             prints = {**carried, **new_prints}
-            split_of = assign_speakers_keeping_duplicates_together(by_language, prints, fraction, seed, fixed)
+            split_of = assign_speakers_keeping_duplicates_together(by_language, prints, fraction, seed, fixed,
+                                                                     set(carried))
             crossing = clips_crossing_the_split(prints, split_of, set(carried))
             return split_of, crossing, {key: digest for key, (digest, _) in new_prints.items()}
 

@@ -1,0 +1,158 @@
+"""Incremental ingestion against moto's S3 over HTTP: only new or changed objects are fetched.
+
+The independent expectation is a from-scratch ingestion of the final bucket: the incremental
+artifact must hold exactly its (clip, segment) set, with identical waveforms, while the proxy in
+front of the store sees GETs of the new and changed clips only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+import uuid
+
+import numpy as np
+import pytest
+from tfx.types import standard_artifacts
+
+from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
+from components.s3_audio_example_gen.ledger import LEDGER_NAME
+from components.speaker_split import EVAL, TRAIN, assign_speakers_keeping_duplicates_together, clips_crossing_the_split
+from storage import s3
+from storage.embedded_s3 import embedded_s3
+from tests.helpers.fault_proxy import audio_gets, fault_proxy
+from tests.helpers.ingestion import _props, _records
+from tests.helpers.synthetic_corpus import make_corpus
+
+NEW_SPEAKER = ("English/en-s4__000.mp3", "French/fr-s4__000.mp3", "German/ge-s4__000.mp3")
+NEW_CLIP_OF_KNOWN_SPEAKER = "German/ge-s1__001.mp3"
+CHANGED = "English/en-s2__000.mp3"
+DELETED = "French/fr-s3__001.mp3"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """4 speakers x 2 clips of 1.5 s per language, plus one unrelated clip for the changed object."""
+    root = str(tmp_path_factory.mktemp("incremental"))
+    rows = make_corpus(root, speakers_per_language=4, clips_per_speaker=2, seconds=1.5, seed=7)
+    other = str(tmp_path_factory.mktemp("other"))
+    make_corpus(other, languages=("English",), speakers_per_language=1, clips_per_speaker=1, seconds=1.5, seed=99)
+    with open(os.path.join(other, "English/en-s1__000.mp3"), "rb") as f:
+        replacement = f.read()
+    return root, rows, replacement
+
+
+def _upload(client, bucket, corpus, keys, replaced=None):
+    root, rows, _ = corpus
+    s3.ensure_bucket(client, bucket)
+    for key in keys:
+        with open(os.path.join(root, key), "rb") as f:
+            body = f.read()
+        s3.put_bytes(client, bucket, "clips/" + key, (replaced or {}).get(key, body))
+    manifest = [{**row, "key": "clips/" + row["key"]} for row in rows if row["key"] in keys]
+    s3.write_manifest(client, bucket, manifest, "clips/")
+
+
+def _ingest(uri, bucket, endpoint, previous=None):
+    """One ingestion through a proxy; returns (artifact, keys of the clips GET-fetched)."""
+    fetched = []
+
+    def record(method, path):
+        if audio_gets(method, path):
+            fetched.append(urllib.parse.unquote(urllib.parse.urlsplit(path).path).split("/", 2)[2])
+        return False
+
+    examples = standard_artifacts.Examples()
+    examples.uri = str(uri)
+    with fault_proxy(endpoint) as proxy:
+        proxy.fail(record, 503, None)
+        Executor().Do({"previous_examples": [previous]} if previous else {}, {"examples": [examples]},
+                      _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=0.0))
+    return examples, set(fetched)
+
+
+def _segments(examples) -> dict:
+    return {(r["key"], r["index"]): (split, r["speaker"], r["waveform"])
+            for split in (TRAIN, EVAL) for r in _records(examples, split)}
+
+
+def _report(examples) -> dict:
+    with open(os.path.join(examples.uri, REPORT_NAME)) as f:
+        return json.load(f)
+
+
+def test_second_scrape_fetches_only_new_and_changed_objects(tmp_path, s3_endpoint, corpus):
+    root, rows, replacement = corpus
+    client = s3.make_client(s3_endpoint)
+    bucket = f"incr-{uuid.uuid4().hex[:8]}"
+    all_keys = sorted(row["key"] for row in rows)
+    first_keys = [k for k in all_keys if k not in NEW_SPEAKER and k != NEW_CLIP_OF_KNOWN_SPEAKER]
+    _upload(client, bucket, corpus, first_keys)
+    first, fetched = _ingest(tmp_path / "Gen" / "examples" / "1", bucket, s3_endpoint)
+    assert fetched == {"clips/" + k for k in first_keys}
+    assert first.span == 0
+
+    # The next scrape: a new speaker per language, a new clip of a known speaker, one object
+    # replaced by other audio under the same key, one deleted.
+    final_keys = [k for k in all_keys if k != DELETED]
+    _upload(client, bucket, corpus, final_keys, replaced={CHANGED: replacement})
+    client.delete_object(Bucket=bucket, Key="clips/" + DELETED)
+    second, fetched = _ingest(tmp_path / "Gen" / "examples" / "2", bucket, s3_endpoint, previous=first)
+    assert fetched == {"clips/" + k for k in (*NEW_SPEAKER, NEW_CLIP_OF_KNOWN_SPEAKER, CHANGED)}
+    assert second.span == 1
+    report = _report(second)["incremental"]
+    assert report["clips_ingested"] == 5
+    assert report["clips_carried_over"] == len(first_keys) - 2
+    assert report["clips_total"] == len(final_keys)
+    assert report["dropped"] == {"deleted": 1, "changed": 1}
+    assert second.get_int_custom_property("clips_ingested") == 5
+
+    scratch, _ = _ingest(tmp_path / "Gen" / "examples" / "3", bucket, s3_endpoint)
+    incremental, expected = _segments(second), _segments(scratch)
+    assert set(incremental) == set(expected)
+    assert ("clips/" + DELETED, 0) not in incremental
+    for where, (_, _, waveform) in expected.items():
+        np.testing.assert_array_equal(incremental[where][2], waveform)
+    # Speakers seen before keep their split; each speaker (old or new) sits on one side only.
+    split_before = {speaker: split for split, speaker, _ in _segments(first).values()}
+    split_after = {}
+    for split, speaker, _ in incremental.values():
+        assert split_after.setdefault(speaker, split) == split
+    assert {s: split_after[s] for s in split_before} == split_before
+    assert {split_after[k.split("/")[1].split("__")[0]] for k in NEW_SPEAKER} <= {TRAIN, EVAL}
+
+    # The embedded S3 restarts (empty) and the same bytes are uploaded again: same ETags, nothing fetched.
+    with embedded_s3() as restarted:
+        fresh = s3.make_client(restarted)
+        _upload(fresh, bucket, corpus, final_keys, replaced={CHANGED: replacement})
+        third, fetched = _ingest(tmp_path / "Gen" / "examples" / "4", bucket, restarted, previous=second)
+    assert fetched == set()
+    assert third.span == 2
+    assert _report(third)["incremental"]["clips_carried_over"] == len(final_keys)
+    assert set(_segments(third)) == set(expected)
+
+
+def test_changed_settings_start_over(tmp_path, s3_endpoint, corpus):
+    client = s3.make_client(s3_endpoint)
+    bucket = f"incr-{uuid.uuid4().hex[:8]}"
+    keys = sorted(row["key"] for row in corpus[1])[:12]
+    _upload(client, bucket, corpus, keys)
+    first, _ = _ingest(tmp_path / "a", bucket, s3_endpoint)
+    with open(os.path.join(first.uri, LEDGER_NAME)) as f:
+        header = json.loads(f.readline())
+    with open(os.path.join(first.uri, LEDGER_NAME), "w") as f:  # as if segment_seconds had changed
+        f.write(json.dumps({**header, "settings": "other"}) + "\n")
+    again, fetched = _ingest(tmp_path / "b", bucket, s3_endpoint, previous=first)
+    assert fetched == {"clips/" + k for k in keys}
+    assert again.span == 0
+
+
+def test_new_duplicate_of_an_earlier_clip_never_crosses_the_split():
+    # a1 (train) and b1 (eval) were ingested; new clip a2 of speaker a has b1's audio.
+    prints = {"a1": ("x", "a"), "b1": ("y", "b"), "a2": ("y", "a"), "c1": ("y", "c")}
+    fixed = {"a": TRAIN, "b": EVAL}
+    split_of = assign_speakers_keeping_duplicates_together({"L": {"a", "b", "c"}}, prints, 0.3, 1, fixed,
+                                                           kept={"a1", "b1"})
+    assert split_of["a"] == TRAIN and split_of["b"] == EVAL
+    assert split_of["c"] == EVAL               # a new speaker sharing b's audio joins b's side
+    assert clips_crossing_the_split(prints, split_of, kept={"a1", "b1"}) == {"a2": "b1"}
