@@ -240,6 +240,9 @@ def format_summary(summary: dict, languages: list[str]) -> str:
     if ingestion:
         skipped_count = ingestion.get("skipped_count", len(ingestion["skipped"]))
         lines.append(f"clips listed: {ingestion['clips_listed']}, skipped: {skipped_count}")
+        if "clips_ingested" in ingestion:
+            lines.append(f"clips ingested this run: {ingestion['clips_ingested']} (span {ingestion['span']}), "
+                         f"carried over: {ingestion['clips_carried_over']}, total: {ingestion['clips_total']}")
         for skipped in ingestion["skipped"][:_SHOWN]:
             lines.append(f"  skipped {skipped['key']}: {skipped['reason']}")
         if skipped_count > _SHOWN:

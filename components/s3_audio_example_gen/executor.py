@@ -398,9 +398,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         carried_files = carry_over(previous, examples.uri, splits, listing.dropped_keys) if previous else {}
         tally, tally_this_run = (_read_json(os.path.join(scratch, name)) for name in ("tally", "tally_this_run"))
         report = build_report(tally, listing, manifest)
+        # Beside the totals (per_split, segments: what the artifact holds), what this run added.
+        report.update(span=span, clips_ingested=_ingested(tally_this_run), clips_total=_ingested(tally),
+                      clips_carried_over=listing.carried)
         report["incremental"] = {
-            "span": span, "clips_ingested": _ingested(tally_this_run), "clips_carried_over": listing.carried,
-            "clips_total": _ingested(tally), "dropped": listing.dropped, "this_run": tally_this_run["per_split"],
+            "dropped": listing.dropped, "this_run": tally_this_run["per_split"],
             "previous_examples": previous.uri if previous else None, "started_over_because": why_not,
             "span_files": carried_files}
         with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_NAME), "w") as f:
@@ -410,7 +412,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.set_int_custom_property("clips_skipped", report["skipped_count"])
         examples.span = span
         for name in ("clips_ingested", "clips_carried_over", "clips_total"):
-            examples.set_int_custom_property(name, report["incremental"][name])
+            examples.set_int_custom_property(name, report[name])
         self._check(report, examples.uri, where, max_skipped, retry_seconds)
         # Last, once the examples are known good: only a complete artifact carries a ledger.
         write_ledger(examples.uri, settings, span, [listing.carried_path, os.path.join(scratch, "new_rows")])
