@@ -156,3 +156,57 @@ def test_new_duplicate_of_an_earlier_clip_never_crosses_the_split():
     assert split_of["a"] == TRAIN and split_of["b"] == EVAL
     assert split_of["c"] == EVAL               # a new speaker sharing b's audio joins b's side
     assert clips_crossing_the_split(prints, split_of, kept={"a1", "b1"}) == {"a2": "b1"}
+
+
+def test_pipeline_resolves_the_previous_ingestion_and_keeps_its_cache(tmp_path, s3_endpoint, corpus):
+    """Real LocalDagRunner + ML Metadata, ingestion and the augmenter as create_pipeline builds them."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx import v1 as tfx
+
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import create_pipeline, upstream_of
+    from pipeline.run_report import _latest_run, run_names
+    from storage.corpus import corpus_fingerprint
+
+    client = s3.make_client(s3_endpoint)
+    bucket = f"incr-{uuid.uuid4().hex[:8]}"
+    all_keys = sorted(row["key"] for row in corpus[1])
+    first_keys = [k for k in all_keys if k not in NEW_SPEAKER]
+    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "m.sqlite"))
+    store = metadata_store.MetadataStore(metadata)
+
+    def run_once():
+        config = PipelineConfig().override(
+            data={"bucket": bucket, "prefix": "clips/", "languages": ("English", "French", "German"),
+                  "segment_seconds": 1.0, "eval_fraction": 0.25,
+                  "corpus_fingerprint": corpus_fingerprint(client, bucket, "clips/")},
+            augmenter={"copies": 1}, push={"serving_model_dir": str(tmp_path / "serving")},
+            runtime={"pipeline_root": str(tmp_path / "root"), "enable_cache": True})
+        before = run_names(metadata)
+        tfx.orchestration.LocalDagRunner().run(
+            upstream_of(create_pipeline(config, metadata_connection_config=metadata), "AudioAugmenter"))
+        return _latest_run(store, config.runtime.pipeline_name, (run_names(metadata) - before).pop())
+
+    def previous_input(execution):
+        events = [e for e in store.get_events_by_execution_ids([execution.id])
+                  if e.type == metadata_store_pb2.Event.INPUT and e.path.steps[0].key == "previous_examples"]
+        return [e.artifact_id for e in events]
+
+    _upload(client, bucket, corpus, first_keys)
+    first = run_once()
+    execution, outputs = first["S3AudioExampleGen"]
+    first_examples = outputs["examples"][0]
+    assert previous_input(execution) == [] and first_examples.properties["span"].int_value == 0
+
+    same = run_once()  # unchanged bucket: the same (empty) previous input, so a cache hit
+    assert same["S3AudioExampleGen"][0].last_known_state == metadata_store_pb2.Execution.CACHED
+
+    _upload(client, bucket, corpus, all_keys)
+    execution, outputs = run_once()["S3AudioExampleGen"]
+    assert execution.last_known_state == metadata_store_pb2.Execution.COMPLETE
+    assert previous_input(execution) == [first_examples.id]  # ingestion's own output, not the augmenter's
+    examples = outputs["examples"][0]
+    assert examples.properties["span"].int_value == 1
+    assert examples.custom_properties["clips_ingested"].int_value == len(NEW_SPEAKER)
+    assert examples.custom_properties["clips_total"].int_value == len(all_keys)
