@@ -62,13 +62,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         config = flags.config_from_flags(args, os.environ)
         root = args.pipeline_root
         args.config = config.override(
-            # The previous-ingestion resolver is a resolver step too (see --with-baseline-resolver).
-            data={"s3_endpoint": args.s3_endpoint,
-                  "incremental": config.data.incremental and args.with_baseline_resolver},
+            data={"s3_endpoint": args.s3_endpoint},
             evaluation={"baseline_resolver": args.with_baseline_resolver},
             push={"serving_model_dir": args.serving_dir
                   or f"{root.rstrip('/')}/serving_model/{config.push.model_name}"},
-            runtime={"pipeline_root": root, "direct_args": KUBEFLOW_DIRECT_ARGS,
+            # The previous-ingestion resolver's own strategy is refused by the KFP v2 compiler:
+            # on Kubeflow every run ingests everything.
+            runtime={"custom_resolvers": False, "pipeline_root": root, "direct_args": KUBEFLOW_DIRECT_ARGS,
                      "schema_path": f"{IMAGE_PROJECT_DIR}/{SCHEMA_RELATIVE_PATH}"})
     except ConfigError as err:
         p.error(str(err))

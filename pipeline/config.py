@@ -307,6 +307,9 @@ class RuntimeConfig:
     beam_args: tuple[str, ...] = ()    # --beam-arg, after the DirectRunner defaults, so they win
     direct_args: tuple[str, ...] = LOCAL_DIRECT_ARGS  # only with the DirectRunner
     schema_path: str = SCHEMA_PATH     # where the steps read contract/schema.pbtxt (image path on Kubeflow)
+    # The orchestrator runs resolver steps with a strategy of the project's own (the previous
+    # ingestion's); the KFP v2 compiler takes only TFX's built-in ones: kubeflow_runner sets False.
+    custom_resolvers: bool = True
 
     def __post_init__(self):
         _as_tuple(self, "beam_args")

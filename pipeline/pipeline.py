@@ -93,16 +93,17 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     ingested segments and the transform graph cannot disagree. Without
     `evaluation.baseline_resolver` the latest-blessed-model resolver is left out (the
     Evaluator then gates on the absolute bound only): open-source Kubeflow Pipelines rejects
-    resolver steps; for the same reason kubeflow_runner turns `data.incremental` (the resolver of
-    the previous ingestion) off unless resolvers are allowed. `runtime.schema_path` is where the
-    steps find contract/schema.pbtxt (inside the image, for Kubeflow).
+    resolver steps. `data.incremental` (the resolver of the previous ingestion) needs
+    `runtime.custom_resolvers`: its strategy is the project's own, which the KFP v2 compiler
+    refuses. `runtime.schema_path` is where the steps find contract/schema.pbtxt (inside the
+    image, for Kubeflow).
     """
     data, augmenter, training, evaluation, runtime = (config.data, config.augmenter, config.training,
                                                       config.evaluation, config.runtime)
     components = []
 
     previous_examples = None
-    if data.incremental:
+    if data.incremental and runtime.custom_resolvers:
         # The latest earlier ingestion of this pipeline (only S3AudioExampleGen's own output, never
         # the augmenter's): ingestion then fetches only what it does not hold.
         previous = tfx.dsl.Resolver(
