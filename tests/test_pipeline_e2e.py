@@ -32,8 +32,12 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
     assert {c: info["state"] for c, info in first["components"].items()} == {
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
         "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
-        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran"}
+        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran",
+        "previous_ingestion_resolver": "ran"}
     split = first["ingestion"]["per_split"]
+    # A first run: every clip of the tiny corpus is ingested by this run, as span 0.
+    assert first["ingestion"]["clips_ingested"] == first["ingestion"]["clips_total"] == 36
+    assert first["ingestion"]["clips_carried_over"] == 0 and first["ingestion"]["span"] == 0
     assert set(split["train"]) == set(split["eval"]) == set(LANGUAGES)
     assert first["evaluation"]["accuracy"] > 0.5
     assert set(first["evaluation"]["per_language"]) == set(LANGUAGES)
