@@ -28,6 +28,7 @@ NEW_SPEAKER = ("English/en-s4__000.mp3", "French/fr-s4__000.mp3", "German/ge-s4_
 NEW_CLIP_OF_KNOWN_SPEAKER = "German/ge-s1__001.mp3"
 CHANGED = "English/en-s2__000.mp3"
 DELETED = "French/fr-s3__001.mp3"
+BROKEN = "clips/German/broken.mp3"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def _ingest(uri, bucket, endpoint, previous=None):
     with fault_proxy(endpoint) as proxy:
         proxy.fail(record, 503, None)
         Executor().Do({"previous_examples": [previous]} if previous else {}, {"examples": [examples]},
-                      _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=0.0))
+                      _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=0.1))
     return examples, set(fetched)
 
 
@@ -88,8 +89,9 @@ def test_second_scrape_fetches_only_new_and_changed_objects(tmp_path, s3_endpoin
     all_keys = sorted(row["key"] for row in rows)
     first_keys = [k for k in all_keys if k not in NEW_SPEAKER and k != NEW_CLIP_OF_KNOWN_SPEAKER]
     _upload(client, bucket, corpus, first_keys)
+    s3.put_bytes(client, bucket, BROKEN, b"<html>not audio</html>")
     first, fetched = _ingest(tmp_path / "Gen" / "examples" / "1", bucket, s3_endpoint)
-    assert fetched == {"clips/" + k for k in first_keys}
+    assert fetched == {"clips/" + k for k in first_keys} | {BROKEN}
     assert first.span == 0
 
     # The next scrape: a new speaker per language, a new clip of a known speaker, one object
@@ -102,9 +104,11 @@ def test_second_scrape_fetches_only_new_and_changed_objects(tmp_path, s3_endpoin
     assert second.span == 1
     report = _report(second)
     assert report["clips_ingested"] == 5
-    assert report["clips_carried_over"] == len(first_keys) - 2
+    assert report["clips_carried_over"] == len(first_keys) - 2 + 1  # + the bad object
     assert report["clips_total"] == len(final_keys)
     assert report["incremental"]["dropped"] == {"deleted": 1, "changed": 1}
+    # The bad object is not fetched again (same ETag) but still reported and counted.
+    assert [row["key"] for row in report["skipped"]] == [BROKEN] and report["skipped_count"] == 1
     assert second.get_int_custom_property("clips_ingested") == 5
 
     scratch, _ = _ingest(tmp_path / "Gen" / "examples" / "3", bucket, s3_endpoint)
@@ -125,10 +129,11 @@ def test_second_scrape_fetches_only_new_and_changed_objects(tmp_path, s3_endpoin
     with embedded_s3() as restarted:
         fresh = s3.make_client(restarted)
         _upload(fresh, bucket, corpus, final_keys, replaced={CHANGED: replacement})
+        s3.put_bytes(fresh, bucket, BROKEN, b"<html>not audio</html>")
         third, fetched = _ingest(tmp_path / "Gen" / "examples" / "4", bucket, restarted, previous=second)
     assert fetched == set()
     assert third.span == 2
-    assert _report(third)["clips_carried_over"] == len(final_keys)
+    assert _report(third)["clips_carried_over"] == len(final_keys) + 1
     assert set(_segments(third)) == set(expected)
 
 

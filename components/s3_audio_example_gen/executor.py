@@ -95,7 +95,7 @@ class Listing:
         self.work_path = work_path
         self.carried_path = carried_path  # earlier ledger rows of unchanged objects (JSON lines)
         self.clips = 0
-        self.etags: dict[str, str] = {}   # of the clips to ingest in this run
+        self.to_ingest: dict[str, tuple[str, str, str]] = {}  # this run's clips: key -> (etag, language, speaker)
         self.carried = 0
         self.carried_prints: dict[str, tuple[str, str]] = {}  # key -> (fingerprint, speaker), for the split
         self.dropped = {"deleted": 0, "changed": 0}
@@ -159,7 +159,7 @@ def list_clips(client, bucket: str, prefix: str, languages: list[str], work_path
             if earlier is not None:
                 listing.dropped["changed"] += 1
                 listing.dropped_keys.add(obj.key)
-            listing.etags[obj.key] = obj.etag
+            listing.to_ingest[obj.key] = (obj.etag, detail, speaker)
             work.write(json.dumps([obj.key, detail, label_of[detail], speaker]) + "\n")
     if previous:
         gone = set(previous.rows) - seen_before
@@ -346,7 +346,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 f"no audio clips found under {where} in folders {languages} "
                 f"(ignored: {listing.ignored_counts()}); expected keys like {prefix}{languages[0]}/clip.mp3")
         logging.info("S3AudioExampleGen: %d clips from %s: span %d, %d to ingest, %d carried over from %s, "
-                     "dropped %s", listing.clips, where, span, len(listing.etags), listing.carried,
+                     "dropped %s", listing.clips, where, span, len(listing.to_ingest), listing.carried,
                      previous.uri if previous else "-", listing.dropped)
 
         splits = [TRAIN, EVAL]
@@ -356,7 +356,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                  float(exec_properties["trim_threshold_db"]), retry_seconds)
         with self._make_beam_pipeline() as pipeline:
             # (a GFile nobody wrote to is never created: an all-carried run reads no work file)
-            clips = pipeline | "Clips" >> (beam.io.ReadFromText(listing.work_path) if listing.etags
+            clips = pipeline | "Clips" >> (beam.io.ReadFromText(listing.work_path) if listing.to_ingest
                                            else beam.Create([]))
             assigned = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
                 listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
@@ -390,7 +390,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             _write_tally(outcomes | "All" >> beam.Flatten(), os.path.join(scratch, "tally"), "")
             _write_tally(this_run, os.path.join(scratch, "tally_this_run"), "ThisRun")
             (this_run
-             | "LedgerRows" >> beam.Map(_ledger_row, span=span, etags=listing.etags,
+             | "LedgerRows" >> beam.Map(_ledger_row, span=span, clips=listing.to_ingest,
                                        prints=beam.pvalue.AsSingleton(assigned | "Prints" >> beam.Map(lambda a: a[2])))
              | "WriteLedgerRows" >> beam.io.WriteToText(os.path.join(scratch, "new_rows"), shard_name_template="",
                                                         num_shards=1))
@@ -472,13 +472,14 @@ def _outcome_of_ledger_row(line: str) -> dict:
             "speaker_id": row["speaker"], "seconds": row["seconds"], "segments": row["segments"]}
 
 
-def _ledger_row(outcome: dict, span: int, etags: dict[str, str], prints: dict[str, str]) -> str:
+def _ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]], prints: dict[str, str]) -> str:
     """This run's outcome of one clip as a ledger row (components/s3_audio_example_gen/ledger.py)."""
     key = outcome["key"]
-    row = {"key": key, "etag": etags.get(key, ""), "span": span, "fingerprint": prints.get(key, "")}
+    etag, language, speaker = clips[key]
+    row = {"key": key, "etag": etag, "language": language, "speaker": speaker, "span": span,
+           "fingerprint": prints.get(key, "")}
     if outcome["kind"] == "ingested":
-        row.update(outcome=INGESTED, split=outcome["split"], language=outcome["language"],
-                   speaker=outcome["speaker_id"], seconds=outcome["seconds"], segments=outcome["segments"])
+        row.update(outcome=INGESTED, split=outcome["split"], seconds=outcome["seconds"], segments=outcome["segments"])
     else:  # skipped (unfetched ones fail the run: no ledger is written)
         row.update(outcome=SKIPPED, reason=outcome["reason"])
     return json.dumps(row, sort_keys=True)
