@@ -55,7 +55,8 @@ def test_every_component_runs_with_everything_on(run):
     assert {c: i["state"] for c, i in summary["components"].items()} == {
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
         "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
-        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran"}
+        "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran",
+        "previous_ingestion_resolver": "ran"}
     assert summary["pushed_to"] and summary["evaluation"]["accuracy"] is not None
 
 
