@@ -54,7 +54,7 @@ def _upload(client, bucket, corpus, keys, replaced=None):
     s3.write_manifest(client, bucket, manifest, "clips/")
 
 
-def _ingest(uri, bucket, endpoint, previous=None):
+def _ingest(uri, bucket, endpoint, previous=None, max_skipped=0.1):
     """One ingestion through a proxy; returns (artifact, keys of the clips GET-fetched)."""
     fetched = []
 
@@ -68,7 +68,7 @@ def _ingest(uri, bucket, endpoint, previous=None):
     with fault_proxy(endpoint) as proxy:
         proxy.fail(record, 503, None)
         Executor().Do({"previous_examples": [previous]} if previous else {}, {"examples": [examples]},
-                      _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=0.1))
+                      _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=max_skipped))
     return examples, set(fetched)
 
 
@@ -150,6 +150,20 @@ def test_changed_settings_start_over(tmp_path, s3_endpoint, corpus):
     again, fetched = _ingest(tmp_path / "b", bucket, s3_endpoint, previous=first)
     assert fetched == {"clips/" + k for k in keys}
     assert again.span == 0
+
+
+def test_a_failed_ingestion_leaves_no_ledger_to_build_on(tmp_path, s3_endpoint, corpus):
+    from components.s3_audio_example_gen.executor import IngestionFailed
+    from components.s3_audio_example_gen.ledger import read_previous, settings_digest
+
+    client = s3.make_client(s3_endpoint)
+    bucket = f"incr-{uuid.uuid4().hex[:8]}"
+    _upload(client, bucket, corpus, sorted(row["key"] for row in corpus[1])[:6])
+    s3.put_bytes(client, bucket, BROKEN, b"<html>not audio</html>")
+    with pytest.raises(IngestionFailed, match="are bad"):
+        _ingest(tmp_path / "failed", bucket, s3_endpoint, max_skipped=0.0)
+    assert not (tmp_path / "failed" / LEDGER_NAME).exists()
+    assert read_previous(str(tmp_path / "failed"), settings_digest(_props(bucket)))[0] is None
 
 
 def test_new_duplicate_of_an_earlier_clip_never_crosses_the_split():
