@@ -17,11 +17,13 @@ from pipeline.validation_stage import data_validation_components
 
 # Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
 S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
+# ... and this one makes Beam's TFRecord checksums use the CPU's CRC32C instruction.
+CRC_BEAM_PLUGIN = "storage.tfrecord_crc"
 
 
 def beam_pipeline_args(runtime: RuntimeConfig) -> list[str]:
-    """--runner, the DirectRunner defaults (only for it), the S3 worker plugin, then the user's args."""
-    args = [f"--runner={runtime.beam_runner}"]
+    """--runner, the DirectRunner defaults (only for it), the worker plugins, then the user's args."""
+    args = [f"--runner={runtime.beam_runner}", f"--beam_plugin={CRC_BEAM_PLUGIN}"]
     if runtime.beam_runner == "DirectRunner":
         args += list(runtime.direct_args)
     if str(runtime.pipeline_root).startswith("s3://"):

@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from audio.augment import AugmentationPolicy, augment, rng_for
 from contract import features
 from contract.codec import example_key, float_feature, read_floats
+from storage import tfrecord_crc  # noqa: F401  (hardware CRC32C for the TFRecords)
 
 _NAMESPACE = "AudioAugmenter"
 

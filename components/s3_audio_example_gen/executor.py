@@ -40,7 +40,7 @@ from components.clip_stats import stats_to_features
 from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
 from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
 from contract.codec import duration_features, encode_segment
-from storage import s3
+from storage import s3, tfrecord_crc  # noqa: F401  (tfrecord_crc: hardware CRC32C for the TFRecords)
 from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
 from storage.manifest import ManifestReading, read_manifest_object
 
