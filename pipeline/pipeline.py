@@ -105,7 +105,8 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         sample_rate=data.sample_rate, segment_seconds=data.segment_seconds, hop_seconds=data.hop_seconds,
         trim_threshold_db=data.trim_threshold_db, eval_fraction=data.eval_fraction, split_seed=data.split_seed,
         corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
-        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds)
+        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds,
+        compression=runtime.intermediate_compression)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
     validation, gate = data_validation_components(
@@ -116,7 +117,8 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     if augmenter.copies > 0:
         augment = AudioAugmenter(examples=examples, copies=augmenter.copies, seed=augmenter.seed,
                                  sample_rate=data.sample_rate, config=dict(augmenter.policy),
-                                 code_version=code_version("augmentation"))
+                                 code_version=code_version("augmentation"),
+                                 compression=runtime.intermediate_compression)
         components.append(augment)
         examples = augment.outputs["augmented_examples"]
 
