@@ -45,3 +45,15 @@ def test_split_files_lists_files_not_folders(tmp_path):
     _write(str(tmp_path / "Split-eval" / "data_tfrecord-00000-of-00001"), None, 1)
     os.makedirs(tmp_path / "Split-eval" / "beam-temp-x")
     assert [os.path.basename(f) for f in split_files(str(tmp_path), "eval")] == ["data_tfrecord-00000-of-00001"]
+
+
+def test_the_setting_is_validated_and_reaches_both_writers():
+    from pipeline.config import ConfigError, PipelineConfig
+    from pipeline.pipeline import create_pipeline
+
+    with pytest.raises(ConfigError, match="--intermediate-compression"):
+        PipelineConfig().override(runtime={"intermediate_compression": "zip"})
+    config = PipelineConfig().override(runtime={"intermediate_compression": "gzip"}, augmenter={"copies": 1})
+    components = {c.id: c for c in create_pipeline(config).components}
+    for name in ("S3AudioExampleGen", "AudioAugmenter"):
+        assert components[name].exec_properties["compression"] == "gzip"
