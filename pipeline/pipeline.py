@@ -23,9 +23,10 @@ CRC_BEAM_PLUGIN = "storage.tfrecord_crc"
 
 def beam_pipeline_args(runtime: RuntimeConfig) -> list[str]:
     """--runner, the DirectRunner defaults (only for it), the worker plugins, then the user's args."""
-    args = [f"--runner={runtime.beam_runner}", f"--beam_plugin={CRC_BEAM_PLUGIN}"]
+    args = [f"--runner={runtime.beam_runner}"]
     if runtime.beam_runner == "DirectRunner":
         args += list(runtime.direct_args)
+    args.append(f"--beam_plugin={CRC_BEAM_PLUGIN}")
     if str(runtime.pipeline_root).startswith("s3://"):
         args.append(f"--beam_plugin={S3_BEAM_PLUGIN}")
     return args + list(runtime.beam_args)
