@@ -55,7 +55,8 @@ def ingest_once(bucket: str, prefix: str, out_dir: str) -> None:
              "sample_rate": data.sample_rate, "segment_seconds": data.segment_seconds,
              "hop_seconds": data.hop_seconds, "trim_threshold_db": data.trim_threshold_db,
              "eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "corpus_fingerprint": "",
-             "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds}
+             "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds,
+             "compression": PipelineConfig().runtime.intermediate_compression}
     started = time.time()
     executor = Executor(Executor.Context(beam_pipeline_args=list(LOCAL_DIRECT_ARGS), tmp_dir=out_dir + "_tmp"))
     executor.Do({}, {"examples": [examples]}, props)

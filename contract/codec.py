@@ -49,10 +49,39 @@ def read_floats(feature: tf.train.Feature) -> np.ndarray:
     return np.frombuffer(wire, dtype="<f4", offset=pos, count=length // 4).astype(np.float32)
 
 
+# RuntimeConfig.intermediate_compression -> the TFRecord files' suffix. Every reader (Beam's
+# AUTO, tfx_bsl's TFXIO, records_of below) decides the compression by that suffix alone.
+TFRECORD_SUFFIXES = {"none": "", "gzip": ".gz"}
+
+
+def tfrecord_suffix(compression: str) -> str:
+    if compression not in TFRECORD_SUFFIXES:
+        raise ValueError(f"unknown TFRecord compression {compression!r}; choose one of {sorted(TFRECORD_SUFFIXES)}")
+    return TFRECORD_SUFFIXES[compression]
+
+
+def split_files(examples_uri: str, split: str) -> list[str]:
+    """The TFRecord files of one split of an Examples artifact, compressed or not."""
+    pattern = f"{examples_uri}/Split-{split}/*"
+    return sorted(f for f in tf.io.gfile.glob(pattern) if not tf.io.gfile.isdir(f))
+
+
+def compression_type(files: list[str]) -> str:
+    """"GZIP" when every file ends in .gz, "" when none does (as tfx_bsl's detect_compression_type)."""
+    gzipped = {f.endswith(".gz") for f in files}
+    if len(gzipped) > 1:
+        raise ValueError(f"mixed gzipped and plain TFRecord files: {files}")
+    return "GZIP" if gzipped == {True} else ""
+
+
+def records_of(files: list[str]) -> tf.data.TFRecordDataset:
+    """The serialized records of `files`, decompressed as their suffix says."""
+    return tf.data.TFRecordDataset(files, compression_type=compression_type(files))
+
+
 def read_split(examples_uri: str, split: str):
-    """Yield the tf.train.Examples of one split of an Examples artifact (gzipped TFRecords)."""
-    files = sorted(tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*.gz"))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+    """Yield the tf.train.Examples of one split of an Examples artifact (any intermediate_compression)."""
+    for record in records_of(split_files(examples_uri, split)):
         yield tf.train.Example.FromString(record.numpy())
 
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from contract import features
+from storage import tfrecord_crc  # noqa: F401  (Transform's TFRecords in this process: hardware CRC32C)
 
 _EPSILON = 1e-6
 _AUDIBLE_RATIO = 1e-5  # -50 dB

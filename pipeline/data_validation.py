@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from contract import features
+from contract import codec, features
 
 MAX_KEYS = 50
 ERROR, WARNING = "error", "warning"
@@ -42,10 +42,10 @@ def read_clip_records(examples_uri: str, splits=("train", "eval")) -> list[dict]
         spec[name] = tf.io.FixedLenFeature([], kind)
     records = []
     for split in splits:
-        files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+        files = codec.split_files(examples_uri, split)
         if not files:
             continue
-        dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(256).map(
+        dataset = codec.records_of(files).batch(256).map(
             lambda batch: tf.io.parse_example(batch, spec))
         for batch in dataset.as_numpy_iterator():
             for i in range(len(batch[features.SOURCE_KEY])):

@@ -16,6 +16,7 @@ from pipeline.config import (
     AUGMENTATION_ALL,
     AUGMENTATION_DEFAULT,
     BEAM_RUNNERS,
+    INTERMEDIATE_COMPRESSIONS,
     ConfigError,
     PipelineConfig,
     ShortCropsConfig,
@@ -92,6 +93,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help="Beam runner of ingestion, augmentation, Transform and Evaluator")
     beam.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                       help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
+    beam.add_argument("--intermediate-compression", default=d.runtime.intermediate_compression,
+                      choices=INTERMEDIATE_COMPRESSIONS,
+                      help="compression of ingestion's and augmentation's TFRecords (Transform's are always gzip)")
 
 
 def _json_flag(flag: str, text: str):
@@ -155,4 +159,5 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
                   "open_set_dir": args.open_set_dir},
         evaluation={"accuracy_lower_bound": args.accuracy_bound},
         push={"serving_model_dir": args.serving_dir} if args.serving_dir else {},
-        runtime={"beam_runner": args.beam_runner, "beam_args": tuple(args.beam_arg)})
+        runtime={"beam_runner": args.beam_runner, "beam_args": tuple(args.beam_arg),
+                 "intermediate_compression": args.intermediate_compression})

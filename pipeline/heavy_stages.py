@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from contract.codec import records_of, split_files
 from pipeline.config import PipelineConfig
 
 INGESTION = "S3AudioExampleGen"
@@ -88,9 +89,9 @@ def read_records(examples_uri: str) -> dict[str, list[dict]]:
     """split -> decoded tf.Examples ({feature: bytes list | int list | float32 array}), file order."""
     out = {}
     for split_dir in sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-*"))):  # local or s3://
-        files = sorted(tf.io.gfile.glob(os.path.join(split_dir, "*.gz")))
+        files = split_files(os.path.dirname(split_dir), os.path.basename(split_dir)[len("Split-"):])
         records = []
-        for serialized in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        for serialized in records_of(files):
             example = tf.train.Example.FromString(serialized.numpy())
             row = {}
             for name, feature in example.features.feature.items():

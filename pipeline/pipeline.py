@@ -18,13 +18,16 @@ from pipeline.validation_stage import data_validation_components
 
 # Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
 S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
+# ... and this one makes Beam's TFRecord checksums use the CPU's CRC32C instruction.
+CRC_BEAM_PLUGIN = "storage.tfrecord_crc"
 
 
 def beam_pipeline_args(runtime: RuntimeConfig) -> list[str]:
-    """--runner, the DirectRunner defaults (only for it), the S3 worker plugin, then the user's args."""
+    """--runner, the DirectRunner defaults (only for it), the worker plugins, then the user's args."""
     args = [f"--runner={runtime.beam_runner}"]
     if runtime.beam_runner == "DirectRunner":
         args += list(runtime.direct_args)
+    args.append(f"--beam_plugin={CRC_BEAM_PLUGIN}")
     if str(runtime.pipeline_root).startswith("s3://"):
         args.append(f"--beam_plugin={S3_BEAM_PLUGIN}")
     return args + list(runtime.beam_args)
@@ -120,7 +123,7 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         trim_threshold_db=data.trim_threshold_db, eval_fraction=data.eval_fraction, split_seed=data.split_seed,
         corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
         max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds,
-        previous_examples=previous_examples)
+        compression=runtime.intermediate_compression, previous_examples=previous_examples)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
     validation, gate = data_validation_components(
@@ -131,7 +134,8 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     if augmenter.copies > 0:
         augment = AudioAugmenter(examples=examples, copies=augmenter.copies, seed=augmenter.seed,
                                  sample_rate=data.sample_rate, config=dict(augmenter.policy),
-                                 code_version=code_version("augmentation"))
+                                 code_version=code_version("augmentation"),
+                                 compression=runtime.intermediate_compression)
         components.append(augment)
         examples = augment.outputs["augmented_examples"]
 

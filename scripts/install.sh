@@ -66,5 +66,7 @@ for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
 
 # Fail here, not in the middle of a pipeline run, if the stack does not import.
 "$py" -c "import tfx.v1, tensorflow_transform, tensorflow_model_analysis, soundfile, soxr, moto, boto3; print('install.sh: stack imports, tfx', tfx.v1.__name__)"
+# TFRecord checksums must use google-crc32c's C extension (its pure-Python fallback is ~50x slower).
+"$py" -c "import google_crc32c, sys; sys.exit(0 if google_crc32c.implementation == 'c' else 'install.sh: google-crc32c has no C extension here')"
 mkdir -p "$stamp_dir"
 touch "$stamp" "$base_stamp"

@@ -12,7 +12,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from audio.augment import AugmentationConfig
 from components.audio_augmenter.executor import Executor
 from contract import features
-from contract.codec import encode_segment, read_floats, read_split
+from contract.codec import encode_segment, read_floats, read_split, split_files
 
 RATE = 16000
 
@@ -45,13 +45,26 @@ def source(tmp_path):
     return _input_examples(tmp_path / "in")
 
 
-def _augment(source, tmp_path, name, copies=2, seed=11):
+def _augment(source, tmp_path, name, copies=2, seed=11, compression="none"):
     target = standard_artifacts.Examples()
     target.uri = str(tmp_path / name)
-    props = {"copies": copies, "seed": seed, "sample_rate": RATE,
+    props = {"copies": copies, "seed": seed, "sample_rate": RATE, "compression": compression,
              "config": json.dumps(AugmentationConfig().to_dict()), "splits": json.dumps(["train"])}
     Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
     return target
+
+
+def test_output_compression_follows_the_setting_and_content_does_not(source, tmp_path):
+    """Gzipped input in; "none" writes plain TFRecords, "gzip" gzipped ones, with the same records."""
+    plain, gzipped = _augment(source, tmp_path, "plain"), _augment(source, tmp_path, "gz", compression="gzip")
+    for split in ("train", "eval"):
+        plain_files, gz_files = split_files(plain.uri, split), split_files(gzipped.uri, split)
+        assert plain_files and gz_files
+        assert not any(f.endswith(".gz") for f in plain_files) and all(f.endswith(".gz") for f in gz_files)
+        raw = [r.numpy() for r in tf.data.TFRecordDataset(plain_files)]  # readable with no decompression
+        assert sorted(raw) == sorted(r.numpy() for r in tf.data.TFRecordDataset(gz_files, compression_type="GZIP"))
+        assert _waves(plain, split) and all(
+            a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(_waves(plain, split), _waves(gzipped, split)))
 
 
 def test_train_gets_copies_eval_passes_through(source, tmp_path):
@@ -88,7 +101,7 @@ def test_per_language_policy_is_chosen_by_the_examples_language(source, tmp_path
         target.uri = str(tmp_path / name)
         policy = {**off, "per_language": {language: {"polarity_inversion": {"p": 1.0}}}}
         props = {"copies": 1, "seed": 3, "sample_rate": RATE, "config": json.dumps(policy),
-                 "splits": json.dumps(["train"])}
+                 "splits": json.dumps(["train"]), "compression": "gzip"}
         Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
         return _waves(target, "train")
 

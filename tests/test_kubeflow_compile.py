@@ -13,7 +13,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 from pipeline import config
-from pipeline.pipeline import S3_BEAM_PLUGIN
+from pipeline.pipeline import CRC_BEAM_PLUGIN, S3_BEAM_PLUGIN
 
 IMAGE = "registry.example/langid-tfx:1.0"
 ROOT = "s3://team-bucket/tfx"
@@ -87,6 +87,7 @@ def test_beam_arguments_reach_every_beam_powered_component(flink_package):
         assert beam[0] == "--runner=FlinkRunner"
         assert "--flink_master=flink:8081" in beam and "--environment_type=EXTERNAL" in beam
         assert f"--beam_plugin={S3_BEAM_PLUGIN}" in beam  # s3:// for tf.io.gfile in workers
+        assert f"--beam_plugin={CRC_BEAM_PLUGIN}" in beam  # hardware CRC32C for TFRecords in workers
         assert not any(a.startswith("--direct_") for a in beam)  # DirectRunner defaults only for it
 
 

@@ -19,6 +19,7 @@ class AudioAugmenterSpec(types.ComponentSpec):
         "sample_rate": ExecutionParameter(type=int),
         "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationPolicy
         "splits": ExecutionParameter(type=str),   # JSON list of splits to augment
+        "compression": ExecutionParameter(type=str),  # of the output TFRecords: "none" or "gzip"
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
@@ -37,7 +38,7 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, *, copies: int, seed: int, sample_rate: int,
-                 config: dict, splits: Sequence[str] = ("train",), code_version: str = ""):
+                 config: dict, compression: str, splits: Sequence[str] = ("train",), code_version: str = ""):
         """Settings from pipeline/config.py (AugmenterConfig, DataConfig.sample_rate)."""
         if copies < 1:
             raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
@@ -50,6 +51,7 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
             sample_rate=sample_rate,
             config=config_json,
             splits=json.dumps(list(splits)),
+            compression=compression,
             code_version=code_version,
             augmented_examples=types.Channel(type=standard_artifacts.Examples),
         )

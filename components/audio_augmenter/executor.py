@@ -14,7 +14,8 @@ from tfx.types import artifact_utils
 
 from audio.augment import AugmentationPolicy, augment, rng_for
 from contract import features
-from contract.codec import example_key, float_feature, read_floats
+from contract.codec import example_key, float_feature, read_floats, tfrecord_suffix
+from storage import tfrecord_crc  # noqa: F401  (hardware CRC32C for the TFRecords)
 
 _NAMESPACE = "AudioAugmenter"
 
@@ -84,4 +85,4 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     records = records | f"Augment{split}" >> beam.ParDo(dofn)
                 records | f"Write{split}" >> beam.io.WriteToTFRecord(
                     os.path.join(artifact_utils.get_split_uri([target], split), "data_tfrecord"),
-                    file_name_suffix=".gz")
+                    file_name_suffix=tfrecord_suffix(exec_properties["compression"]))

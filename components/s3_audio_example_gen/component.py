@@ -33,6 +33,8 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "max_skipped_fraction": ExecutionParameter(type=float),
         # Per object, how long a failing store is retried before the component fails (default 60).
         "fetch_retry_seconds": ExecutionParameter(type=float),
+        # Intermediate TFRecords: "none" or "gzip" (RuntimeConfig.intermediate_compression).
+        "compression": ExecutionParameter(type=str),
         # Digest of the executor's code: a code change invalidates the cache.
         "code_version": ExecutionParameter(type=str, optional=True),
     }
@@ -45,8 +47,9 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
 class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
     """Lists, fetches, decodes and segments the clips under s3://bucket/prefix{Language}/.
 
-    Output: an Examples artifact with `train` and `eval` splits of gzipped tf.Examples
-    (features in contract/features.py), split by speaker, plus `ingestion_report.json` with
+    Output: an Examples artifact with `train` and `eval` splits of tf.Examples in TFRecords,
+    gzipped if `compression` says so (features in contract/features.py), split by speaker, plus
+    `ingestion_report.json` with
     per-split, per-language counts, every skipped object with its reason and every ignored key
     (lists capped at 1000 entries, counts complete). Given `previous_examples`, only objects
     that artifact does not hold (by key and ETag) are fetched; the rest is carried over, and
@@ -73,6 +76,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         code_version: str = "",
         max_skipped_fraction: float,
         fetch_retry_seconds: float,
+        compression: str,
         previous_examples: types.BaseChannel | None = None,
     ):
         """Every setting comes from pipeline/config.py (DataConfig); none has a default here."""
@@ -93,6 +97,7 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             code_version=code_version,
             max_skipped_fraction=max_skipped_fraction,
             fetch_retry_seconds=fetch_retry_seconds,
+            compression=compression,
             examples=types.Channel(type=standard_artifacts.Examples),
             **({executor.PREVIOUS_EXAMPLES_KEY: previous_examples} if previous_examples is not None else {}),
         )

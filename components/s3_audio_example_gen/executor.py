@@ -1,7 +1,7 @@
 """Beam executor of S3AudioExampleGen.
 
 list (driver, streamed to a work file) -> assign speakers to splits (driver) -> fetch ->
-decode -> trim -> segment -> tf.Example -> gzipped TFRecords per split (Beam workers).
+decode -> trim -> segment -> tf.Example -> TFRecords per split (gzipped or not) (Beam workers).
 
 Two kinds of trouble, two answers:
 - a bad object (undecodable, truncated, implausible header, a key escaping its language
@@ -50,8 +50,8 @@ from components.s3_audio_example_gen.ledger import (
 )
 from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
 from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
-from contract.codec import duration_features, encode_segment
-from storage import s3
+from contract.codec import duration_features, encode_segment, tfrecord_suffix
+from storage import s3, tfrecord_crc  # noqa: F401  (tfrecord_crc: hardware CRC32C for the TFRecords)
 from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
 from storage.manifest import ManifestReading, read_manifest_object
 
@@ -377,7 +377,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | f"Serialize{split}" >> beam.Map(lambda row: row[1])
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      os.path.join(artifact_utils.get_split_uri([examples], split), span_file_prefix(span)),
-                     file_name_suffix=".gz"))
+                     file_name_suffix=tfrecord_suffix(exec_properties["compression"])))
             skipped_crossing = crossing | "CrossingSkipped" >> beam.FlatMap(lambda c: [
                 {"kind": "skipped", "key": key, "reason": f"same audio as {other}, on the other side of the split"}
                 for key, other in sorted(c.items())])

@@ -9,7 +9,7 @@ speaker all match. The ledger is trusted only when every setting that shapes the
 (bucket, prefix, languages, audio geometry, split seed and fraction, ingestion code version)
 is unchanged; otherwise ingestion starts over from span 0.
 
-Examples files are named `Split-{split}/span-{n}-data_tfrecord-*.gz`: carrying a span over is
+Examples files are named `Split-{split}/span-{n}-data_tfrecord-*` (`.gz` with gzip): carrying a span over is
 a file copy, unless one of its clips was deleted or changed since, then that span's files are
 rewritten without those clips' segments.
 """
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from contract import features
+from contract import codec, features
 
 LEDGER_NAME = "ingested_objects.jsonl"
 INGESTED, SKIPPED = "ingested", "skipped"
 _SETTINGS = ("bucket", "prefix", "languages", "sample_rate", "segment_seconds", "hop_seconds",
-             "trim_threshold_db", "eval_fraction", "split_seed", "code_version")
+             "trim_threshold_db", "eval_fraction", "split_seed", "code_version", "compression")
 _SPAN_FILE = re.compile(r"^span-(\d+)-")
 
 
@@ -104,8 +104,9 @@ def carry_over(previous: Previous, target_uri: str, splits: list[str], dropped: 
                 tf.io.gfile.copy(source, target, overwrite=True)
                 counts["copied"] += 1
                 continue
-            with tf.io.TFRecordWriter(target + ".tmp", options="GZIP") as writer:
-                for record in tf.data.TFRecordDataset(source, compression_type="GZIP").as_numpy_iterator():
+            compression = codec.compression_type([source])  # the span file's own: settings pin it per artifact
+            with tf.io.TFRecordWriter(target + ".tmp", options=compression or None) as writer:
+                for record in codec.records_of([source]).as_numpy_iterator():
                     example = tf.train.Example.FromString(record)
                     key = example.features.feature[features.SOURCE_KEY].bytes_list.value[0].decode()
                     if key not in dropped:

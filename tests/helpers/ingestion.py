@@ -19,7 +19,7 @@ def _props(bucket, **overrides):
         "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5, "trim_threshold_db": -40.0,
         "eval_fraction": 0.25, "split_seed": 3, "corpus_fingerprint": "",
         # 3 bad of 39 in the shared bucket; fault tests lower the retry budget.
-        "max_skipped_fraction": 0.2, "fetch_retry_seconds": 20.0,
+        "max_skipped_fraction": 0.2, "fetch_retry_seconds": 20.0, "compression": "none",
     }
     props.update(overrides)
     return props
