@@ -59,9 +59,10 @@ def test_every_artifact_is_an_object_in_the_bucket(s3_run):
         return [k for k in keys if k.startswith(f"tfx/{component}/{output}/") and k.endswith(suffix)]
 
     for split in ("train", "eval"):
-        assert [k for k in under("S3AudioExampleGen", "examples", "") if f"/Split-{split}/data_tfrecord-" in k]
+        assert [k for k in under("S3AudioExampleGen", "examples", "") if f"/Split-{split}/span-0-data_tfrecord-" in k]
         assert [k for k in under("Transform", "transformed_examples", ".gz") if f"/Split-{split}/" in k]
     assert under("S3AudioExampleGen", "examples", "ingestion_report.json")
+    assert under("S3AudioExampleGen", "examples", "ingested_objects.jsonl")  # the ledger of incremental ingestion
     assert [k for k in keys if k.startswith("tfx/AudioAugmenter/augmented_examples/") and "/data_tfrecord-" in k]
     assert under("Transform", "transform_graph", "transform_fn/saved_model.pb")
     assert under("Trainer", "model", "Format-Serving/saved_model.pb")
