@@ -56,7 +56,7 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
     skipped = {row["key"]: row["reason"] for row in report["skipped"]}
     assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3",
                             "clips/German/blip.wav"}
-    assert skipped["clips/German/blip.wav"] == "silent or shorter than 0.1 s after trimming"
+    assert skipped["clips/German/blip.wav"] == NO_SPEECH_REASON
     assert "HTML" in skipped["clips/French/error_page.mp3"]
     assert skipped["clips/German/empty.mp3"] == "empty object"
     assert skipped["clips/English/broken.mp3"].startswith("undecodable audio")

@@ -43,5 +43,6 @@ def _records(examples, split):
             "speaker": f[features.SPEAKER_ID].bytes_list.value[0].decode(),
             "key": f[features.SOURCE_KEY].bytes_list.value[0].decode(),
             "index": f[features.SEGMENT_INDEX].int64_list.value[0],
+            "duration_s": f[features.DURATION_S].float_list.value[0],
         })
     return out
