@@ -11,14 +11,14 @@ import pytest
 import soundfile
 import soxr
 
-from components.s3_audio_example_gen.executor import REPORT_NAME
+from components.s3_audio_example_gen.executor import NO_SPEECH_REASON, REPORT_NAME
 from storage import s3
 from storage.corpus import upload_corpus
 from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run
 
 
 def _blip_wav() -> bytes:
-    """1 s of a WAV file whose only sound is a 50 ms tone: under 0.1 s once silence is trimmed."""
+    """1 s of a WAV file whose only sound is a 50 ms tone: no window of it holds speech (audio/speech.py)."""
     t = np.arange(RATE) / RATE
     audio = np.where((t >= 0.5) & (t < 0.55), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
     out = io.BytesIO()
