@@ -1,27 +1,7 @@
-"""Silence trimming and fixed-length segmentation of a mono waveform."""
+"""Fixed-length segmentation of a mono waveform (trimming is audio/speech.py's `trim`)."""
 from __future__ import annotations
 
 import numpy as np
-
-
-def trim_silence(waveform: np.ndarray, sample_rate: int, threshold_db: float = -40.0,
-                 frame_ms: float = 20.0) -> np.ndarray:
-    """Drop leading and trailing frames quieter than `threshold_db` below the loudest frame.
-
-    Returns an empty array for silence (all frames below an absolute floor of -70 dBFS), so
-    callers can count and skip it.
-    """
-    frame = max(1, int(sample_rate * frame_ms / 1000))
-    n = len(waveform) // frame
-    if n == 0:
-        return waveform[:0]
-    rms = np.sqrt(np.mean(waveform[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-20)
-    level = 20 * np.log10(rms)
-    peak = level.max()
-    if peak < -70.0:
-        return waveform[:0]
-    loud = np.flatnonzero(level >= peak + threshold_db)
-    return waveform[loud[0] * frame: (loud[-1] + 1) * frame]
 
 
 def fixed_segments(waveform: np.ndarray, segment_samples: int, hop_samples: int,

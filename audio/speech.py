@@ -7,9 +7,9 @@ model (docs/serving.md, "No speech"): it needs only core TensorFlow ops, so the 
 computes the same thing (models/keras_model/signatures.py mirrors `window_has_speech` with
 tf.signal using these constants; tests/test_speech.py checks that both agree).
 
-Ingestion should call `trim(waveform, rate)` instead of audio.segment.trim_silence, and drop
-segments for which `window_has_speech` is False: then the model never trains on a window that
-serving would report as `no_speech`.
+Ingestion (components/s3_audio_example_gen/executor.py) trims each clip with `trim` and drops
+the windows for which `window_has_speech` is False, judged on each window's real audio as the
+serving graph does: the model never trains on a window that serving would report as `no_speech`.
 """
 from __future__ import annotations
 

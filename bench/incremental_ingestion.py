@@ -27,10 +27,11 @@ def ingest(bucket: str, prefix: str, out_dir: str, previous=None):
 
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
-    data = PipelineConfig().data
+    config = PipelineConfig()
+    data = config.data
     props = {"bucket": bucket, "prefix": prefix, "s3_endpoint": "", "languages": json.dumps(list(data.languages)),
              "sample_rate": data.sample_rate, "segment_seconds": data.segment_seconds,
-             "hop_seconds": data.hop_seconds, "trim_threshold_db": data.trim_threshold_db,
+             "hop_seconds": data.hop_seconds, "compression": config.runtime.intermediate_compression,
              "eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "corpus_fingerprint": "",
              "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds}
     started = time.time()

@@ -32,14 +32,15 @@ BATCH = 64
 
 
 def demo_segments(count: int) -> list[np.ndarray]:
+    from audio import speech
     from audio.decode import decode_audio
-    from audio.segment import fixed_segments, trim_silence
+    from audio.segment import fixed_segments
 
     out = []
     with open(os.path.join(DEMO_CORPUS_DIR, "manifest.jsonl")) as f:
         for line in f:
             with open(os.path.join(DEMO_CORPUS_DIR, json.loads(line)["key"]), "rb") as clip:
-                voiced = trim_silence(decode_audio(clip.read(), 16000), 16000)
+                voiced = speech.trim(decode_audio(clip.read(), 16000), 16000)
             out.extend(fixed_segments(voiced, 48000, 24000))
             if len(out) >= count:
                 return out[:count]

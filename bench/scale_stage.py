@@ -50,8 +50,9 @@ def feature_limit(corpus_dir: str, batch_size: int = 64) -> dict:
     """
     import tensorflow as tf
 
+    from audio import speech
     from audio.decode import decode_audio
-    from audio.segment import fixed_segments, trim_silence
+    from audio.segment import fixed_segments
 
     cfg = dataclasses.asdict(CONFIG.features)
     rate = CONFIG.data.sample_rate
@@ -79,7 +80,7 @@ def feature_limit(corpus_dir: str, batch_size: int = 64) -> dict:
 
     for path in _clips(corpus_dir):
         with open(path, "rb") as f:
-            voiced = trim_silence(decode_audio(f.read(), rate), rate, CONFIG.data.trim_threshold_db)
+            voiced = speech.trim(decode_audio(f.read(), rate), rate)
         pending.extend(fixed_segments(voiced, length, length // 2))
         while len(pending) >= batch_size:
             run(pending[:batch_size])

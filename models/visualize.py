@@ -10,14 +10,14 @@ import os
 import numpy as np
 
 
-def load_clip(path: str, sample_rate: int, seconds: float, trim_threshold_db: float) -> np.ndarray:
-    """The first `seconds` of the clip after silence trimming, mono at `sample_rate`."""
+def load_clip(path: str, sample_rate: int, seconds: float) -> np.ndarray:
+    """The first `seconds` of the clip after trimming (audio/speech.py, as ingestion), mono at `sample_rate`."""
+    from audio import speech
     from audio.decode import decode_audio
-    from audio.segment import trim_silence
 
     with open(path, "rb") as f:
         waveform = decode_audio(f.read(), sample_rate)
-    trimmed = trim_silence(waveform, sample_rate, trim_threshold_db)
+    trimmed = speech.trim(waveform, sample_rate)
     waveform = trimmed if trimmed.size else waveform
     return waveform[: int(seconds * sample_rate)]
 

@@ -88,7 +88,6 @@ class DataConfig:
     corpus_fingerprint: str = ""  # set by local_runner from the bucket listing (cache key)
     sample_rate: int = 16000     # everything is resampled to this, mono
     segment_seconds: float = 3.0  # windows overlap by half (hop_seconds)
-    trim_threshold_db: float = -40.0
     eval_fraction: float = 0.2   # of each language's speakers, held out for eval
     split_seed: int = 42
     # Bad clips (undecodable, truncated, implausible) are skipped and reported; more than this
@@ -124,8 +123,6 @@ class DataConfig:
                f"must be >= 2 (one for each side of the split), got {self.min_speakers_per_language}")
         _check(self.max_language_imbalance >= 1.0, "DataConfig.max_language_imbalance",
                f"must be >= 1, got {self.max_language_imbalance}")
-        _check(self.trim_threshold_db < 0, "DataConfig.trim_threshold_db",
-               f"must be < 0 dB, got {self.trim_threshold_db}")
 
     @property
     def hop_seconds(self) -> float:

@@ -29,7 +29,8 @@ def anomaly(check: str, severity: str, message: str, keys=(), **extra) -> dict:
 
 
 def read_clip_records(examples_uri: str, splits=("train", "eval")) -> list[dict]:
-    """One record per clip (its first segment), reading only the small features."""
+    """One record per clip (the first of its segments read: ingestion may have dropped window 0 as
+    no-speech, and every segment carries the same per-clip features), reading only the small features."""
     import tensorflow as tf
 
     spec = {}
@@ -40,7 +41,7 @@ def read_clip_records(examples_uri: str, splits=("train", "eval")) -> list[dict]
             kind = tf.string if name in (features.SOURCE_KEY, features.LANGUAGE, features.SPEAKER_ID,
                                          features.CLIP_FINGERPRINT) else tf.float32
         spec[name] = tf.io.FixedLenFeature([], kind)
-    records = []
+    records, seen = [], set()
     for split in splits:
         files = codec.split_files(examples_uri, split)
         if not files:
@@ -49,8 +50,9 @@ def read_clip_records(examples_uri: str, splits=("train", "eval")) -> list[dict]
             lambda batch: tf.io.parse_example(batch, spec))
         for batch in dataset.as_numpy_iterator():
             for i in range(len(batch[features.SOURCE_KEY])):
-                if batch[features.SEGMENT_INDEX][i] != 0:
+                if batch[features.SOURCE_KEY][i] in seen:
                     continue
+                seen.add(batch[features.SOURCE_KEY][i])
                 row = {"split": split}
                 for name in _PER_CLIP:
                     value = batch[name][i]

@@ -120,7 +120,7 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     example_gen = S3AudioExampleGen(
         bucket=data.bucket, prefix=data.prefix, languages=data.languages, s3_endpoint=data.s3_endpoint,
         sample_rate=data.sample_rate, segment_seconds=data.segment_seconds, hop_seconds=data.hop_seconds,
-        trim_threshold_db=data.trim_threshold_db, eval_fraction=data.eval_fraction, split_seed=data.split_seed,
+        eval_fraction=data.eval_fraction, split_seed=data.split_seed,
         corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
         max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds,
         compression=runtime.intermediate_compression, previous_examples=previous_examples)

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from models.visualize import load_clip, write_pictures
 
     try:
-        waveform = load_clip(args.clip, config.data.sample_rate, args.seconds, config.data.trim_threshold_db)
+        waveform = load_clip(args.clip, config.data.sample_rate, args.seconds)
     except (OSError, DecodeError) as err:
         print(f"cannot read {args.clip}: {err}", file=sys.stderr)
         return 2

@@ -11,14 +11,15 @@ import pytest
 import soundfile
 import soxr
 
-from components.s3_audio_example_gen.executor import REPORT_NAME
+from audio import speech
+from components.s3_audio_example_gen.executor import NO_SPEECH_REASON, REPORT_NAME
 from storage import s3
 from storage.corpus import upload_corpus
 from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run
 
 
 def _blip_wav() -> bytes:
-    """1 s of a WAV file whose only sound is a 50 ms tone: under 0.1 s once silence is trimmed."""
+    """1 s of a WAV file whose only sound is a 50 ms tone: no window of it holds speech (audio/speech.py)."""
     t = np.arange(RATE) / RATE
     audio = np.where((t >= 0.5) & (t < 0.55), 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
     out = io.BytesIO()
@@ -56,7 +57,7 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
     skipped = {row["key"]: row["reason"] for row in report["skipped"]}
     assert set(skipped) == {"clips/English/broken.mp3", "clips/French/error_page.mp3", "clips/German/empty.mp3",
                             "clips/German/blip.wav"}
-    assert skipped["clips/German/blip.wav"] == "silent or shorter than 0.1 s after trimming"
+    assert skipped["clips/German/blip.wav"] == NO_SPEECH_REASON
     assert "HTML" in skipped["clips/French/error_page.mp3"]
     assert skipped["clips/German/empty.mp3"] == "empty object"
     assert skipped["clips/English/broken.mp3"].startswith("undecodable audio")
@@ -73,7 +74,8 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
         assert LANGUAGES[r["label"]] == r["language"]
         assert r["key"].startswith(f"clips/{r['language']}/")
     # 2.5 s clips with no silence to trim, 1 s windows every 0.5 s: starts 0, 0.5, 1.0 and 1.5 s,
-    # the last one ending at the clip's end. Each segment is that stretch of the clip as decoded here.
+    # the last one ending at the clip's end, each of them speech (checked below with audio/speech.py
+    # on the clip as decoded here, so no window is dropped). Each segment is that stretch of the clip.
     per_clip = {}
     for r in records:
         per_clip.setdefault(r["key"], {})[r["index"]] = r["waveform"]
@@ -81,6 +83,8 @@ def test_bad_objects_are_skipped_and_reported_the_rest_ingested(tmp_path, bucket
     for key in sorted(per_clip)[:6]:
         reference = _reference_waveform(os.path.join(tiny_corpus[0], key[len("clips/"):]))
         assert len(reference) == int(2.5 * RATE)
+        starts = range(0, 2 * RATE, RATE // 2)
+        assert all(speech.window_has_speech(reference[start:start + RATE], RATE) for start in starts)
         for index, segment in per_clip[key].items():
             start = index * RATE // 2
             np.testing.assert_allclose(segment, reference[start:start + RATE], atol=1e-6)

@@ -193,7 +193,7 @@ def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_p
 
     def run_once():
         gen = S3AudioExampleGen(bucket=clean_bucket, prefix="clips/", languages=LANGUAGES, s3_endpoint=proxy.endpoint,
-                                sample_rate=16000, segment_seconds=1.0, hop_seconds=0.5, trim_threshold_db=-40.0,
+                                sample_rate=16000, segment_seconds=1.0, hop_seconds=0.5,
                                 eval_fraction=0.25, split_seed=3, corpus_fingerprint="same-listing",
                                 max_skipped_fraction=0.05, fetch_retry_seconds=1.0, compression="gzip")
         pipeline = tfx.dsl.Pipeline(pipeline_name="faults", pipeline_root=str(tmp_path / "root"), components=[gen],

@@ -24,7 +24,6 @@ class S3AudioExampleGenSpec(types.ComponentSpec):
         "sample_rate": ExecutionParameter(type=int),
         "segment_seconds": ExecutionParameter(type=float),
         "hop_seconds": ExecutionParameter(type=float),
-        "trim_threshold_db": ExecutionParameter(type=float),
         "eval_fraction": ExecutionParameter(type=float),
         "split_seed": ExecutionParameter(type=int),
         # Changes when the bucket's content changes, so a cached run is not reused for new data.
@@ -69,7 +68,6 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
         sample_rate: int,
         segment_seconds: float,
         hop_seconds: float,
-        trim_threshold_db: float,
         eval_fraction: float,
         split_seed: int,
         corpus_fingerprint: str = "",
@@ -90,7 +88,6 @@ class S3AudioExampleGen(base_beam_component.BaseBeamComponent):
             sample_rate=sample_rate,
             segment_seconds=segment_seconds,
             hop_seconds=hop_seconds,
-            trim_threshold_db=trim_threshold_db,
             eval_fraction=eval_fraction,
             split_seed=split_seed,
             corpus_fingerprint=corpus_fingerprint,

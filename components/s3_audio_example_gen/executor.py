@@ -1,7 +1,8 @@
 """Beam executor of S3AudioExampleGen.
 
 list (driver, streamed to a work file) -> assign speakers to splits (driver) -> fetch ->
-decode -> trim -> segment -> tf.Example -> TFRecords per split (gzipped or not) (Beam workers).
+decode -> trim -> segment -> drop windows without speech (audio/speech.py, as serving) -> tf.Example ->
+TFRecords per split, gzipped or not (Beam workers).
 
 Two kinds of trouble, two answers:
 - a bad object (undecodable, truncated, implausible header, a key escaping its language
@@ -34,8 +35,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
+from audio import speech
 from audio.decode import DecodeError, decode_audio
-from audio.segment import fixed_segments, trim_silence
+from audio.segment import fixed_segments
 from audio.stats import clip_statistics
 from components.clip_stats import stats_to_features
 from components.s3_audio_example_gen.ledger import (
@@ -55,6 +57,9 @@ from storage import s3, tfrecord_crc  # noqa: F401  (tfrecord_crc: hardware CRC3
 from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
 from storage.manifest import ManifestReading, read_manifest_object
 
+# A clip with no window of speech (silence, noise, a tone) is bad data: skipped, and counted
+# against max_skipped_fraction like an undecodable one.
+NO_SPEECH_REASON = "no speech: no window holds speech (audio/speech.py)"
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg")
 REPORT_NAME = "ingestion_report.json"
 PREVIOUS_EXAMPLES_KEY = "previous_examples"
@@ -182,18 +187,18 @@ class _DecodeAndSegment(beam.DoFn):
     OUTCOMES = "outcomes"
 
     def __init__(self, bucket: str, endpoint: str, sample_rate: int,
-                 segment_samples: int, hop_samples: int, trim_threshold_db: float, retry_seconds: float):
+                 segment_samples: int, hop_samples: int, retry_seconds: float):
         self._bucket = bucket
         self._endpoint = endpoint
         self._rate = sample_rate
         self._segment = segment_samples
         self._hop = hop_samples
-        self._trim_db = trim_threshold_db
         self._retry_seconds = retry_seconds
         self._client = None
         self._store_failures_in_a_row = 0
         self._clips = beam.metrics.Metrics.counter(_NAMESPACE, "clips_ingested")
         self._segments = beam.metrics.Metrics.counter(_NAMESPACE, "segments_written")
+        self._no_speech = beam.metrics.Metrics.counter(_NAMESPACE, "no_speech_windows")
         self._failures = beam.metrics.Metrics.counter(_NAMESPACE, "clips_skipped")
         self._unfetched = beam.metrics.Metrics.counter(_NAMESPACE, "clips_unfetched")
 
@@ -215,19 +220,29 @@ class _DecodeAndSegment(beam.DoFn):
             return
         stats = clip_statistics(data, waveform, self._rate)
         del data
-        voiced = trim_silence(waveform, self._rate, self._trim_db)
-        if len(voiced) < self._rate // 10:
-            yield from self._skip(clip, "silent or shorter than 0.1 s after trimming")
+        # audio/speech.py is the one definition of speech: trim to the first and last active frame,
+        # then keep only the windows the serving graph would not call no_speech (judged, as there,
+        # on each window's real audio, never its zero padding), so training never sees such a window.
+        voiced = speech.trim(waveform, self._rate)
+        kept, dropped = [], 0
+        for index, segment in enumerate(fixed_segments(voiced, self._segment, self._hop)):
+            real = min(self._segment, len(voiced) - index * self._hop)
+            if speech.window_has_speech(segment[:real], self._rate):
+                kept.append((index, segment, real))
+            else:
+                dropped += 1
+        self._no_speech.inc(dropped)
+        if not kept:
+            yield from self._skip(clip, NO_SPEECH_REASON)
             return
-        segments = fixed_segments(voiced, self._segment, self._hop)
         self._clips.inc()
-        self._segments.inc(len(segments))
-        for index, segment in enumerate(segments):
-            real = min(self._segment, len(voiced) - index * self._hop) / self._rate
-            yield split, segment_to_example(segment, clip, index, stats, round(real, 3))
+        self._segments.inc(len(kept))
+        for index, segment, real in kept:   # index: the window's place in the clip, so example keys stay stable
+            yield split, segment_to_example(segment, clip, index, stats, round(real / self._rate, 3))
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
             "kind": "ingested", "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
-            "seconds": len(voiced) / self._rate, "segments": len(segments), "key": clip.key})
+            "seconds": len(voiced) / self._rate, "segments": len(kept), "no_speech_windows": dropped,
+            "key": clip.key})
 
     def _fetch(self, clip: Clip):
         if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
@@ -273,10 +288,11 @@ class TallyOutcomes(beam.CombineFn):
 
     def add_input(self, acc, row):
         if row["kind"] == "ingested":
-            entry = acc["per"].setdefault((row["split"], row["language"]), [0, 0, 0.0])
+            entry = acc["per"].setdefault((row["split"], row["language"]), [0, 0, 0.0, 0])
             entry[0] += 1
             entry[1] += row["segments"]
             entry[2] += row["seconds"]
+            entry[3] += row["no_speech_windows"]
             acc["speakers"].setdefault((row["split"], row["language"]), set()).add(row["speaker_id"])
         else:
             count_and_keys = acc[row["kind"]]
@@ -287,11 +303,10 @@ class TallyOutcomes(beam.CombineFn):
     def merge_accumulators(self, accumulators):
         out = self.create_accumulator()
         for acc in accumulators:
-            for where, (clips, segments, seconds) in acc["per"].items():
-                entry = out["per"].setdefault(where, [0, 0, 0.0])
-                entry[0] += clips
-                entry[1] += segments
-                entry[2] += seconds
+            for where, counts in acc["per"].items():
+                entry = out["per"].setdefault(where, [0, 0, 0.0, 0])
+                for i, value in enumerate(counts):
+                    entry[i] += value
             for where, names in acc["speakers"].items():
                 out["speakers"].setdefault(where, set()).update(names)
             for kind in ("skipped", "unfetched"):
@@ -301,9 +316,9 @@ class TallyOutcomes(beam.CombineFn):
 
     def extract_output(self, acc):
         per_split: dict = {}
-        for (split, language), (clips, segments, seconds) in acc["per"].items():
+        for (split, language), (clips, segments, seconds, no_speech) in acc["per"].items():
             per_split.setdefault(split, {})[language] = {
-                "clips": clips, "segments": segments, "seconds": round(seconds, 3),
+                "clips": clips, "segments": segments, "seconds": round(seconds, 3), "no_speech_windows": no_speech,
                 "speakers": len(acc["speakers"].get((split, language), ()))}
         return {"per_split": per_split,
                 **{kind: {"count": acc[kind][0], "keys": [{"key": k, "reason": r} for k, r in acc[kind][1]]}
@@ -353,7 +368,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         dofn = _DecodeAndSegment(bucket, endpoint, rate, segment_samples, hop_samples,
-                                 float(exec_properties["trim_threshold_db"]), retry_seconds)
+                                 retry_seconds)
         with self._make_beam_pipeline() as pipeline:
             # (a GFile nobody wrote to is never created: an all-carried run reads no work file)
             clips = pipeline | "Clips" >> (beam.io.ReadFromText(listing.work_path) if listing.to_ingest
@@ -469,7 +484,8 @@ def _outcome_of_ledger_row(line: str) -> dict:
     if row["outcome"] == SKIPPED:
         return {"kind": "skipped", "key": row["key"], "reason": row["reason"]}
     return {"kind": "ingested", "key": row["key"], "split": row["split"], "language": row["language"],
-            "speaker_id": row["speaker"], "seconds": row["seconds"], "segments": row["segments"]}
+            "speaker_id": row["speaker"], "seconds": row["seconds"], "segments": row["segments"],
+            "no_speech_windows": row.get("no_speech_windows", 0)}
 
 
 def _ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]], prints: dict[str, str]) -> str:
@@ -479,7 +495,8 @@ def _ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]]
     row = {"key": key, "etag": etag, "language": language, "speaker": speaker, "span": span,
            "fingerprint": prints.get(key, "")}
     if outcome["kind"] == "ingested":
-        row.update(outcome=INGESTED, split=outcome["split"], seconds=outcome["seconds"], segments=outcome["segments"])
+        row.update(outcome=INGESTED, split=outcome["split"], seconds=outcome["seconds"], segments=outcome["segments"],
+                   no_speech_windows=outcome["no_speech_windows"])
     else:  # skipped (unfetched ones fail the run: no ledger is written)
         row.update(outcome=SKIPPED, reason=outcome["reason"])
     return json.dumps(row, sort_keys=True)

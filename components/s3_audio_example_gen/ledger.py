@@ -27,8 +27,8 @@ from contract import codec, features
 
 LEDGER_NAME = "ingested_objects.jsonl"
 INGESTED, SKIPPED = "ingested", "skipped"
-_SETTINGS = ("bucket", "prefix", "languages", "sample_rate", "segment_seconds", "hop_seconds",
-             "trim_threshold_db", "eval_fraction", "split_seed", "code_version", "compression")
+_SETTINGS = ("bucket", "prefix", "languages", "sample_rate", "segment_seconds", "hop_seconds", "eval_fraction",
+             "split_seed", "code_version", "compression")
 _SPAN_FILE = re.compile(r"^span-(\d+)-")
 
 

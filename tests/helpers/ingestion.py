@@ -16,7 +16,7 @@ RATE = 16000
 def _props(bucket, **overrides):
     props = {
         "bucket": bucket, "prefix": "clips/", "s3_endpoint": "", "languages": json.dumps(LANGUAGES),
-        "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5, "trim_threshold_db": -40.0,
+        "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5,
         "eval_fraction": 0.25, "split_seed": 3, "corpus_fingerprint": "",
         # 3 bad of 39 in the shared bucket; fault tests lower the retry budget.
         "max_skipped_fraction": 0.2, "fetch_retry_seconds": 20.0, "compression": "none",
@@ -43,5 +43,6 @@ def _records(examples, split):
             "speaker": f[features.SPEAKER_ID].bytes_list.value[0].decode(),
             "key": f[features.SOURCE_KEY].bytes_list.value[0].decode(),
             "index": f[features.SEGMENT_INDEX].int64_list.value[0],
+            "duration_s": f[features.DURATION_S].float_list.value[0],
         })
     return out
