@@ -10,7 +10,6 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 
 from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData
-from pipeline.config import PipelineConfig
 from pipeline.flags import add_pipeline_flags, config_from_flags
 from pipeline.pipeline import create_pipeline
 
