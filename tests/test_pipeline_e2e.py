@@ -33,7 +33,7 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
         "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
         "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran",
-        "previous_ingestion_resolver": "ran"}
+        "previous_ingestion_resolver": "ran", "warm_start_model_resolver": "ran"}
     split = first["ingestion"]["per_split"]
     # A first run: every clip of the tiny corpus is ingested by this run, as span 0.
     assert first["ingestion"]["clips_ingested"] == first["ingestion"]["clips_total"] == 36
