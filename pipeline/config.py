@@ -253,6 +253,10 @@ class TrainingConfig:
     # MP3s, relative to the project), keeping this share of in-set held-out segments correct.
     open_set_dir: str = os.path.join("data", "open_set")  # "": no open-set threshold
     open_set_min_kept_correct: float = 0.95
+    # Start from the latest blessed model of another corpus listing when the feature shapes and
+    # model sizes match (a new language gets a new output layer): models/keras_model/warm_start.py.
+    # Needs the latest-blessed-model resolver (EvaluationConfig.baseline_resolver).
+    warm_start: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):

@@ -62,6 +62,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="the train steps are split into this many epochs")
     train.add_argument("--eval-steps", type=int, default=d.training.eval_steps,
                        help="eval batches per epoch for the validation curve (TFMA evaluates all)")
+    train.add_argument("--no-warm-start", action="store_true",
+                       help="train from scratch instead of starting from the latest blessed model")
     train.add_argument("--accuracy-bound", type=float, default=d.evaluation.accuracy_lower_bound,
                        help="eval accuracy the model must exceed to be blessed")
     train.add_argument("--serving-dir", default=None,
@@ -156,7 +158,7 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
                   "mfcc_deltas": args.mfcc_deltas},
         training={"train_steps": args.train_steps, "epochs": args.epochs, "eval_steps": args.eval_steps,
                   "spec_augment": spec_augment(args.spec_augment), "short_crops": short_crops(args.short_crops),
-                  "open_set_dir": args.open_set_dir},
+                  "open_set_dir": args.open_set_dir, "warm_start": not args.no_warm_start},
         evaluation={"accuracy_lower_bound": args.accuracy_bound},
         push={"serving_model_dir": args.serving_dir} if args.serving_dir else {},
         runtime={"beam_runner": args.beam_runner, "beam_args": tuple(args.beam_arg),

@@ -172,11 +172,15 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
                         if threshold.get("max_regression") is not None else ""))
     lines.append(f"- blessed: {'yes' if summary.get('blessed') else 'no'}; pushed to `{summary.get('pushed_to')}`")
 
+    trainer = summary.get("trainer") or {}
     lines += ["", "## Lineage", "",
               f"- pipeline run: `{lineage.get('run_id')}` ({lineage.get('pipeline')})",
               f"- code version: `{lineage.get('code_version')}`",
               f"- data: `{lineage.get('source')}`, fingerprint `{lineage.get('data_fingerprint')}`",
-              f"- trained model: `{summary.get('trained_model_uri')}`"]
+              f"- trained model: `{summary.get('trained_model_uri')}`",
+              "- warm started from: " + (f"`{trainer['warm_started_from']}`" if trainer.get("warm_started_from")
+                                         else "nothing (trained from scratch)")
+              + f" ({trainer.get('warm_start_reason', 'not recorded')})"]
     lines += [f"- {step} code digest: `{digest}`" for step, digest in sorted((lineage.get("step_code") or {}).items())]
     return "\n".join(lines) + "\n"
 

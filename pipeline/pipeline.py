@@ -12,6 +12,7 @@ from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
 from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
 from contract import features
+from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData
 from pipeline.code_version import code_version
 from pipeline.config import PipelineConfig, RuntimeConfig
 from pipeline.validation_stage import data_validation_components
@@ -49,7 +50,8 @@ def trainer_custom_config(config: PipelineConfig) -> dict:
             "learning_rate": training.learning_rate, "label_smoothing": training.label_smoothing,
             "epochs": training.epochs, "model": model, "seed": training.seed, "spec_augment": spec_augment,
             "short_crops": short_crops, "open_set_dir": training.open_set_dir,
-            "open_set_min_kept_correct": training.open_set_min_kept_correct,
+            "open_set_min_kept_correct": training.open_set_min_kept_correct, "warm_start": training.warm_start,
+            "corpus_fingerprint": config.data.corpus_fingerprint,
             "languages": list(config.data.languages), "features": transform_custom_config(config)}
 
 
@@ -155,16 +157,6 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     if gate is not None:  # --halt-on-anomalies: nothing is transformed from data with errors
         transform.add_upstream_node(gate)
 
-    trainer = tfx.components.Trainer(
-        run_fn="models.keras_model.trainer.run_fn",
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
-        custom_config={**trainer_custom_config(config), "code_version": code_version("trainer")})
-    components.append(trainer)
-
     baseline = None
     if evaluation.baseline_resolver:
         model_resolver = tfx.dsl.Resolver(
@@ -174,6 +166,33 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         ).with_id("latest_blessed_model_resolver")
         components.append(model_resolver)
         baseline = model_resolver.outputs["model"]
+
+    # Warm start (models/keras_model/warm_start.py) needs a resolver, as the baseline does.
+    base_model = None
+    if training.warm_start and evaluation.baseline_resolver:
+        if runtime.custom_resolvers:
+            # Only a model of another corpus listing: an unchanged rerun keeps the Trainer cached.
+            warm = tfx.dsl.Resolver(
+                strategy_class=LatestBlessedModelOfOtherData,
+                config={"corpus_fingerprint": data.corpus_fingerprint},
+                model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+                model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            ).with_id("warm_start_model_resolver")
+            components.append(warm)
+            base_model = warm.outputs["model"]
+        else:   # the standard strategy: the Trainer then re-runs on every run after a blessing
+            base_model = baseline
+
+    trainer = tfx.components.Trainer(
+        run_fn="models.keras_model.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
+        base_model=base_model,
+        custom_config={**trainer_custom_config(config), "code_version": code_version("trainer")})
+    components.append(trainer)
 
     # The evaluator reads the raw (un-transformed) eval split: the model's serving signature
     # applies the transform graph itself, which is exactly what serving will do.

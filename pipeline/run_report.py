@@ -138,6 +138,16 @@ def _held_out_reports(model_run: str, reports: str, pngs: list) -> dict:
     return out
 
 
+def _warm_start_record(model_run: str) -> dict:
+    """{"warm_started_from": base Model URI or None, "warm_start_reason"} (models/keras_model/warm_start.py);
+    a model_run without the record is from before warm start existed."""
+    path = os.path.join(model_run, "warm_start.json")
+    if not tf.io.gfile.exists(path):
+        return {"warm_started_from": None, "warm_start_reason": "not recorded (older trainer)"}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
 def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: list[str],
                   sample_rate: int, augment_config: dict | None = None, run_name: str | None = None) -> dict:
     """Summarise the run `run_name` (the one this process ran; default: the newest in ML Metadata)."""
@@ -180,6 +190,7 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
             tf.io.gfile.copy(curves, os.path.join(reports, "training_curves.png"), overwrite=True)
             summary["pngs"].append(os.path.join(reports, "training_curves.png"))
         summary.update(_held_out_reports(model_run, reports, summary["pngs"]))
+        summary["trainer"] = _warm_start_record(model_run)
     if "Evaluator" in run:
         outputs = run["Evaluator"][1]
         summary["evaluation"] = _evaluation(outputs["evaluation"][0].uri, languages)
@@ -280,6 +291,10 @@ def format_summary(summary: dict, languages: list[str]) -> str:
             c = evaluation.get("per_class", {}).get(language, {})
             lines.append(f"{language:10s} {_fmt(e.get('accuracy')):>8s} {_fmt(c.get('precision')):>9s} "
                          f"{_fmt(c.get('recall')):>7s} {_fmt(e.get('examples'), '{:.0f}'):>8s}")
+    trainer = summary.get("trainer")
+    if trainer:
+        lines.append(f"warm start: {trainer.get('warm_started_from') or 'none, trained from scratch'} "
+                     f"({trainer.get('warm_start_reason')})")
     calibration = summary.get("calibration")
     if calibration:
         lines.append(f"calibration: T={calibration['temperature']:.3f}, ECE {calibration['ece_uncalibrated']:.3f} -> "

@@ -72,3 +72,14 @@ def test_no_synthetic_warning_for_real_data_and_html_has_the_tables():
     assert "Trained on synthetic speech" in render({"English": "no", "French": "partly"})
     html = model_card.render_html(text, "card")
     assert html.count("<table>") == 2 and ">0.938</td>" in html and "<th>language</th>" in html
+
+
+def test_lineage_names_the_warm_start_base_or_says_from_scratch():
+    lineage = {"run_id": "r", "pipeline": "langid"}
+    warm = {**SUMMARY, "trainer": {"warm_started_from": "/root/Trainer/model/3",
+                                   "warm_start_reason": "languages added: transfer"}}
+    text = model_card.render_markdown(warm, lineage, LANGUAGES, {}, "now")
+    assert "- warm started from: `/root/Trainer/model/3` (languages added: transfer)" in text
+    scratch = {**SUMMARY, "trainer": {"warm_started_from": None, "warm_start_reason": "feature shapes differ"}}
+    assert "- warm started from: nothing (trained from scratch) (feature shapes differ)" in \
+        model_card.render_markdown(scratch, lineage, LANGUAGES, {}, "now")

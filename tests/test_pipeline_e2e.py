@@ -1,8 +1,8 @@
-"""The whole pipeline through local_runner on a tiny corpus, twice.
+"""The whole pipeline through local_runner on a tiny corpus, twice, then on a new scrape.
 
 First run: ingestion from the embedded S3 endpoint through Pusher; the pushed SavedModel must
 load on its own and classify fresh clips. Second run: every component is reused from the
-ML Metadata cache.
+ML Metadata cache. Third run (new audio): the Trainer warm-starts from the first model.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import tensorflow as tf
 from contract import features
 from contract.codec import float_feature
 from tests.helpers.pipeline_runs import PIPELINE_LANGUAGES as LANGUAGES
-from tests.helpers.pipeline_runs import run_local_pipeline
-from tests.helpers.synthetic_corpus import synth_clip
+from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
+from tests.helpers.synthetic_corpus import make_corpus, synth_clip
 
 RATE = 16000
 
@@ -33,7 +33,7 @@ def test_first_run_ingests_trains_blesses_and_pushes(runs):
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
         "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
         "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran",
-        "previous_ingestion_resolver": "ran"}
+        "previous_ingestion_resolver": "ran", "warm_start_model_resolver": "ran"}
     split = first["ingestion"]["per_split"]
     # A first run: every clip of the tiny corpus is ingested by this run, as span 0.
     assert first["ingestion"]["clips_ingested"] == first["ingestion"]["clips_total"] == 36
@@ -61,6 +61,20 @@ def test_second_run_reuses_the_cache(runs):
     assert {c: states[c] for c in reused} == dict.fromkeys(reused, "cached")
     assert set(states) == set(first["components"])
     assert {states[c] for c in set(states) - set(reused)} <= {"ran", "cached"}
+
+
+def test_a_run_on_a_new_scrape_warm_starts_from_the_blessed_model(runs, tmp_path_factory):
+    """Run 1 trains from scratch; run 2 (same bucket) keeps the Trainer cached, so its record is run 1's;
+    a run on a changed bucket trains again, starting from run 1's blessed model."""
+    first, second, out = runs
+    assert first["trainer"] == {"warm_started_from": None, "warm_start_reason": "no blessed model"}
+    assert second["trainer"] == first["trainer"] and first["blessed"]
+    scrape = tmp_path_factory.mktemp("new_scrape")
+    make_corpus(str(scrape), speakers_per_language=4, clips_per_speaker=3, seed=5)   # same names, new audio
+    third = run_local_pipeline(pipeline_argv(str(scrape), out))
+    assert third["components"]["Trainer"]["state"] == "ran"
+    assert third["trainer"] == {"warm_started_from": first["trained_model_uri"],
+                                "warm_start_reason": "same languages: continue"}
 
 
 def test_run_summary_matches_a_hand_count_of_the_models_eval_predictions(runs):

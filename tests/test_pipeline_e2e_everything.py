@@ -56,7 +56,7 @@ def test_every_component_runs_with_everything_on(run):
         "ImportSchemaGen": "ran", "S3AudioExampleGen": "ran", "AudioAugmenter": "ran", "Transform": "ran",
         "Trainer": "ran", "latest_blessed_model_resolver": "ran", "Evaluator": "ran", "Pusher": "ran",
         "StatisticsGen": "ran", "ValidationSchemaGen": "ran", "ExampleValidator": "ran", "DataValidator": "ran",
-        "previous_ingestion_resolver": "ran"}
+        "previous_ingestion_resolver": "ran", "warm_start_model_resolver": "ran"}
     assert summary["pushed_to"] and summary["evaluation"]["accuracy"] is not None
 
 

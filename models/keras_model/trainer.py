@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from contract import features
-from models.keras_model import held_out
+from models.keras_model import held_out, warm_start
 from models.keras_model.model import build_model
 from models.keras_model.short_crops import random_crops, silence_frames
 from models.keras_model.signatures import make_signatures
@@ -30,6 +30,15 @@ def model_input_shapes(tf_transform_output) -> dict:
     spec = tf_transform_output.transformed_feature_spec()
     return {name: tuple(spec[name].shape) for name in sorted(spec)
             if name not in (features.LABEL_XF, features.SPEAKER_BUCKET)}
+
+
+WARM_START_RECORD = "warm_start.json"   # in the model_run folder, for pipeline/run_report.py
+
+
+def model_artifact_uri(serving_dir: str) -> str:
+    """The Model artifact's URI from the folder the Trainer hands run_fn (`<uri>/Format-Serving`)."""
+    serving_dir = serving_dir.rstrip("/")
+    return os.path.dirname(serving_dir) if os.path.basename(serving_dir) == "Format-Serving" else serving_dir
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
@@ -93,7 +102,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                      spec_augment_config=cfg["spec_augment"], short_crops=crops or None)
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
 
-    model = build_model(len(languages), model_input_shapes(tf_transform_output), **model_cfg)
+    shapes = model_input_shapes(tf_transform_output)
+    model = build_model(len(languages), shapes, **model_cfg)
+    base_dir = getattr(fn_args, "base_model", None)
+    record = warm_start.warm_start(model, base_dir, languages, shapes, model_cfg, enabled=bool(cfg["warm_start"]))
+    if record["warm_started_from"]:   # report the Model artifact, not its Format-Serving folder
+        record["warm_started_from"] = model_artifact_uri(record["warm_started_from"])
+    logging.info("warm start: %s", record)
     steps = int(fn_args.train_steps)
     epochs = max(1, min(int(cfg["epochs"]), steps))
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
@@ -109,6 +124,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         verbose=2)
 
     tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, WARM_START_RECORD), "w") as f:
+        json.dump(record, f)
     input_names = list(model_input_shapes(tf_transform_output))
     held = held_out.score_split(fn_args, fn_args.eval_files, tf_transform_output, model, input_names,
                                 cfg["eval_batch_size"])
@@ -124,6 +141,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                                    signatures["embed"], languages,
                                                    float(cfg["open_set_min_kept_correct"]))
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    warm_start.save(model, fn_args.serving_model_dir, languages, shapes, model_cfg)
     held_out.write_model_assets(fn_args.serving_model_dir, fn_args.model_run_dir, calibration, open_set_result)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "history.json"), "w") as f:
         json.dump({k: [float(v) for v in vals] for k, vals in history.history.items()}, f)
