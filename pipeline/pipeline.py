@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
 from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
 from contract import features
-from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData
+from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData, LatestBlessedModelOfSameLanguages
 from pipeline.code_version import code_version
 from pipeline.config import PipelineConfig, RuntimeConfig
 from pipeline.validation_stage import data_validation_components
@@ -159,8 +160,13 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
 
     baseline = None
     if evaluation.baseline_resolver:
+        # The baseline must answer for the same languages; TFX's own strategy (all Kubeflow takes)
+        # would offer a model of an earlier language list after a language is added.
+        same_languages = ({"strategy_class": LatestBlessedModelOfSameLanguages,
+                           "config": {"languages": json.dumps(list(data.languages))}} if runtime.custom_resolvers
+                          else {"strategy_class": tfx.dsl.experimental.LatestBlessedModelStrategy})
         model_resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            **same_languages,
             model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
             model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
         ).with_id("latest_blessed_model_resolver")

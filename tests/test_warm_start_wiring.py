@@ -9,7 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 
-from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData
+from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData, LatestBlessedModelOfSameLanguages
 from pipeline.flags import add_pipeline_flags, config_from_flags
 from pipeline.pipeline import create_pipeline
 
@@ -67,9 +67,10 @@ def _put(store, type_name, properties, is_execution=False):
     return node
 
 
-def _trained_model(store, fingerprint, blessed):
-    """A Model made by a Trainer run on `fingerprint`, and the Evaluator's blessing of it."""
-    execution = _put(store, "Trainer", {"custom_config": json.dumps({"corpus_fingerprint": fingerprint})}, True)
+def _trained_model(store, fingerprint, blessed, languages=("English", "French")):
+    """A Model made by a Trainer run on `fingerprint` and `languages`, and the Evaluator's blessing of it."""
+    execution = _put(store, "Trainer", {"custom_config": json.dumps(
+        {"corpus_fingerprint": fingerprint, "languages": list(languages)})}, True)
     [execution_id] = store.put_executions([execution])
     [model_id] = store.put_artifacts([_put(store, "Model", {})])
     store.put_events([metadata_store_pb2.Event(artifact_id=model_id, execution_id=execution_id,
@@ -92,3 +93,30 @@ def test_the_strategy_skips_unblessed_models_and_models_of_this_listing(store):
     assert pick == {"A": [made[1][0].id], "B": [made[0][0].id], "D": [made[1][0].id]}
     only_a = {"model": [made[0][0]], "model_blessing": [made[0][1]]}
     assert LatestBlessedModelOfOtherData("A").resolve_artifacts(store, only_a) == {"model": [], "model_blessing": []}
+
+
+def test_the_baseline_is_the_newest_blessed_model_of_the_same_languages(store):
+    two, three = ("English", "French"), ("English", "French", "German")
+    made = [_trained_model(store, "A", True, two), _trained_model(store, "B", True, three),
+            _trained_model(store, "C", False, two)]
+    inputs = {"model": [m for m, _ in made], "model_blessing": [b for _, b in made]}
+
+    def pick(languages):
+        return [m.id for m in LatestBlessedModelOfSameLanguages(json.dumps(list(languages))).resolve_artifacts(
+            store, inputs)["model"]]
+
+    # C is newer but unblessed; B is newest blessed but answers for another language list.
+    assert pick(two) == [made[0][0].id]
+    assert pick(three) == [made[1][0].id]
+    assert pick(("English", "German")) == []
+
+
+def test_the_evaluator_baseline_follows_the_language_list_where_custom_resolvers_run(tmp_path):
+    _, components = _trainer_base(tmp_path, ["--languages", "English,German"])
+    resolver = components["latest_blessed_model_resolver"]
+    assert resolver.exec_properties["resolver_class"] is LatestBlessedModelOfSameLanguages
+    assert json.loads(resolver.exec_properties["source_uri"]["languages"]) == ["English", "German"]
+    assert components["Evaluator"].inputs["baseline_model"].producer_component_id == "latest_blessed_model_resolver"
+    _, kubeflow = _trainer_base(tmp_path, runtime={"custom_resolvers": False})
+    assert kubeflow["latest_blessed_model_resolver"].exec_properties["resolver_class"].__name__ \
+        == "LatestBlessedModelStrategy"

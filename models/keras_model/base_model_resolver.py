@@ -1,10 +1,16 @@
-"""Resolver strategy: the blessed model a Trainer run warm-starts from.
+"""Resolver strategies over blessed models, reading the custom_config of the Trainer run that made each.
+
+LatestBlessedModelOfOtherData: the blessed model a Trainer run warm-starts from.
 
 The latest blessed model that was trained on a different corpus listing than this run's
 (the listing fingerprint is in the Trainer's custom_config). Skipping models of the same
 listing keeps TFX's cache working: a rerun on an unchanged bucket resolves the same base
 model as the run that made the cached Trainer output (none on a first run), so the Trainer
 is a cache hit instead of training again on every run after a blessing.
+
+LatestBlessedModelOfSameLanguages: the Evaluator's baseline. A model of another language list
+cannot be compared on this run's eval split (its outputs are other classes): after a language
+is added, the first run is gated on the absolute accuracy bound only.
 """
 from __future__ import annotations
 
@@ -14,20 +20,35 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 FINGERPRINT_KEY = "corpus_fingerprint"   # in the Trainer's custom_config
+LANGUAGES_KEY = "languages"              # in the Trainer's custom_config
 
 
-def trained_on(store, model_id: int) -> str | None:
-    """The corpus fingerprint in the custom_config of the Trainer run that produced model `model_id`."""
+def trainer_config(store, model_id: int) -> dict:
+    """The custom_config of the Trainer run that produced model `model_id` ({} when unknown)."""
     outputs = [e.execution_id for e in store.get_events_by_artifact_ids([model_id])
                if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
     for execution in store.get_executions_by_id(outputs):
         for props in (execution.custom_properties, execution.properties):
             if "custom_config" in props:
                 try:
-                    return json.loads(props["custom_config"].string_value).get(FINGERPRINT_KEY)
+                    config = json.loads(props["custom_config"].string_value)
                 except (ValueError, AttributeError):
-                    return None
-    return None
+                    return {}
+                return config if isinstance(config, dict) else {}
+    return {}
+
+
+def trained_on(store, model_id: int) -> str | None:
+    """The corpus fingerprint the model was trained on."""
+    return trainer_config(store, model_id).get(FINGERPRINT_KEY)
+
+
+def _blessed_newest_first(input_dict):
+    blessed = {b.get_int_custom_property("current_model_id"): b for b in input_dict["model_blessing"]
+               if b.get_int_custom_property("blessed") == 1}
+    for model in sorted(input_dict["model"], key=lambda a: a.id, reverse=True):
+        if model.id in blessed:
+            yield model, blessed[model.id]
 
 
 class LatestBlessedModelOfOtherData(tfx.dsl.experimental.ResolverStrategy):
@@ -35,9 +56,20 @@ class LatestBlessedModelOfOtherData(tfx.dsl.experimental.ResolverStrategy):
         self._corpus_fingerprint = corpus_fingerprint
 
     def resolve_artifacts(self, store, input_dict):
-        blessed = {b.get_int_custom_property("current_model_id"): b for b in input_dict["model_blessing"]
-                   if b.get_int_custom_property("blessed") == 1}
-        for model in sorted(input_dict["model"], key=lambda a: a.id, reverse=True):
-            if model.id in blessed and trained_on(store, model.id) != self._corpus_fingerprint:
-                return {"model": [model], "model_blessing": [blessed[model.id]]}
+        for model, blessing in _blessed_newest_first(input_dict):
+            if trained_on(store, model.id) != self._corpus_fingerprint:
+                return {"model": [model], "model_blessing": [blessing]}
+        return {"model": [], "model_blessing": []}
+
+
+class LatestBlessedModelOfSameLanguages(tfx.dsl.experimental.ResolverStrategy):
+    """`languages`: this run's language list as JSON (resolver config values are scalars)."""
+
+    def __init__(self, languages: str = "[]"):
+        self._languages = json.loads(languages)
+
+    def resolve_artifacts(self, store, input_dict):
+        for model, blessing in _blessed_newest_first(input_dict):
+            if trainer_config(store, model.id).get(LANGUAGES_KEY) == self._languages:
+                return {"model": [model], "model_blessing": [blessing]}
         return {"model": [], "model_blessing": []}
