@@ -126,7 +126,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, WARM_START_RECORD), "w") as f:
         json.dump(record, f)
-    input_names = list(model_input_shapes(tf_transform_output))
+    input_names = list(shapes)
     held = held_out.score_split(fn_args, fn_args.eval_files, tf_transform_output, model, input_names,
                                 cfg["eval_batch_size"])
     calibration = held_out.fit_calibration(held, fn_args.model_run_dir)
