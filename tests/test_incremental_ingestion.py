@@ -166,6 +166,29 @@ def test_a_failed_ingestion_leaves_no_ledger_to_build_on(tmp_path, s3_endpoint, 
     assert read_previous(str(tmp_path / "failed"), settings_digest(_props(bucket)))[0] is None
 
 
+@pytest.mark.parametrize("damage, reason", [
+    (lambda rows: rows[:1] + ["{not json"] + rows[2:], "unreadable"),
+    (lambda rows: [rows[0], json.dumps({k: v for k, v in json.loads(rows[1]).items() if k != "etag"})] + rows[2:],
+     "lacks ['etag']"),
+    (lambda rows: [rows[0], json.dumps({**json.loads(rows[1]), "outcome": "maybe"})] + rows[2:], "outcome 'maybe'"),
+    (lambda rows: ['{"span": 0}'] + rows[1:], "settings or code changed"),
+])
+def test_a_damaged_ledger_is_not_built_on(tmp_path, damage, reason):
+    from components.s3_audio_example_gen.ledger import read_previous, write_ledger
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"key": f"English/c{i}.mp3", "etag": f"e{i}", "language": "English",
+                                        "speaker": "s", "span": 0, "outcome": "ingested", "split": TRAIN,
+                                        "segments": 2, "seconds": 3.0}) + "\n" for i in range(3)))
+    write_ledger(str(tmp_path), "digest", 0, [str(rows)])
+    previous, why = read_previous(str(tmp_path), "digest")
+    assert why == "" and sorted(previous.rows) == [f"English/c{i}.mp3" for i in range(3)]
+    ledger = tmp_path / LEDGER_NAME
+    ledger.write_text("\n".join(damage(ledger.read_text().splitlines())) + "\n")
+    previous, why = read_previous(str(tmp_path), "digest")
+    assert previous is None and reason in why
+
+
 def test_new_duplicate_of_an_earlier_clip_never_crosses_the_split():
     # a1 (train) and b1 (eval) were ingested; new clip a2 of speaker a has b1's audio.
     prints = {"a1": ("x", "a"), "b1": ("y", "b"), "a2": ("y", "a"), "c1": ("y", "c")}

@@ -30,6 +30,9 @@ INGESTED, SKIPPED = "ingested", "skipped"
 _SETTINGS = ("bucket", "prefix", "languages", "sample_rate", "segment_seconds", "hop_seconds", "eval_fraction",
              "split_seed", "code_version", "compression")
 _SPAN_FILE = re.compile(r"^span-(\d+)-")
+# What each kind of row must hold for the listing, the split and the carry-over to use it.
+_COMMON = ("key", "etag", "language", "speaker", "span")
+_ROW_FIELDS = {INGESTED: _COMMON + ("split", "segments", "seconds"), SKIPPED: _COMMON + ("reason",)}
 
 
 def span_file_prefix(span: int) -> str:
@@ -62,14 +65,23 @@ def read_previous(uri: str | None, settings: str) -> tuple[Previous | None, str]
     path = os.path.join(uri, LEDGER_NAME)
     if not tf.io.gfile.exists(path):
         return None, f"{uri} has no {LEDGER_NAME} (written before incremental ingestion)"
-    with tf.io.gfile.GFile(path) as f:
-        header = json.loads(f.readline())
-        if header.get("settings") != settings:
-            return None, f"ingestion settings or code changed since {uri}"
-        previous = Previous(uri, int(header["span"]))
-        for line in f:
-            row = json.loads(line)
-            previous.rows[row["key"]] = row
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            header = json.loads(f.readline())
+            if header.get("settings") != settings:
+                return None, f"ingestion settings or code changed since {uri}"
+            previous = Previous(uri, int(header["span"]))
+            for number, line in enumerate(f, start=2):
+                row = json.loads(line)
+                fields = _ROW_FIELDS.get(row.get("outcome"))
+                if fields is None:
+                    raise ValueError(f"line {number} has outcome {row.get('outcome')!r}")
+                missing = [name for name in fields if name not in row]
+                if missing:
+                    raise ValueError(f"line {number} lacks {missing}")
+                previous.rows[row["key"]] = row
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # never trust a ledger it cannot read whole
+        return None, f"{path} is unreadable ({err})"
     return previous, ""
 
 
