@@ -63,7 +63,10 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     if declared > 0 and declared - decoded > max(_SHORTFALL_SECONDS * rate, _SHORTFALL_FRACTION * declared):
         raise DecodeError(f"truncated: decoded {decoded / rate:.2f} s of the {declared / rate:.2f} s "
                           "its header declares")
-    mono = samples.mean(axis=1)
+    # A matrix-vector product, not samples.mean(axis=1): numpy reduces a 2-column array row by
+    # row, which took longer than decoding the MP3 (0.83 vs 0.73 ms per audio second, 48 kHz stereo).
+    channels = samples.shape[1]
+    mono = samples[:, 0] if channels == 1 else samples @ np.full(channels, 1.0 / channels, dtype=np.float32)
     if not np.all(np.isfinite(mono)):
         raise DecodeError("non-finite samples")
     if rate != sample_rate:

@@ -40,6 +40,14 @@ def test_decode_downmixes_and_resamples_to_the_pipeline_rate():
     assert spectrum[1000] == pytest.approx(0.4, abs=0.01)  # the mean of the two channels
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 6])
+def test_decode_downmix_is_the_mean_of_the_channels_sample_by_sample(channels):
+    rng = np.random.default_rng(channels)
+    samples = rng.uniform(-0.5, 0.5, size=(RATE // 4, channels)).astype(np.float32)
+    out = decode_audio(wav(samples, RATE), RATE)   # same rate: no resampling, only the downmix
+    np.testing.assert_allclose(out, samples.astype(np.float64).mean(axis=1), atol=1e-6)
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"", "empty object"),
     (b"<!DOCTYPE html><html><body>503</body></html>", "not audio"),
