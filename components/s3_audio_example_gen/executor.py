@@ -1,8 +1,10 @@
 """Beam executor of S3AudioExampleGen.
 
-list (driver, streamed to a work file) -> assign speakers to splits (driver) -> fetch ->
-decode -> trim -> segment -> drop windows without speech (audio/speech.py, as serving) -> tf.Example ->
-TFRecords per split, gzipped or not (Beam workers).
+list (driver, streamed to a work file) -> fetch -> decode -> fingerprint -> trim -> segment ->
+drop windows without speech (audio/speech.py, as serving) -> tf.Example -> staging TFRecords
+(Beam workers, one pass: each clip is fetched and decoded once) -> speakers to splits, from
+every clip's fingerprint (split_by_audio.py) -> staged segments routed to TFRecords per split,
+gzipped or not.
 
 Two kinds of trouble, two answers:
 - a bad object (undecodable, truncated, implausible header, a key escaping its language
@@ -13,8 +15,9 @@ Two kinds of trouble, two answers:
   nothing is trained on, or cached from, a partial corpus.
 
 Memory does not grow with the corpus: the listing streams to a work file, the workers read
-it as a text source, and per-clip outcomes are reduced by a CombineFn to counts plus
-bounded lists of keys.
+it as a text source, segments wait for their split in staging files (never in a
+PCollection the runner would hold), and per-clip outcomes are reduced by a CombineFn to
+counts plus bounded lists of keys.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ from components.s3_audio_example_gen.ledger import (
 )
 from components.s3_audio_example_gen.split_by_audio import SplitKeepingDuplicatesTogether
 from components.speaker_split import EVAL, TRAIN, Clip, speaker_from_key
+from contract import features
 from contract.codec import duration_features, encode_segment, tfrecord_suffix
 from storage import s3, tfrecord_crc  # noqa: F401  (tfrecord_crc: hardware CRC32C for the TFRecords)
 from storage.fetch import BadObject, StoreUnavailable, describe, fetch_object
@@ -72,6 +76,8 @@ MAX_LISTED = 1000  # keys listed per report category; the counts are always comp
 _STORE_DOWN_AFTER = 3
 _NAMESPACE = "S3AudioExampleGen"
 _ESCAPES = "key escapes its language folder ('.', '..' or '//' in its path)"
+_INGESTED = beam.metrics.Metrics.counter(_NAMESPACE, "clips_ingested")
+_CROSSING = beam.metrics.Metrics.counter(_NAMESPACE, "clips_skipped_as_crossing_duplicates")
 
 
 class IngestionFailed(RuntimeError):
@@ -182,9 +188,15 @@ def segment_to_example(segment: np.ndarray, clip: Clip, index: int, stats: dict,
 
 
 class _DecodeAndSegment(beam.DoFn):
-    """One clip (a work-file line) in, its segments out, plus one outcome record (tagged)."""
+    """One clip (a work-file line) in; out: its segments as staging records (main), its
+    fingerprint (tagged PRINTS, for the split) and one outcome record (tagged OUTCOMES).
+
+    The split is not known yet (it needs every clip's fingerprint), so segments are staged
+    with their clip's key and speaker, and outcomes get their split in `settle_outcome`.
+    """
 
     OUTCOMES = "outcomes"
+    PRINTS = "fingerprints"
 
     def __init__(self, bucket: str, endpoint: str, sample_rate: int,
                  segment_samples: int, hop_samples: int, retry_seconds: float):
@@ -196,8 +208,7 @@ class _DecodeAndSegment(beam.DoFn):
         self._retry_seconds = retry_seconds
         self._client = None
         self._store_failures_in_a_row = 0
-        self._clips = beam.metrics.Metrics.counter(_NAMESPACE, "clips_ingested")
-        self._segments = beam.metrics.Metrics.counter(_NAMESPACE, "segments_written")
+        self._decoded = beam.metrics.Metrics.counter(_NAMESPACE, "clips_decoded")
         self._no_speech = beam.metrics.Metrics.counter(_NAMESPACE, "no_speech_windows")
         self._failures = beam.metrics.Metrics.counter(_NAMESPACE, "clips_skipped")
         self._unfetched = beam.metrics.Metrics.counter(_NAMESPACE, "clips_unfetched")
@@ -206,10 +217,9 @@ class _DecodeAndSegment(beam.DoFn):
         # Two botocore attempts and short timeouts: storage.fetch's backoff owns the waiting.
         self._client = s3.make_client(self._endpoint or None, max_attempts=2, timeout_s=20)
 
-    def process(self, line: str, split_of: dict[str, str]) -> Iterator[Any]:
+    def process(self, line: str) -> Iterator[Any]:
         key, language, label, speaker = json.loads(line)
         clip = Clip(key, language, label, speaker)
-        split = split_of[speaker]
         data = yield from self._fetch(clip)
         if data is None:
             return
@@ -235,12 +245,13 @@ class _DecodeAndSegment(beam.DoFn):
         if not kept:
             yield from self._skip(clip, NO_SPEECH_REASON)
             return
-        self._clips.inc()
-        self._segments.inc(len(kept))
+        self._decoded.inc()
+        envelope = stage_envelope(clip.key, clip.speaker_id)
         for index, segment, real in kept:   # index: the window's place in the clip, so example keys stay stable
-            yield split, segment_to_example(segment, clip, index, stats, round(real / self._rate, 3))
+            yield envelope + segment_to_example(segment, clip, index, stats, round(real / self._rate, 3))
+        yield beam.pvalue.TaggedOutput(self.PRINTS, (clip.key, (stats[features.CLIP_FINGERPRINT], clip.speaker_id)))
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
-            "kind": "ingested", "split": split, "language": clip.language, "speaker_id": clip.speaker_id,
+            "kind": "ingested", "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": len(voiced) / self._rate, "segments": len(kept), "no_speech_windows": dropped,
             "key": clip.key})
 
@@ -278,6 +289,40 @@ class _DecodeAndSegment(beam.DoFn):
                             "ask for its remaining clips (the component fails)", _STORE_DOWN_AFTER)
         self._unfetched.inc()
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {"kind": "unfetched", "key": clip.key, "reason": reason})
+
+
+def stage_envelope(key: str, speaker: str) -> bytes:
+    """The head of a staging record: which clip and speaker the tf.Example after it belongs to
+    (JSON escapes control characters, so the first newline ends it)."""
+    return json.dumps([key, speaker]).encode("utf-8") + b"\n"
+
+
+class _RouteStaged(beam.DoFn):
+    """A staging record -> (split, serialized tf.Example); nothing for a clip that duplicates
+    audio on the other side of the split (its outcome says so, see settle_outcome)."""
+
+    def __init__(self):
+        self._segments = beam.metrics.Metrics.counter(_NAMESPACE, "segments_written")
+
+    def process(self, record: bytes, split_of: dict[str, str], crossing: dict[str, str]):
+        head, example = record.split(b"\n", 1)
+        key, speaker = json.loads(head)
+        if key in crossing:
+            return
+        self._segments.inc()
+        yield split_of[speaker], example
+
+
+def settle_outcome(outcome: dict, split_of: dict[str, str], crossing: dict[str, str]) -> dict:
+    """A clip's outcome once the split is known: its split, or skipped as a crossing duplicate."""
+    if outcome["kind"] != "ingested":
+        return outcome
+    if outcome["key"] in crossing:
+        _CROSSING.inc()
+        return {"kind": "skipped", "key": outcome["key"],
+                "reason": f"same audio as {crossing[outcome['key']]}, on the other side of the split"}
+    _INGESTED.inc()
+    return {**outcome, "split": split_of[outcome["speaker_id"]]}
 
 
 class TallyOutcomes(beam.CombineFn):
@@ -373,30 +418,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             # (a GFile nobody wrote to is never created: an all-carried run reads no work file)
             clips = pipeline | "Clips" >> (beam.io.ReadFromText(listing.work_path) if listing.to_ingest
                                            else beam.Create([]))
-            assigned = clips | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
-                listing.speakers_by_language, bucket, endpoint, rate, float(exec_properties["eval_fraction"]),
+            results = (clips
+                       | "Spread" >> beam.Reshuffle()
+                       | "DecodeAndSegment" >> beam.ParDo(dofn).with_outputs(
+                           _DecodeAndSegment.OUTCOMES, _DecodeAndSegment.PRINTS, main="staged"))
+            staged_files = results.staged | "Stage" >> beam.io.WriteToTFRecord(os.path.join(scratch, "staged"))
+            assigned = results[_DecodeAndSegment.PRINTS] | "SplitBySpeaker" >> SplitKeepingDuplicatesTogether(
+                listing.speakers_by_language, float(exec_properties["eval_fraction"]),
                 int(exec_properties["split_seed"]), previous.fixed_splits() if previous else None,
                 listing.carried_prints)
-            split_of = assigned | "SpeakerSplits" >> beam.Map(lambda a: a[0])
-            crossing = assigned | "CrossingDuplicates" >> beam.Map(lambda a: a[1])
-            results = (
-                clips
-                | "NotCrossing" >> beam.Filter(lambda line, c: json.loads(line)[0] not in c,
-                                               c=beam.pvalue.AsSingleton(crossing))
-                | "Spread" >> beam.Reshuffle()
-                | "DecodeAndSegment" >> beam.ParDo(dofn, split_of=beam.pvalue.AsSingleton(split_of)).with_outputs(
-                    _DecodeAndSegment.OUTCOMES, main="segments"))
+            split_of = beam.pvalue.AsSingleton(assigned | "SpeakerSplits" >> beam.Map(lambda a: a[0]))
+            crossing = beam.pvalue.AsSingleton(assigned | "CrossingDuplicates" >> beam.Map(lambda a: a[1]))
+            routed = (staged_files
+                      | "ReadStaged" >> beam.io.ReadAllFromTFRecord()
+                      | "Route" >> beam.ParDo(_RouteStaged(), split_of=split_of, crossing=crossing))
             for split in splits:
-                (results.segments
+                (routed
                  | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
                  | f"Serialize{split}" >> beam.Map(lambda row: row[1])
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      os.path.join(artifact_utils.get_split_uri([examples], split), span_file_prefix(span)),
                      file_name_suffix=tfrecord_suffix(exec_properties["compression"])))
-            skipped_crossing = crossing | "CrossingSkipped" >> beam.FlatMap(lambda c: [
-                {"kind": "skipped", "key": key, "reason": f"same audio as {other}, on the other side of the split"}
-                for key, other in sorted(c.items())])
-            this_run = (results[_DecodeAndSegment.OUTCOMES], skipped_crossing) | "ThisRun" >> beam.Flatten()
+            this_run = results[_DecodeAndSegment.OUTCOMES] | "Settle" >> beam.Map(
+                settle_outcome, split_of=split_of, crossing=crossing)
             outcomes = [this_run]
             if listing.carried:
                 outcomes.append(pipeline
