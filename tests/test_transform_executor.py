@@ -11,7 +11,7 @@ import tensorflow_transform as tft
 from tfx.components.transform import executor as tfx_transform
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.transform_executor import COMPRESSION_KEY, Executor, _Processor, compression_of
+from components.transform_executor import _TFX_PROCESSOR, COMPRESSION_KEY, Executor, _Processor, compression_of
 from contract.codec import compression_type, split_files
 
 SCHEMA = """
@@ -112,12 +112,12 @@ def test_a_missing_or_unknown_setting_is_an_error_naming_it(inputs, tmp_path):
 
 def test_tfx_still_has_what_the_override_replaces():
     """Fails on a TFX upgrade that changes them: re-check components/transform_executor.py then (written for 1.16)."""
-    parent = tfx_transform.TransformProcessor._EncodeAndWrite
+    parent = _TFX_PROCESSOR._EncodeAndWrite  # TFX's, as imported
     assert list(inspect.signature(inspect.unwrap(parent)).parameters) == [
         "pcoll", "schema", "file_format", "output_path"]
     # ... and the override is called with the same arguments as the ptransform it replaces.
     assert list(inspect.signature(parent).parameters) == list(
         inspect.signature(_Processor._EncodeAndWrite).parameters)[1:]
-    run = inspect.getsource(tfx_transform.TransformProcessor._RunBeamImpl)
+    run = inspect.getsource(_TFX_PROCESSOR._RunBeamImpl)
     assert "self._EncodeAndWrite(" in run and "file_format=materialization_format" in run
     assert "TransformProcessor().Transform(" in inspect.getsource(tfx_transform.Executor.Do)
