@@ -21,7 +21,7 @@ STEP_ENTRY_MODULES = {
     "ingestion": ("components.s3_audio_example_gen.executor",),
     "augmentation": ("components.audio_augmenter.executor",),
     "validation": ("components.data_validator.executor",),
-    "transform": ("models.preprocessing",),
+    "transform": ("models.preprocessing", "components.transform_executor"),
     "trainer": ("models.keras_model.trainer",),
 }
 

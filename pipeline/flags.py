@@ -97,7 +97,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help="Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2")
     beam.add_argument("--intermediate-compression", default=d.runtime.intermediate_compression,
                       choices=INTERMEDIATE_COMPRESSIONS,
-                      help="compression of ingestion's and augmentation's TFRecords (Transform's are always gzip)")
+                      help="compression of ingestion's, augmentation's and Transform's TFRecords")
 
 
 def _json_flag(flag: str, text: str):

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 
+from components import transform_executor
 from components.audio_augmenter import AudioAugmenter
 from components.s3_audio_example_gen import S3AudioExampleGen
 from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
@@ -149,11 +151,15 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         examples=examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
-        custom_config={**transform_custom_config(config), "code_version": code_version("transform")},
+        custom_config={**transform_custom_config(config), "code_version": code_version("transform"),
+                       transform_executor.COMPRESSION_KEY: runtime.intermediate_compression},
         # TFDV statistics of 48,000-sample waveforms cost a third of Transform's time and feed
         # nothing downstream; StatisticsGen can be added for data validation instead.
         disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
+    # TFX's own executor always gzips transformed_examples; this one follows the setting above.
+    # Set before tfx.dsl.Pipeline, which adds the pipeline's beam_pipeline_args to this spec.
+    transform.executor_spec = executor_spec.BeamExecutorSpec(transform_executor.Executor)
     components.append(transform)
     if gate is not None:  # --halt-on-anomalies: nothing is transformed from data with errors
         transform.add_upstream_node(gate)

@@ -22,7 +22,7 @@ EXECUTORS = {
     "S3AudioExampleGen": "components.s3_audio_example_gen.executor.Executor",
     "AudioAugmenter": "components.audio_augmenter.executor.Executor",
     "ImportSchemaGen": "tfx.components.schema_gen.import_schema_gen.executor.Executor",
-    "Transform": "tfx.components.transform.executor.Executor",
+    "Transform": "components.transform_executor.Executor",  # TFX's, with transformed_examples' compression set
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "Evaluator": "tfx.components.evaluator.executor.Executor",
     "Pusher": "tfx.components.pusher.executor.Executor",

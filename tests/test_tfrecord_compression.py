@@ -47,7 +47,8 @@ def test_split_files_lists_files_not_folders(tmp_path):
     assert [os.path.basename(f) for f in split_files(str(tmp_path), "eval")] == ["data_tfrecord-00000-of-00001"]
 
 
-def test_the_setting_is_validated_and_reaches_both_writers():
+def test_the_setting_is_validated_and_reaches_every_writer():
+    from components import transform_executor
     from pipeline.config import ConfigError, PipelineConfig
     from pipeline.pipeline import create_pipeline
 
@@ -57,3 +58,9 @@ def test_the_setting_is_validated_and_reaches_both_writers():
     components = {c.id: c for c in create_pipeline(config).components}
     for name in ("S3AudioExampleGen", "AudioAugmenter"):
         assert components[name].exec_properties["compression"] == "gzip"
+    # Transform's materialized examples: its executor reads the setting from custom_config.
+    transform = components["Transform"]
+    assert transform.executor_spec.executor_class is transform_executor.Executor
+    assert transform_executor.compression_of(transform.exec_properties) == "gzip"
+    default = {c.id: c for c in create_pipeline(PipelineConfig()).components}["Transform"]
+    assert transform_executor.compression_of(default.exec_properties) == "none"  # the default, as for the others

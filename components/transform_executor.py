@@ -1,0 +1,79 @@
+"""TFX Transform's executor, writing `transformed_examples` with --intermediate-compression.
+
+Why it exists: TFX 1.16's Transform always gzips its materialized examples
+(`TransformProcessor._EncodeAndWrite` writes `WriteToTFRecord(..., file_name_suffix='.gz')`),
+and gzip was about 30 % of Transform's time per example (docs/kubeflow_and_scale.md). Ingestion
+and augmentation follow `RuntimeConfig.intermediate_compression`; this makes Transform follow it
+too. Every reader (the Trainer's TFXIO, contract.codec) decides the compression by the suffix.
+
+What it replaces, re-check on every TFX upgrade (tests/test_transform_executor.py fails when
+these change): TFX 1.16's `TransformProcessor._EncodeAndWrite(pcoll, schema, file_format,
+output_path)`, for TFRecord output only (other formats stay TFX's), and `Executor.Do` building
+its processor as `TransformProcessor()` by that module's global name: `Do` below points that name
+at a subclass carrying this run's compression while TFX's `Do` runs (one run at a time per process).
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+import apache_beam as beam
+import pyarrow as pa
+from tfx.components.transform import executor as tfx_transform
+from tfx.components.transform import labels
+from tfx.types import standard_component_specs
+
+from contract.codec import tfrecord_suffix
+
+# The key of Transform's custom_config that carries RuntimeConfig.intermediate_compression
+# (pipeline/pipeline.py puts it there; preprocessing_fn ignores it).
+COMPRESSION_KEY = "intermediate_compression"
+
+_TFX_PROCESSOR = tfx_transform.TransformProcessor
+_ONE_RUN_AT_A_TIME = threading.Lock()  # the processor name is the TFX module's, shared by threads
+
+
+def compression_of(exec_properties: dict) -> str:
+    """The compression named in Transform's custom_config; an error names the key if it is missing or unknown."""
+    custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+    if COMPRESSION_KEY not in custom_config:
+        raise ValueError(f"Transform's custom_config has no {COMPRESSION_KEY!r} (pipeline/pipeline.py sets it "
+                         "from --intermediate-compression)")
+    compression = custom_config[COMPRESSION_KEY]
+    tfrecord_suffix(compression)  # raises on an unknown one
+    return compression
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(tuple[pa.RecordBatch, dict[str, pa.Array]])
+def _WriteTFRecords(pcoll, schema, output_path: str, compression: str):  # noqa: N802 (Beam's label style)
+    """TFX 1.16's TFRecord branch of _EncodeAndWrite, with the suffix (hence Beam's AUTO compression) configured."""
+    return (pcoll
+            | "EncodeAndSerialize" >> beam.ParDo(_TFX_PROCESSOR._RecordBatchToExamplesFn(schema))
+            | "ExtractExamples" >> beam.Values()
+            | "WriteToTFRecord" >> beam.io.WriteToTFRecord(output_path,
+                                                           file_name_suffix=tfrecord_suffix(compression)))
+
+
+class _Processor(_TFX_PROCESSOR):
+    """TFX's processor whose materialized TFRecords use `compression` (set on a per-run subclass)."""
+
+    compression: str
+
+    def _EncodeAndWrite(self, schema, file_format: str, output_path: str):  # noqa: N802 (TFX's name)
+        if file_format != labels.FORMAT_TFRECORD:
+            return super()._EncodeAndWrite(schema=schema, file_format=file_format, output_path=output_path)
+        return _WriteTFRecords(schema, output_path, self.compression)
+
+
+class Executor(tfx_transform.Executor):
+    """TFX's Transform executor; its TFRecord output follows custom_config's intermediate_compression."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX's name)
+        processor = type("TransformProcessor", (_Processor,), {"compression": compression_of(exec_properties)})
+        with _ONE_RUN_AT_A_TIME:
+            tfx_transform.TransformProcessor = processor
+            try:
+                super().Do(input_dict, output_dict, exec_properties)
+            finally:
+                tfx_transform.TransformProcessor = _TFX_PROCESSOR
