@@ -1,7 +1,8 @@
 """Scale benchmark: each Beam stage's throughput and peak memory beside the limits of its libraries.
 
-Generates --minutes of new speech (bench/synth_corpus.py: demo clips at random speed,
-pitch, gain and noise, 48 kHz stereo MP3, written clip by clip), uploads it to the embedded
+Generates --minutes of new speech (bench/synth_corpus.py: demo speakers at random speed,
+pitch, gain and noise, 48 kHz stereo MP3 clips of 30-120 s like audio-lingua's, or one clip
+per demo sentence with --clip-seconds sentence), uploads it to the embedded
 S3 endpoint, and measures on that same audio, each in a process of its own (so each
 figure's peak RSS is that stage's alone):
 
@@ -40,6 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.stage_probe import run_measured
+from bench.synth_corpus import DEFAULT_CLIP_SECONDS
 from pipeline.config import DEMO_CORPUS_DIR
 
 SETTINGS = {
@@ -113,6 +115,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--minutes", type=float, default=30.0, help="audio to generate (any amount)")
     p.add_argument("--corpus-dir", default=DEMO_CORPUS_DIR, help="clips the variants are made from")
+    p.add_argument("--clip-seconds", default=DEFAULT_CLIP_SECONDS,
+                   help="length range of the generated clips, LO-HI seconds, or 'sentence' (one per demo sentence)")
     p.add_argument("--settings", default=DEFAULT_SETTINGS, help=f"Beam settings, in order, from {list(SETTINGS)}")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs per setting, alternating the order (0 with --profile: profiles only)")
@@ -128,7 +132,7 @@ def main(argv=None) -> int:
         p.error(f"unknown setting(s) {unknown}; choose from {list(SETTINGS)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from bench.synth_corpus import generate
+    from bench.synth_corpus import generate, parse_clip_seconds
     from storage import s3
     from storage.corpus import upload_corpus
     from storage.embedded_s3 import embedded_s3
@@ -140,13 +144,16 @@ def main(argv=None) -> int:
     runs: dict[str, list[dict]] = {}
     try:
         with tqdm(total=round(args.minutes * 60), desc="generate corpus", unit="audio s") as progress:
-            source_s = generate(args.corpus_dir, corpus, args.minutes, progress=progress)
+            source_s = generate(args.corpus_dir, corpus, args.minutes, progress=progress,
+                                clip_seconds=parse_clip_seconds(args.clip_seconds))
+        clips = sum(1 for _ in open(os.path.join(corpus, "manifest.jsonl")))
         # The S3 server gets its own process, like a real one (its memory is not a stage's).
         with embedded_s3(in_process=False) as endpoint:
             os.environ["AWS_ENDPOINT_URL"] = endpoint  # the stage processes inherit it
             upload_corpus(s3.make_client(endpoint), BUCKET, corpus, "scale/")
             languages = sorted(d for d in os.listdir(corpus) if os.path.isdir(os.path.join(corpus, d)))
-            print(f"corpus: {source_s / 60:.1f} min of 48 kHz stereo MP3 at s3://{BUCKET}/scale/", flush=True)
+            print(f"corpus: {source_s / 60:.1f} min of 48 kHz stereo MP3 in {clips} clips ({args.clip_seconds} s) "
+                  f"at s3://{BUCKET}/scale/", flush=True)
             limits = {}
             for limit in LIMITS:
                 measured = run_stage_process(limit, {"corpus_dir": corpus}, work)
@@ -215,7 +222,8 @@ def main(argv=None) -> int:
               f"{r['augmentation_audio_s_per_s']:11.1f} {r['transform_audio_s_per_s']:13.1f} "
               f"{r['transform_ratio_to_feature_limit']:6.3f}  {rss['ingestion']:.0f}, {rss['augmentation']:.0f}, "
               f"{rss['transform']:.0f}")
-    summary = {"minutes_of_audio": round(source_s / 60, 1), "cpu_count": os.cpu_count(), "loadavg": load,
+    summary = {"minutes_of_audio": round(source_s / 60, 1), "clips": clips, "clip_seconds": args.clip_seconds,
+               "cpu_count": os.cpu_count(), "loadavg": load,
                "limits": limits, "best": results, "runs": runs}
     one, two = results.get("multi_processing x1"), results.get("multi_processing x2")
     if one and two:

@@ -6,6 +6,7 @@ front of the store sees GETs of the new and changed clips only.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import urllib.parse
@@ -55,7 +56,10 @@ def _upload(client, bucket, corpus, keys, replaced=None):
 
 
 def _ingest(uri, bucket, endpoint, previous=None, max_skipped=0.1):
-    """One ingestion through a proxy; returns (artifact, keys of the clips GET-fetched)."""
+    """One ingestion through a proxy; returns (artifact, keys of the clips GET-fetched).
+
+    Every ingestion here also checks that no clip is fetched twice: one pass fetches, decodes,
+    fingerprints and segments each clip (the proxy fails nothing, so there are no retries)."""
     fetched = []
 
     def record(method, path):
@@ -69,6 +73,8 @@ def _ingest(uri, bucket, endpoint, previous=None, max_skipped=0.1):
         proxy.fail(record, 503, None)
         Executor().Do({"previous_examples": [previous]} if previous else {}, {"examples": [examples]},
                       _props(bucket, s3_endpoint=proxy.endpoint, max_skipped_fraction=max_skipped))
+    twice = sorted(key for key, n in collections.Counter(fetched).items() if n > 1)
+    assert not twice, f"clips fetched more than once: {twice}"
     return examples, set(fetched)
 
 
