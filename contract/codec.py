@@ -3,6 +3,9 @@
 Building a FloatList from 48,000 floats element by element costs ~12 ms in Python; the
 packed wire form of `repeated float` is just the little-endian bytes, so going through
 it is ~200x faster. Used by ingestion and augmentation, which handle every segment.
+`encode_segment` goes one step further: it serializes the small features with protobuf and
+appends the waveform's map entry as bytes, so the 192 KB of samples are copied once instead
+of being parsed into a FloatList and serialized again (0.53 ms -> about 0.1 ms a segment).
 """
 from __future__ import annotations
 
@@ -24,10 +27,26 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def float_feature(values: np.ndarray) -> tf.train.Feature:
+def _packed_floats(values: np.ndarray) -> bytes:
+    """The wire form of a FloatList holding `values`."""
     data = np.ascontiguousarray(values, dtype="<f4").tobytes()
-    float_list = tf.train.FloatList.FromString(_TAG + _varint(len(data)) + data if data else b"")
-    return tf.train.Feature(float_list=float_list)
+    return _TAG + _varint(len(data)) + data if data else b""
+
+
+def _length_delimited(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+def float_feature(values: np.ndarray) -> tf.train.Feature:
+    return tf.train.Feature(float_list=tf.train.FloatList.FromString(_packed_floats(values)))
+
+
+def _float_feature_entry(name: str, values: np.ndarray) -> bytes:
+    """One entry of Features' `feature` map (key = field 1, value = field 2), as wire bytes:
+    a Feature whose float_list (field 2) holds `values`."""
+    feature = _length_delimited(b"\x12", _packed_floats(values))
+    entry = _length_delimited(b"\x0a", name.encode("utf-8")) + _length_delimited(b"\x12", feature)
+    return _length_delimited(b"\x0a", entry)
 
 
 def read_floats(feature: tf.train.Feature) -> np.ndarray:
@@ -109,7 +128,6 @@ def encode_segment(waveform: np.ndarray, *, label: int, language: str, speaker_i
     """One serialized raw tf.Example: a segment of a clip with its label and provenance
     (plus `extra` features, such as the clip's statistics)."""
     feature = {
-        features.WAVEFORM: float_feature(waveform),
         features.LABEL: _int64(label),
         features.LANGUAGE: _bytes(language),
         features.SPEAKER_ID: _bytes(speaker_id),
@@ -117,7 +135,10 @@ def encode_segment(waveform: np.ndarray, *, label: int, language: str, speaker_i
         features.SEGMENT_INDEX: _int64(segment_index),
         **(extra or {}),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # Example = field 1 (features); Features = its map entries in any order: the small ones from
+    # protobuf, then the waveform's, written directly.
+    small = tf.train.Features(feature=feature).SerializeToString()
+    return _length_delimited(b"\x0a", small + _float_feature_entry(features.WAVEFORM, waveform))
 
 
 def example_key(example: tf.train.Example) -> str:

@@ -64,3 +64,28 @@ def test_the_setting_is_validated_and_reaches_every_writer():
     assert transform_executor.compression_of(transform.exec_properties) == "gzip"
     default = {c.id: c for c in create_pipeline(PipelineConfig()).components}["Transform"]
     assert transform_executor.compression_of(default.exec_properties) == "none"  # the default, as for the others
+
+
+def test_encode_segment_writes_what_protobuf_would():
+    """The waveform's map entry is written by hand: the record must parse, in protobuf and in
+    TensorFlow, to exactly the tf.Example protobuf builds from the same features."""
+    import numpy as np
+
+    from contract import features
+    from contract.codec import _bytes, _int64, duration_features, float_feature
+
+    rng = np.random.default_rng(0)
+    for length in (0, 1, 16000, 48000):
+        wave = rng.uniform(-1, 1, length).astype(np.float32)
+        extra = duration_features(length / 16000)
+        record = encode_segment(wave, label=3, language="Français", speaker_id="spk é", source_key="French/a b.mp3",
+                                segment_index=7, extra=extra)
+        reference = tf.train.Example(features=tf.train.Features(feature={
+            features.WAVEFORM: float_feature(wave), features.LABEL: _int64(3), features.LANGUAGE: _bytes("Français"),
+            features.SPEAKER_ID: _bytes("spk é"), features.SOURCE_KEY: _bytes("French/a b.mp3"),
+            features.SEGMENT_INDEX: _int64(7), **extra}))
+        assert tf.train.Example.FromString(record) == reference
+        parsed = tf.io.parse_single_example(record, {features.WAVEFORM: tf.io.VarLenFeature(tf.float32),
+                                                     features.LABEL: tf.io.FixedLenFeature([], tf.int64)})
+        np.testing.assert_array_equal(parsed[features.WAVEFORM].values.numpy(), wave)
+        assert int(parsed[features.LABEL]) == 3
