@@ -54,6 +54,8 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
+    from models.preprocessing import raw_waveform
+
     path = resolve_model_dir(args.model_dir)
     model = tf.saved_model.load(path)
     rate = PROBE_SAMPLE_RATE  # the pipeline's rate, which the model reports as its sample_rate
@@ -70,7 +72,9 @@ def main(argv=None) -> int:
     window = int(round(float(probe["window_seconds"][0]) * rate))
     starts = np.round(probe["window_start_s"].numpy()[0] * rate).astype(int)
     windows = np.stack([np.pad(clip[s:s + window], (0, max(0, s + window - len(clip)))) for s in starts])
-    transformed = model.tft_layer({features.WAVEFORM: tf.sparse.from_dense(tf.constant(windows))})
+    # the raw form the Transform graph takes (contract/schema.pbtxt: a RaggedTensor; exports made before
+    # issue 11 took a SparseTensor)
+    transformed = model.tft_layer({features.WAVEFORM: raw_waveform(tf.constant(windows))})
     # The restored Keras call's own input names (which representations this model was trained on).
     model_inputs = model.__call__.concrete_functions[0].structured_input_signature[0][0]
     single = {k: transformed[k] for k in model_inputs}

@@ -19,6 +19,8 @@ Every setting comes from ``custom_config`` (pipeline/config.py builds it); none 
 """
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -49,21 +51,39 @@ def selected_representations(config: dict) -> list[str]:
 def dense_waveform(waveform) -> tf.Tensor:
     """The raw `waveform` feature as a dense [batch, samples] tensor, whatever its representation.
 
-    The schema leaves the length free, so TFXIO hands a SparseTensor. When every row is full
-    (all segments the same length: always, from ingestion and augmentation) its values in
-    row-major order *are* the dense matrix, and a reshape replaces the scatter of
-    tf.sparse.to_dense (measured 1.4 vs 0.26 ms per segment, docs/kubeflow_and_scale.md).
-    Rows of different lengths take the general path and are zero-padded as before.
+    The schema leaves the length free; its tensor representation (contract/schema.pbtxt) makes
+    TFXIO hand a RaggedTensor, cheaper to decode than the default SparseTensor (issue 11). A
+    Transform graph made with a schema without it takes a SparseTensor, handled the same way.
+    When every row is full (all segments the same length: always, from ingestion and
+    augmentation) the values in row-major order *are* the dense matrix, and a reshape replaces
+    the scatter of tf.sparse.to_dense / RaggedTensor.to_tensor (sparse: measured 1.4 vs 0.26 ms
+    per segment, docs/kubeflow_and_scale.md). Rows of different lengths take the general path
+    and are zero-padded as before.
     """
     if isinstance(waveform, tf.RaggedTensor):
-        return waveform.to_tensor()
-    if not isinstance(waveform, tf.SparseTensor):
+        values = waveform.flat_values
+        rows = tf.cast(waveform.nrows(), tf.int32)
+        width = tf.cast(waveform.bounding_shape(axis=1), tf.int32)
+        general = waveform.to_tensor
+    elif isinstance(waveform, tf.SparseTensor):
+        values = waveform.values
+        rows = tf.cast(waveform.dense_shape[0], tf.int32)
+        width = tf.cast(waveform.dense_shape[1], tf.int32)
+        general = functools.partial(tf.sparse.to_dense, waveform)
+    else:
         return waveform
-    rows = tf.cast(waveform.dense_shape[0], tf.int32)
-    width = tf.cast(waveform.dense_shape[1], tf.int32)
-    full = tf.equal(tf.size(waveform.values), rows * width)
-    return tf.cond(full, lambda: tf.reshape(waveform.values, [rows, width]),
-                   lambda: tf.sparse.to_dense(waveform))
+    full = tf.equal(tf.size(values), rows * width)
+    return tf.cond(full, lambda: tf.reshape(values, [rows, width]), general)
+
+
+def raw_waveform(dense: tf.Tensor, waveform_spec=None):
+    """A dense [batch, samples] batch in the form a Transform graph takes its raw `waveform` in:
+    a RaggedTensor (tf.io.RaggedFeature, contract/schema.pbtxt), or a SparseTensor where the
+    graph's raw spec says tf.io.VarLenFeature (a graph made before the schema's tensor
+    representation, e.g. from an ImportSchemaGen output that the pipeline cache reused)."""
+    if isinstance(waveform_spec, tf.io.VarLenFeature):
+        return tf.sparse.from_dense(dense)
+    return tf.RaggedTensor.from_tensor(dense)
 
 
 def fixed_length(waveform: tf.Tensor, length: int) -> tf.Tensor:

@@ -72,7 +72,7 @@ def test_preprocessing_fn_normalises_each_band_over_the_training_data():
         freq = 200.0 + 150.0 * i
         wave = tone(freq, seconds=rng.uniform(0.6, 1.2)) + 0.01 * rng.standard_normal(1).astype(np.float32)
         raw.append({features.WAVEFORM: wave, features.LABEL: [i % 3]})
-    spec = {features.WAVEFORM: tf.io.VarLenFeature(tf.float32),
+    spec = {features.WAVEFORM: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64),
             features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):

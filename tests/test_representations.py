@@ -124,7 +124,8 @@ def test_preprocessing_fn_outputs_every_selected_representation_with_fixed_shape
 
     config = dict(FEATURES, segment_seconds=0.5, representations=ALL, num_mel_bins=128, mfcc_deltas=1)
     raw = [{features.WAVEFORM: tone(200.0 + 100 * i, seconds=0.5), features.LABEL: [i % 2]} for i in range(6)]
-    spec = {features.WAVEFORM: tf.io.VarLenFeature(tf.float32), features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
+    spec = {features.WAVEFORM: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64),
+            features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
         (_, transformed_metadata), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(

@@ -22,11 +22,12 @@ KERNEL = [[4.0, -2.0, 0.0], [0.0, 60.0, -20.0]]   # the stand-in model: mean lev
 
 
 class _TransformOutput:
+    """The raw waveform as contract/schema.pbtxt hands it to Transform: a RaggedTensor."""
     def raw_feature_spec(self):
-        return {features.WAVEFORM: tf.io.VarLenFeature(tf.float32)}
+        return {features.WAVEFORM: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64)}
 
     def transform_features_layer(self):
-        return lambda raw: {"x": tf.reshape(tf.sparse.to_dense(raw[features.WAVEFORM]), [-1, WINDOW])}
+        return lambda raw: {"x": tf.reshape(raw[features.WAVEFORM].to_tensor(), [-1, WINDOW])}
 
 
 def _model():

@@ -17,16 +17,18 @@ from __future__ import annotations
 import tensorflow as tf
 
 from contract import features
+from models.preprocessing import raw_waveform
 
 # Transform's outputs (the Trainer's inputs) that carry a per-utterance mean removal.
 _CENTRED = tuple(features.transformed_name(name) for name in (features.LOG_MEL, features.MFCC,
                                                                features.POWER_SPECTROGRAM))
 
 
-def silence_frames(tft_layer, segment_samples: int, names) -> dict:
-    """{representation: the transformed value of one all-zero frame} ([bands], or a scalar for waveform)."""
+def silence_frames(tft_layer, segment_samples: int, names, waveform_spec=None) -> dict:
+    """{representation: the transformed value of one all-zero frame} ([bands], or a scalar for waveform).
+    `waveform_spec`: the Transform graph's raw spec of the waveform (models.preprocessing.raw_waveform)."""
     zeros = tf.zeros([1, segment_samples], tf.float32)
-    out = tft_layer({features.WAVEFORM: tf.sparse.from_dense(zeros)})
+    out = tft_layer({features.WAVEFORM: raw_waveform(zeros, waveform_spec)})
     return {name: (out[name][0, 0] if len(out[name].shape) == 3 else tf.constant(0.0)) for name in names}
 
 

@@ -34,6 +34,7 @@ import tf_keras as keras
 
 from audio import speech
 from contract import features
+from models.preprocessing import dense_waveform, raw_waveform
 
 EMBEDDING_LAYER = "embedding"
 NO_SPEECH = "no_speech"
@@ -107,6 +108,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     raw_spec = tf_transform_output.raw_feature_spec()
     for key in features.METADATA_KEYS:
         raw_spec.pop(key, None)
+    waveform_spec = raw_spec[features.WAVEFORM]   # RaggedFeature; VarLenFeature in graphs made before it
     # The same layers (and variables) as `model`, read out at the embedding layer too.
     heads = keras.Model(model.input, {"probabilities": model.output,
                                       "embedding": model.get_layer(EMBEDDING_LAYER).output})
@@ -138,7 +140,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         flat = tf.reshape(windows, [-1, n])
         voiced = tf.reshape(speech_flags(flat, tf.reshape(real, [-1]), sample_rate), [batch, count])
         weights = tf.cast(real, tf.float32) / float(n) * tf.cast(voiced, tf.float32)  # [batch, count]
-        out = heads(transform({features.WAVEFORM: tf.sparse.from_dense(flat)}), training=False)
+        out = heads(transform({features.WAVEFORM: raw_waveform(flat, waveform_spec)}), training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
@@ -171,13 +173,14 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     def serve_examples(serialized):
         raw = tf.io.parse_example(serialized, raw_spec)
         waveform = raw[features.WAVEFORM]
-        if isinstance(waveform, tf.SparseTensor):
+        if isinstance(waveform, tf.RaggedTensor):
+            lengths = waveform.row_lengths()
+        elif isinstance(waveform, tf.SparseTensor):
             rows = tf.shape(serialized)[0]
             lengths = tf.math.bincount(tf.cast(waveform.indices[:, 0], tf.int32), minlength=rows, maxlength=rows)
-            dense = tf.sparse.to_dense(waveform)
         else:
-            dense = waveform
-            lengths = tf.fill([tf.shape(dense)[0]], tf.shape(dense)[1])
+            lengths = tf.fill([tf.shape(waveform)[0]], tf.shape(waveform)[1])
+        dense = dense_waveform(waveform)
         finite = tf.debugging.assert_all_finite(dense, "waveform has NaN or infinite samples")
         with tf.control_dependencies([finite]):
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(n - tf.shape(dense)[1], 0)]])

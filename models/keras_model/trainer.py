@@ -95,7 +95,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     crops = cfg["short_crops"]
     if crops and crops.get("p", 0) > 0:
         names = list(model_input_shapes(tf_transform_output))
-        silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(feature_cfg), names)
+        silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(feature_cfg), names,
+                                 tf_transform_output.raw_feature_spec()[features.WAVEFORM])
         crops = {"p": float(crops["p"]), "silence": silence,
                  "min_fraction": min(1.0, float(crops["min_seconds"]) / float(feature_cfg["segment_seconds"]))}
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
