@@ -67,6 +67,26 @@ def run_stage_process(stage: str, params: dict, work: str) -> dict:
     return {**result, **measured, "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
 
 
+def _corpus(args, corpus: str, generate, parse_clip_seconds) -> float:
+    """Generate the corpus into `corpus`, or reuse it (--keep-corpus) when it was made with the same
+    arguments; returns its seconds of audio."""
+    asked = {"minutes": args.minutes, "clip_seconds": args.clip_seconds, "source": os.path.abspath(args.corpus_dir)}
+    made_with = os.path.join(corpus, "generated_with.json")
+    if os.path.exists(made_with):
+        with open(made_with) as f:
+            recorded = json.load(f)
+        if recorded["asked"] == asked:
+            print(f"reusing the corpus in {corpus}", flush=True)
+            return recorded["seconds"]
+        shutil.rmtree(corpus)
+    with tqdm(total=round(args.minutes * 60), desc="generate corpus", unit="audio s") as progress:
+        seconds = generate(args.corpus_dir, corpus, args.minutes, progress=progress,
+                           clip_seconds=parse_clip_seconds(args.clip_seconds))
+    with open(made_with, "w") as f:   # last: a corpus cut short is never reused
+        json.dump({"asked": asked, "seconds": seconds}, f)
+    return seconds
+
+
 def print_profile(path: str, out: str, lines: int = 25) -> None:
     """The top of a cProfile dump, by own time and by cumulative time, into a text file."""
     import io
@@ -125,6 +145,9 @@ def main(argv=None) -> int:
                    help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
                         "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt")
     p.add_argument("--output-dir", default="bench_out")
+    p.add_argument("--keep-corpus", default=None, metavar="DIR",
+                   help="generate the corpus into DIR and keep it; a later run with the same --minutes, "
+                        "--clip-seconds and --corpus-dir reuses it instead of generating again")
     args = p.parse_args(argv)
     names = args.settings.split(",")
     unknown = [n for n in names if n not in SETTINGS]
@@ -139,13 +162,11 @@ def main(argv=None) -> int:
 
     os.makedirs(args.output_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="langid-scale-")
-    corpus = os.path.join(work, "corpus")
+    corpus = args.keep_corpus or os.path.join(work, "corpus")
     load = {"before": [round(x, 2) for x in os.getloadavg()]}
     runs: dict[str, list[dict]] = {}
     try:
-        with tqdm(total=round(args.minutes * 60), desc="generate corpus", unit="audio s") as progress:
-            source_s = generate(args.corpus_dir, corpus, args.minutes, progress=progress,
-                                clip_seconds=parse_clip_seconds(args.clip_seconds))
+        source_s = _corpus(args, corpus, generate, parse_clip_seconds)
         clips = sum(1 for _ in open(os.path.join(corpus, "manifest.jsonl")))
         # The S3 server gets its own process, like a real one (its memory is not a stage's).
         with embedded_s3(in_process=False) as endpoint:
