@@ -21,6 +21,7 @@ counts plus bounded lists of keys.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import heapq
 import json
@@ -188,7 +189,7 @@ def segment_to_example(segment: np.ndarray, clip: Clip, index: int, stats: dict,
 
 
 class _DecodeAndSegment(beam.DoFn):
-    """One clip (a work-file line) in; out: its segments as staging records (main), its
+    """Batches of clips (work-file lines) in; per clip out: its segments as staging records (main), its
     fingerprint (tagged PRINTS, for the split) and one outcome record (tagged OUTCOMES).
 
     The split is not known yet (it needs every clip's fingerprint), so segments are staged
@@ -216,20 +217,65 @@ class _DecodeAndSegment(beam.DoFn):
     def setup(self):
         # Two botocore attempts and short timeouts: storage.fetch's backoff owns the waiting.
         self._client = s3.make_client(self._endpoint or None, max_attempts=2, timeout_s=20)
+        self._loader = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fetch-decode")
 
-    def process(self, line: str) -> Iterator[Any]:
-        key, language, label, speaker = json.loads(line)
-        clip = Clip(key, language, label, speaker)
-        data = yield from self._fetch(clip)
-        if data is None:
-            return
+    def teardown(self):
+        if getattr(self, "_loader", None) is not None:
+            self._loader.shutdown(wait=True)
+
+    def process(self, lines: list[str]) -> Iterator[Any]:
+        """A batch of clips (work-file lines). While one clip is trimmed, segmented and encoded here,
+        the next one is fetched and decoded in a background thread: the S3 wait and libsndfile/soxr
+        (which release the GIL) overlap the Python work. One clip is held ahead, so memory stays
+        that of two clips."""
+        ahead = None
+        for line in lines:
+            clip = Clip(*json.loads(line))
+            loading = self._start_loading(clip)
+            if ahead is not None:
+                yield from self._segment_clip(*ahead)
+            ahead = clip, loading
+        if ahead is not None:
+            yield from self._segment_clip(*ahead)
+
+    def _start_loading(self, clip: Clip):
+        if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
+            known = concurrent.futures.Future()
+            known.set_result(("not_attempted", f"not attempted: the store failed for {_STORE_DOWN_AFTER} "
+                                               "objects in a row"))
+            return known
+        return self._loader.submit(self._load, clip)
+
+    def _load(self, clip: Clip) -> tuple[str, Any]:
+        """Fetch, decode and describe one clip (in the loader thread): (outcome, payload)."""
+        try:
+            data = fetch_object(self._client, self._bucket, clip.key, self._retry_seconds)
+        except BadObject as err:
+            return "bad", f"fetch failed: {err}"
+        except StoreUnavailable as err:
+            return "store", str(err)
+        except Exception as err:  # noqa: BLE001 - anything unforeseen counts against the store, never the data
+            return "store", describe(err)
         try:
             waveform = decode_audio(data, self._rate)
         except DecodeError as err:
-            yield from self._skip(clip, str(err))
+            return "bad", str(err)
+        return "ok", (waveform, clip_statistics(data, waveform, self._rate))
+
+    def _segment_clip(self, clip: Clip, loading) -> Iterator[Any]:
+        outcome, payload = loading.result()
+        if outcome == "not_attempted":
+            yield from self._unfetchable(clip, payload, log=False)
             return
-        stats = clip_statistics(data, waveform, self._rate)
-        del data
+        if outcome == "store":
+            self._store_failures_in_a_row += 1
+            yield from self._unfetchable(clip, payload)
+            return
+        self._store_failures_in_a_row = 0
+        if outcome == "bad":
+            yield from self._skip(clip, payload)
+            return
+        waveform, stats = payload
         # audio/speech.py is the one definition of speech: trim to the first and last active frame,
         # then keep only the windows the serving graph would not call no_speech (judged, as there,
         # on each window's real audio, never its zero padding), so training never sees such a window.
@@ -254,27 +300,6 @@ class _DecodeAndSegment(beam.DoFn):
             "kind": "ingested", "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": len(voiced) / self._rate, "segments": len(kept), "no_speech_windows": dropped,
             "key": clip.key})
-
-    def _fetch(self, clip: Clip):
-        if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
-            yield from self._unfetchable(clip, f"not attempted: the store failed for {_STORE_DOWN_AFTER} "
-                                               "objects in a row", log=False)
-            return None
-        try:
-            data = fetch_object(self._client, self._bucket, clip.key, self._retry_seconds)
-        except BadObject as err:
-            yield from self._skip(clip, f"fetch failed: {err}")
-            return None
-        except StoreUnavailable as err:
-            self._store_failures_in_a_row += 1
-            yield from self._unfetchable(clip, str(err))
-            return None
-        except Exception as err:  # noqa: BLE001 - anything unforeseen counts against the store, never the data
-            self._store_failures_in_a_row += 1
-            yield from self._unfetchable(clip, describe(err))
-            return None
-        self._store_failures_in_a_row = 0
-        return data
 
     def _skip(self, clip: Clip, reason: str):
         logging.warning("S3AudioExampleGen: skipping s3://%s/%s: %s", self._bucket, clip.key, reason)
@@ -420,6 +445,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                            else beam.Create([]))
             results = (clips
                        | "Spread" >> beam.Reshuffle()
+                       | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
                        | "DecodeAndSegment" >> beam.ParDo(dofn).with_outputs(
                            _DecodeAndSegment.OUTCOMES, _DecodeAndSegment.PRINTS, main="staged"))
             staged_files = results.staged | "Stage" >> beam.io.WriteToTFRecord(os.path.join(scratch, "staged"))
