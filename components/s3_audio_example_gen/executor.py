@@ -224,10 +224,10 @@ class _DecodeAndSegment(beam.DoFn):
             self._loader.shutdown(wait=True)
 
     def process(self, lines: list[str]) -> Iterator[Any]:
-        """A batch of clips (work-file lines). While one clip is trimmed, segmented and encoded here,
-        the next one is fetched and decoded in a background thread: the S3 wait and libsndfile/soxr
-        (which release the GIL) overlap the Python work. One clip is held ahead, so memory stays
-        that of two clips."""
+        """A batch of clips (work-file lines). While one clip's windows are encoded and written here,
+        the next one is fetched, decoded and cut in a background thread: the S3 wait, libsndfile
+        and soxr (which release the GIL) overlap the Python work. One clip is held ahead, so
+        memory stays that of two clips."""
         ahead = None
         for line in lines:
             clip = Clip(*json.loads(line))
@@ -247,7 +247,8 @@ class _DecodeAndSegment(beam.DoFn):
         return self._loader.submit(self._load, clip)
 
     def _load(self, clip: Clip) -> tuple[str, Any]:
-        """Fetch, decode and describe one clip (in the loader thread): (outcome, payload)."""
+        """Fetch, decode, describe and cut one clip into the windows that hold speech (in the loader
+        thread): (outcome, payload)."""
         try:
             data = fetch_object(self._client, self._bucket, clip.key, self._retry_seconds)
         except BadObject as err:
@@ -260,7 +261,20 @@ class _DecodeAndSegment(beam.DoFn):
             waveform = decode_audio(data, self._rate)
         except DecodeError as err:
             return "bad", str(err)
-        return "ok", (waveform, clip_statistics(data, waveform, self._rate))
+        stats = clip_statistics(data, waveform, self._rate)
+        del data
+        # audio/speech.py is the one definition of speech: trim to the first and last active frame,
+        # then keep only the windows the serving graph would not call no_speech (judged, as there,
+        # on each window's real audio, never its zero padding), so training never sees such a window.
+        voiced = speech.trim(waveform, self._rate)
+        kept, dropped = [], 0
+        for index, segment in enumerate(fixed_segments(voiced, self._segment, self._hop)):
+            real = min(self._segment, len(voiced) - index * self._hop)
+            if speech.window_has_speech(segment[:real], self._rate):
+                kept.append((index, segment, real))
+            else:
+                dropped += 1
+        return "ok", (kept, dropped, len(voiced) / self._rate, stats)
 
     def _segment_clip(self, clip: Clip, loading) -> Iterator[Any]:
         outcome, payload = loading.result()
@@ -275,18 +289,7 @@ class _DecodeAndSegment(beam.DoFn):
         if outcome == "bad":
             yield from self._skip(clip, payload)
             return
-        waveform, stats = payload
-        # audio/speech.py is the one definition of speech: trim to the first and last active frame,
-        # then keep only the windows the serving graph would not call no_speech (judged, as there,
-        # on each window's real audio, never its zero padding), so training never sees such a window.
-        voiced = speech.trim(waveform, self._rate)
-        kept, dropped = [], 0
-        for index, segment in enumerate(fixed_segments(voiced, self._segment, self._hop)):
-            real = min(self._segment, len(voiced) - index * self._hop)
-            if speech.window_has_speech(segment[:real], self._rate):
-                kept.append((index, segment, real))
-            else:
-                dropped += 1
+        kept, dropped, voiced_seconds, stats = payload
         self._no_speech.inc(dropped)
         if not kept:
             yield from self._skip(clip, NO_SPEECH_REASON)
@@ -298,7 +301,7 @@ class _DecodeAndSegment(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.PRINTS, (clip.key, (stats[features.CLIP_FINGERPRINT], clip.speaker_id)))
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
             "kind": "ingested", "language": clip.language, "speaker_id": clip.speaker_id,
-            "seconds": len(voiced) / self._rate, "segments": len(kept), "no_speech_windows": dropped,
+            "seconds": voiced_seconds, "segments": len(kept), "no_speech_windows": dropped,
             "key": clip.key})
 
     def _skip(self, clip: Clip, reason: str):
@@ -467,13 +470,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      file_name_suffix=tfrecord_suffix(exec_properties["compression"])))
             this_run = results[_DecodeAndSegment.OUTCOMES] | "Settle" >> beam.Map(
                 settle_outcome, split_of=split_of, crossing=crossing)
-            outcomes = [this_run]
-            if listing.carried:
-                outcomes.append(pipeline
-                                | "Carried" >> beam.io.ReadFromText(listing.carried_path)
-                                | "CarriedOutcomes" >> beam.Map(_outcome_of_ledger_row))
-            _write_tally(outcomes | "All" >> beam.Flatten(), os.path.join(scratch, "tally"), "")
             _write_tally(this_run, os.path.join(scratch, "tally_this_run"), "ThisRun")
+            if listing.carried:  # the totals add what was carried over (else they are this run's tally)
+                carried = (pipeline
+                           | "Carried" >> beam.io.ReadFromText(listing.carried_path)
+                           | "CarriedOutcomes" >> beam.Map(_outcome_of_ledger_row))
+                _write_tally((this_run, carried) | "All" >> beam.Flatten(), os.path.join(scratch, "tally"), "")
             (this_run
              | "LedgerRows" >> beam.Map(_ledger_row, span=span, clips=listing.to_ingest,
                                        prints=beam.pvalue.AsSingleton(assigned | "Prints" >> beam.Map(lambda a: a[2])))
@@ -481,7 +483,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                         num_shards=1))
 
         carried_files = carry_over(previous, examples.uri, splits, listing.dropped_keys) if previous else {}
-        tally, tally_this_run = (_read_json(os.path.join(scratch, name)) for name in ("tally", "tally_this_run"))
+        tally_this_run = _read_json(os.path.join(scratch, "tally_this_run"))
+        tally = _read_json(os.path.join(scratch, "tally")) if listing.carried else tally_this_run
         report = build_report(tally, listing, manifest)
         # Beside the totals (per_split, segments: what the artifact holds), what this run added.
         report.update(span=span, clips_ingested=_ingested(tally_this_run), clips_total=_ingested(tally),
