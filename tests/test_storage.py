@@ -49,3 +49,17 @@ def test_fingerprint_sees_an_edit_that_keeps_the_size(s3_endpoint):
     first = corpus_fingerprint(client, bucket)
     s3.put_bytes(client, bucket, "English/a__000.mp3", b"ID3 version two")    # same length
     assert corpus_fingerprint(client, bucket) != first
+
+
+def test_clients_share_service_models_but_read_credentials_afresh(monkeypatch):
+    """botocore's JSON models are read once per process; credentials are not cached with them."""
+    from storage import s3 as s3_module
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    first = s3_module.make_client("http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "second-key")
+    second = s3_module.make_client("http://127.0.0.1:1")
+    assert first._request_signer._credentials.access_key == "first-key"
+    assert second._request_signer._credentials.access_key == "second-key"
+    assert first._loader is second._loader is s3_module._MODELS

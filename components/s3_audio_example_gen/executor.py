@@ -209,7 +209,7 @@ class _DecodeAndSegment(beam.DoFn):
         self._retry_seconds = retry_seconds
         self._client = None
         self._store_failures_in_a_row = 0
-        self._decoded = beam.metrics.Metrics.counter(_NAMESPACE, "clips_decoded")
+        self._segmented = beam.metrics.Metrics.counter(_NAMESPACE, "clips_segmented")
         self._no_speech = beam.metrics.Metrics.counter(_NAMESPACE, "no_speech_windows")
         self._failures = beam.metrics.Metrics.counter(_NAMESPACE, "clips_skipped")
         self._unfetched = beam.metrics.Metrics.counter(_NAMESPACE, "clips_unfetched")
@@ -233,10 +233,10 @@ class _DecodeAndSegment(beam.DoFn):
             clip = Clip(*json.loads(line))
             loading = self._start_loading(clip)
             if ahead is not None:
-                yield from self._segment_clip(*ahead)
+                yield from self._emit_clip(*ahead)
             ahead = clip, loading
         if ahead is not None:
-            yield from self._segment_clip(*ahead)
+            yield from self._emit_clip(*ahead)
 
     def _start_loading(self, clip: Clip):
         if self._store_failures_in_a_row >= _STORE_DOWN_AFTER:
@@ -276,7 +276,8 @@ class _DecodeAndSegment(beam.DoFn):
                 dropped += 1
         return "ok", (kept, dropped, len(voiced) / self._rate, stats)
 
-    def _segment_clip(self, clip: Clip, loading) -> Iterator[Any]:
+    def _emit_clip(self, clip: Clip, loading) -> Iterator[Any]:
+        """One loaded clip's outputs: staging records, fingerprint and outcome, or a skip / unfetched outcome."""
         outcome, payload = loading.result()
         if outcome == "not_attempted":
             yield from self._unfetchable(clip, payload, log=False)
@@ -294,7 +295,7 @@ class _DecodeAndSegment(beam.DoFn):
         if not kept:
             yield from self._skip(clip, NO_SPEECH_REASON)
             return
-        self._decoded.inc()
+        self._segmented.inc()
         envelope = stage_envelope(clip.key, clip.speaker_id)
         for index, segment, real in kept:   # index: the window's place in the clip, so example keys stay stable
             yield envelope + segment_to_example(segment, clip, index, stats, round(real / self._rate, 3))
