@@ -135,10 +135,14 @@ def encode_segment(waveform: np.ndarray, *, label: int, language: str, speaker_i
         features.SEGMENT_INDEX: _int64(segment_index),
         **(extra or {}),
     }
-    # Example = field 1 (features); Features = its map entries in any order: the small ones from
-    # protobuf, then the waveform's, written directly.
-    small = tf.train.Features(feature=feature).SerializeToString()
-    return _length_delimited(b"\x0a", small + _float_feature_entry(features.WAVEFORM, waveform))
+    return example_with_waveform(tf.train.Features(feature=feature).SerializeToString(), waveform)
+
+
+def example_with_waveform(other_features: bytes, waveform: np.ndarray) -> bytes:
+    """A serialized tf.Example: `other_features` (a serialized tf.train.Features without the
+    waveform) plus `waveform`. Example = field 1 (features); Features = its map entries in any
+    order: the small ones from protobuf, then the waveform's, written directly."""
+    return _length_delimited(b"\x0a", other_features + _float_feature_entry(features.WAVEFORM, waveform))
 
 
 def example_key(example: tf.train.Example) -> str:

@@ -77,6 +77,17 @@ def test_train_gets_copies_eval_passes_through(source, tmp_path):
         assert len(group) == 3
         assert sum(np.array_equal(w, original) for w in group) == 1       # the original, unchanged
         assert all(w.shape == original.shape and np.all(np.isfinite(w)) for w in group)
+    # Every copy carries its original's other features (label, language, speaker, statistics) unchanged.
+    def others(example):
+        copy = tf.train.Example()
+        copy.CopyFrom(example)
+        del copy.features.feature[features.WAVEFORM]
+        return copy
+    originals = {e.features.feature[features.SOURCE_KEY].bytes_list.value[0]: others(e)
+                 for e in read_split(source.uri, "train")}
+    copies = list(read_split(target.uri, "train"))
+    assert copies and all(others(e) == originals[e.features.feature[features.SOURCE_KEY].bytes_list.value[0]]
+                          for e in copies)
     eval_in, eval_out = _waves(source, "eval"), _waves(target, "eval")
     assert len(eval_in) == len(eval_out)
     assert all(k1 == k2 and np.array_equal(a, b) for (k1, a), (k2, b) in zip(eval_in, eval_out))

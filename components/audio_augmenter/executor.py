@@ -14,7 +14,7 @@ from tfx.types import artifact_utils
 
 from audio.augment import AugmentationPolicy, augment, rng_for
 from contract import features
-from contract.codec import example_key, float_feature, read_floats, tfrecord_suffix
+from contract.codec import example_key, example_with_waveform, read_floats, tfrecord_suffix
 from storage import tfrecord_crc  # noqa: F401  (hardware CRC32C for the TFRecords)
 
 _NAMESPACE = "AudioAugmenter"
@@ -34,12 +34,13 @@ def augmented_copies(serialized: bytes, copies: int, seed: int, sample_rate: int
     language = feats[features.LANGUAGE].bytes_list.value[0].decode("utf-8") if features.LANGUAGE in feats else None
     config = policy.for_language(language)
     key = example_key(example)
+    del feats[features.WAVEFORM]
+    others = example.features.SerializeToString()  # each copy: these, plus its own waveform's bytes
     for copy_index in range(1, copies + 1):
         out, names = augment(waveform, sample_rate, rng_for(seed, key, copy_index), config)
         for name in names if applied is not None else ():
             applied[name] = applied.get(name, 0) + 1
-        feats[features.WAVEFORM].CopyFrom(float_feature(out))
-        yield example.SerializeToString()
+        yield example_with_waveform(others, out)
 
 
 class _Augment(beam.DoFn):
