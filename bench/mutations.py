@@ -254,10 +254,10 @@ MUTATIONS: list[Mutation] = [
       "tests/test_ingestion_faults.py::test_a_store_error_is_not_a_bad_object"),
     M("store_failure_counted_as_bad_object", "ingestion: store failures vs bad objects",
       "components/s3_audio_example_gen/executor.py",
-      "        except StoreUnavailable as err:\n            self._store_failures_in_a_row += 1\n"
-      "            yield from self._unfetchable(clip, str(err))",
-      "        except StoreUnavailable as err:\n            self._store_failures_in_a_row += 1\n"
-      "            yield from self._skip(clip, str(err))",
+      "        if outcome == \"store\":\n            self._store_failures_in_a_row += 1\n"
+      "            yield from self._unfetchable(clip, payload)",
+      "        if outcome == \"store\":\n            self._store_failures_in_a_row += 1\n"
+      "            yield from self._skip(clip, payload)",
       "tests/test_ingestion_faults.py::test_a_store_error_is_not_a_bad_object"),
     M("max_skipped_fraction_ignored", "ingestion: max_skipped_fraction", "components/s3_audio_example_gen/executor.py",
       "        elif skipped > max_skipped * listed:", "        elif False:",
