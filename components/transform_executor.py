@@ -1,4 +1,5 @@
-"""TFX Transform's executor, writing `transformed_examples` with --intermediate-compression.
+"""TFX Transform's executor, writing `transformed_examples` with --intermediate-compression, in
+batches of --transform-batch-size.
 
 Why it exists: TFX 1.16's Transform always gzips its materialized examples
 (`TransformProcessor._EncodeAndWrite` writes `WriteToTFRecord(..., file_name_suffix='.gz')`),
@@ -6,9 +7,15 @@ and gzip was about 30 % of Transform's time per example (docs/kubeflow_and_scale
 and augmentation follow `RuntimeConfig.intermediate_compression`; this makes Transform follow it
 too. Every reader (the Trainer's TFXIO, contract.codec) decides the compression by the suffix.
 
+Batches: TFX 1.16 gives TFT no batch size for tf.Examples (`TransformProcessor._GetDesiredBatchSize`
+returns None), so TFXIO's adaptive batching grows towards 1,000 segments on long runs, and the
+STFT of such a batch took Transform's peak RSS from 1.5 GB (200 minutes of audio) to 2.4 GB
+(600 minutes). A fixed batch (64 by default, as the feature-limit benchmark uses) bounds it.
+
 What it replaces, re-check on every TFX upgrade (tests/test_transform_executor.py fails when
 these change): TFX 1.16's `TransformProcessor._EncodeAndWrite(pcoll, schema, file_format,
-output_path)`, for TFRecord output only (other formats stay TFX's), and `Executor.Do` building
+output_path)`, for TFRecord output only (other formats stay TFX's), `TransformProcessor.
+_GetDesiredBatchSize(data_format, schema)`, and `Executor.Do` building
 its processor as `TransformProcessor()` by that module's global name: `Do` below points that name
 at a subclass carrying this run's compression while TFX's `Do` runs (one run at a time per process).
 """
@@ -28,6 +35,7 @@ from contract.codec import tfrecord_suffix
 # The key of Transform's custom_config that carries RuntimeConfig.intermediate_compression
 # (pipeline/pipeline.py puts it there; preprocessing_fn ignores it).
 COMPRESSION_KEY = "intermediate_compression"
+BATCH_SIZE_KEY = "transform_batch_size"  # RuntimeConfig.transform_batch_size, the same way
 
 _TFX_PROCESSOR = tfx_transform.TransformProcessor
 _ONE_RUN_AT_A_TIME = threading.Lock()  # the processor name is the TFX module's, shared by threads
@@ -55,10 +63,25 @@ def _WriteTFRecords(pcoll, schema, output_path: str, compression: str):  # noqa:
                                                            file_name_suffix=tfrecord_suffix(compression)))
 
 
+def batch_size_of(exec_properties: dict) -> int:
+    """The batch size named in Transform's custom_config; an error names the key if it is missing or bad."""
+    custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+    size = custom_config.get(BATCH_SIZE_KEY)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"Transform's custom_config needs a positive integer {BATCH_SIZE_KEY!r} (pipeline/pipeline.py "
+                         f"sets it from --transform-batch-size), got {size!r}")
+    return size
+
+
 class _Processor(_TFX_PROCESSOR):
-    """TFX's processor whose materialized TFRecords use `compression` (set on a per-run subclass)."""
+    """TFX's processor whose materialized TFRecords use `compression` and whose batches hold
+    `batch_size` examples (both set on a per-run subclass)."""
 
     compression: str
+    batch_size: int
+
+    def _GetDesiredBatchSize(self, data_format, schema):  # noqa: N802 (TFX's name)
+        return self.batch_size
 
     def _EncodeAndWrite(self, schema, file_format: str, output_path: str):  # noqa: N802 (TFX's name)
         if file_format != labels.FORMAT_TFRECORD:
@@ -70,7 +93,8 @@ class Executor(tfx_transform.Executor):
     """TFX's Transform executor; its TFRecord output follows custom_config's intermediate_compression."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX's name)
-        processor = type("TransformProcessor", (_Processor,), {"compression": compression_of(exec_properties)})
+        processor = type("TransformProcessor", (_Processor,), {"compression": compression_of(exec_properties),
+                                                               "batch_size": batch_size_of(exec_properties)})
         with _ONE_RUN_AT_A_TIME:
             tfx_transform.TransformProcessor = processor
             try:

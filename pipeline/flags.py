@@ -98,6 +98,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     beam.add_argument("--intermediate-compression", default=d.runtime.intermediate_compression,
                       choices=INTERMEDIATE_COMPRESSIONS,
                       help="compression of ingestion's, augmentation's and Transform's TFRecords")
+    beam.add_argument("--transform-batch-size", type=int, default=d.runtime.transform_batch_size,
+                      help="segments per batch through Transform's graph (bounds its memory)")
 
 
 def _json_flag(flag: str, text: str):
@@ -162,4 +164,5 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
         evaluation={"accuracy_lower_bound": args.accuracy_bound},
         push={"serving_model_dir": args.serving_dir} if args.serving_dir else {},
         runtime={"beam_runner": args.beam_runner, "beam_args": tuple(args.beam_arg),
-                 "intermediate_compression": args.intermediate_compression})
+                 "intermediate_compression": args.intermediate_compression,
+                 "transform_batch_size": args.transform_batch_size})

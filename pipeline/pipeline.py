@@ -152,12 +152,14 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
         custom_config={**transform_custom_config(config), "code_version": code_version("transform"),
-                       transform_executor.COMPRESSION_KEY: runtime.intermediate_compression},
+                       transform_executor.COMPRESSION_KEY: runtime.intermediate_compression,
+                       transform_executor.BATCH_SIZE_KEY: runtime.transform_batch_size},
         # TFDV statistics of 48,000-sample waveforms cost a third of Transform's time and feed
         # nothing downstream; StatisticsGen can be added for data validation instead.
         disable_statistics=True,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]))
-    # TFX's own executor always gzips transformed_examples; this one follows the setting above.
+    # TFX's own executor always gzips transformed_examples and lets batches grow to 1,000
+    # segments; this one follows the two settings above.
     # Set before tfx.dsl.Pipeline, which adds the pipeline's beam_pipeline_args to this spec.
     transform.executor_spec = executor_spec.BeamExecutorSpec(transform_executor.Executor)
     components.append(transform)

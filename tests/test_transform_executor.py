@@ -11,7 +11,15 @@ import tensorflow_transform as tft
 from tfx.components.transform import executor as tfx_transform
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.transform_executor import _TFX_PROCESSOR, COMPRESSION_KEY, Executor, _Processor, compression_of
+from components.transform_executor import (
+    _TFX_PROCESSOR,
+    BATCH_SIZE_KEY,
+    COMPRESSION_KEY,
+    Executor,
+    _Processor,
+    batch_size_of,
+    compression_of,
+)
 from contract.codec import compression_type, split_files
 
 SCHEMA = """
@@ -53,10 +61,10 @@ def inputs(tmp_path_factory):
     return {"examples": [examples], "schema": [schema]}
 
 
-def _transform(inputs, out, compression: str | None) -> standard_artifacts.Examples:
+def _transform(inputs, out, compression: str | None, batch_size: int = 2) -> standard_artifacts.Examples:
     graph, transformed = standard_artifacts.TransformGraph(), standard_artifacts.Examples()
     graph.uri, transformed.uri = str(out / "transform_graph"), str(out / "transformed_examples")
-    custom_config = {} if compression is None else {COMPRESSION_KEY: compression}
+    custom_config = {BATCH_SIZE_KEY: batch_size, **({} if compression is None else {COMPRESSION_KEY: compression})}
     context = Executor.Context(tmp_dir=str(out / "tmp"), unique_id="1",
                                beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     properties = {"preprocessing_fn": f"{__name__}.preprocessing_fn", "custom_config": json.dumps(custom_config),
@@ -117,6 +125,24 @@ def test_a_missing_or_unknown_setting_is_an_error_naming_it(inputs, tmp_path):
     assert tfx_transform.TransformProcessor.__module__ == tfx_transform.__name__
 
 
+def test_the_batch_size_reaches_tf_transform(inputs, tmp_path, monkeypatch):
+    """TFT gets the configured batch size instead of TFX's None (adaptive batches of up to 1,000)."""
+    import tensorflow_transform.beam as tft_beam
+
+    seen, original = [], tft_beam.Context.__init__
+
+    def recording(self, *args, **kwargs):
+        seen.append(kwargs.get("desired_batch_size"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(tft_beam.Context, "__init__", recording)
+    _transform(inputs, tmp_path, "none", batch_size=3)
+    assert seen == [3]
+    for bad in ({}, {BATCH_SIZE_KEY: 0}, {BATCH_SIZE_KEY: "64"}):
+        with pytest.raises(ValueError, match=BATCH_SIZE_KEY):
+            batch_size_of({"custom_config": json.dumps(bad)})
+
+
 def test_tfx_still_has_what_the_override_replaces():
     """Fails on a TFX upgrade that changes them: re-check components/transform_executor.py then (written for 1.16)."""
     parent = _TFX_PROCESSOR._EncodeAndWrite  # TFX's, as imported
@@ -127,4 +153,24 @@ def test_tfx_still_has_what_the_override_replaces():
         inspect.signature(_Processor._EncodeAndWrite).parameters)[1:]
     run = inspect.getsource(_TFX_PROCESSOR._RunBeamImpl)
     assert "self._EncodeAndWrite(" in run and "file_format=materialization_format" in run
+    assert list(inspect.signature(_TFX_PROCESSOR._GetDesiredBatchSize).parameters) == ["self", "data_format", "schema"]
+    assert "self._GetDesiredBatchSize(" in run and "desired_batch_size=desired_batch_size" in run
     assert "TransformProcessor().Transform(" in inspect.getsource(tfx_transform.Executor.Do)
+
+
+def test_the_batch_size_flows_from_the_flag_to_transform():
+    import argparse
+
+    from pipeline.config import ConfigError, PipelineConfig
+    from pipeline.flags import add_pipeline_flags, config_from_flags
+    from pipeline.pipeline import create_pipeline
+
+    with pytest.raises(ConfigError, match="--transform-batch-size"):
+        PipelineConfig().override(runtime={"transform_batch_size": 0})
+    parser = argparse.ArgumentParser()
+    add_pipeline_flags(parser)
+    config = config_from_flags(parser.parse_args(["--transform-batch-size", "16"]), {})
+    transform = {c.id: c for c in create_pipeline(config).components}["Transform"]
+    assert batch_size_of(transform.exec_properties) == 16
+    default = {c.id: c for c in create_pipeline(PipelineConfig()).components}["Transform"]
+    assert batch_size_of(default.exec_properties) == PipelineConfig().runtime.transform_batch_size == 64
