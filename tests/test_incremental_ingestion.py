@@ -19,6 +19,8 @@ from tfx.types import standard_artifacts
 from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
 from components.s3_audio_example_gen.ledger import LEDGER_NAME
 from components.speaker_split import EVAL, TRAIN, assign_speakers_keeping_duplicates_together, clips_crossing_the_split
+from contract import features
+from contract.codec import read_split
 from storage import s3
 from storage.embedded_s3 import embedded_s3
 from tests.helpers.fault_proxy import audio_gets, fault_proxy
@@ -99,6 +101,14 @@ def test_second_scrape_fetches_only_new_and_changed_objects(tmp_path, s3_endpoin
     first, fetched = _ingest(tmp_path / "Gen" / "examples" / "1", bucket, s3_endpoint)
     assert fetched == {"clips/" + k for k in first_keys} | {BROKEN}
     assert first.span == 0
+    # Each ingested clip's ledger row keeps the fingerprint its segments carry (the next run's
+    # duplicate-aware split is built from these).
+    with open(os.path.join(first.uri, LEDGER_NAME)) as f:
+        rows = [json.loads(line) for line in f][1:]   # after the header line (settings, span)
+    on_segments = {e.features.feature[features.SOURCE_KEY].bytes_list.value[0].decode():
+                   e.features.feature[features.CLIP_FINGERPRINT].bytes_list.value[0].decode()
+                   for split in (TRAIN, EVAL) for e in read_split(first.uri, split)}
+    assert {r["key"]: r["fingerprint"] for r in rows if r["outcome"] == "ingested"} == on_segments
 
     # The next scrape: a new speaker per language, a new clip of a known speaker, one object
     # replaced by other audio under the same key, one deleted.

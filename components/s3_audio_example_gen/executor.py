@@ -299,11 +299,12 @@ class _DecodeAndSegment(beam.DoFn):
         envelope = stage_envelope(clip.key, clip.speaker_id)
         for index, segment, real in kept:   # index: the window's place in the clip, so example keys stay stable
             yield envelope + segment_to_example(segment, clip, index, stats, round(real / self._rate, 3))
-        yield beam.pvalue.TaggedOutput(self.PRINTS, (clip.key, (stats[features.CLIP_FINGERPRINT], clip.speaker_id)))
+        digest = stats[features.CLIP_FINGERPRINT]
+        yield beam.pvalue.TaggedOutput(self.PRINTS, (clip.key, (digest, clip.speaker_id)))
         yield beam.pvalue.TaggedOutput(self.OUTCOMES, {
             "kind": "ingested", "language": clip.language, "speaker_id": clip.speaker_id,
             "seconds": voiced_seconds, "segments": len(kept), "no_speech_windows": dropped,
-            "key": clip.key})
+            "key": clip.key, "fingerprint": digest})
 
     def _skip(self, clip: Clip, reason: str):
         logging.warning("S3AudioExampleGen: skipping s3://%s/%s: %s", self._bucket, clip.key, reason)
@@ -348,7 +349,7 @@ def settle_outcome(outcome: dict, split_of: dict[str, str], crossing: dict[str, 
         return outcome
     if outcome["key"] in crossing:
         _CROSSING.inc()
-        return {"kind": "skipped", "key": outcome["key"],
+        return {"kind": "skipped", "key": outcome["key"], "fingerprint": outcome["fingerprint"],
                 "reason": f"same audio as {crossing[outcome['key']]}, on the other side of the split"}
     _INGESTED.inc()
     return {**outcome, "split": split_of[outcome["speaker_id"]]}
@@ -478,8 +479,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                            | "CarriedOutcomes" >> beam.Map(_outcome_of_ledger_row))
                 _write_tally((this_run, carried) | "All" >> beam.Flatten(), os.path.join(scratch, "tally"), "")
             (this_run
-             | "LedgerRows" >> beam.Map(_ledger_row, span=span, clips=listing.to_ingest,
-                                       prints=beam.pvalue.AsSingleton(assigned | "Prints" >> beam.Map(lambda a: a[2])))
+             | "LedgerRows" >> beam.Map(_ledger_row, span=span, clips=listing.to_ingest)
              | "WriteLedgerRows" >> beam.io.WriteToText(os.path.join(scratch, "new_rows"), shard_name_template="",
                                                         num_shards=1))
 
@@ -562,12 +562,12 @@ def _outcome_of_ledger_row(line: str) -> dict:
             "no_speech_windows": row.get("no_speech_windows", 0)}
 
 
-def _ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]], prints: dict[str, str]) -> str:
+def _ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]]) -> str:
     """This run's outcome of one clip as a ledger row (components/s3_audio_example_gen/ledger.py)."""
     key = outcome["key"]
     etag, language, speaker = clips[key]
     row = {"key": key, "etag": etag, "language": language, "speaker": speaker, "span": span,
-           "fingerprint": prints.get(key, "")}
+           "fingerprint": outcome.get("fingerprint", "")}
     if outcome["kind"] == "ingested":
         row.update(outcome=INGESTED, split=outcome["split"], seconds=outcome["seconds"], segments=outcome["segments"],
                    no_speech_windows=outcome["no_speech_windows"])

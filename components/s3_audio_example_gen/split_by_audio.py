@@ -15,7 +15,7 @@ from components.speaker_split import assign_speakers_keeping_duplicates_together
 
 class SplitKeepingDuplicatesTogether(beam.PTransform):
     """(clip key, (fingerprint, speaker)) pairs -> a single ({speaker id: split}, {clip key: key it
-    duplicates}, {clip key: fingerprint}).
+    duplicates}).
 
     With an earlier ingestion (`fixed`: its speaker -> split, `carried`: its clips' key ->
     (fingerprint, speaker)), known speakers keep their split, and a new clip whose audio
@@ -33,12 +33,12 @@ class SplitKeepingDuplicatesTogether(beam.PTransform):
         by_language, fraction, seed, fixed, carried = (self._by_language, self._fraction, self._seed,
                                                        self._fixed, self._carried)
 
-        def assign(new_prints: dict) -> tuple[dict, dict, dict]:
+        def assign(new_prints: dict) -> tuple[dict, dict]:
             prints = {**carried, **new_prints}
             split_of = assign_speakers_keeping_duplicates_together(by_language, prints, fraction, seed, fixed,
                                                                      set(carried))
             crossing = clips_crossing_the_split(prints, split_of, set(carried))
-            return split_of, crossing, {key: digest for key, (digest, _) in new_prints.items()}
+            return split_of, crossing
 
         return (fingerprints
                 | "AllFingerprints" >> beam.combiners.ToDict()
