@@ -41,9 +41,13 @@ _TFX_PROCESSOR = tfx_transform.TransformProcessor
 _ONE_RUN_AT_A_TIME = threading.Lock()  # the processor name is the TFX module's, shared by threads
 
 
+def _custom_config(exec_properties: dict) -> dict:
+    return json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+
+
 def compression_of(exec_properties: dict) -> str:
     """The compression named in Transform's custom_config; an error names the key if it is missing or unknown."""
-    custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+    custom_config = _custom_config(exec_properties)
     if COMPRESSION_KEY not in custom_config:
         raise ValueError(f"Transform's custom_config has no {COMPRESSION_KEY!r} (pipeline/pipeline.py sets it "
                          "from --intermediate-compression)")
@@ -65,8 +69,7 @@ def _WriteTFRecords(pcoll, schema, output_path: str, compression: str):  # noqa:
 
 def batch_size_of(exec_properties: dict) -> int:
     """The batch size named in Transform's custom_config; an error names the key if it is missing or bad."""
-    custom_config = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
-    size = custom_config.get(BATCH_SIZE_KEY)
+    size = _custom_config(exec_properties).get(BATCH_SIZE_KEY)
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"Transform's custom_config needs a positive integer {BATCH_SIZE_KEY!r} (pipeline/pipeline.py "
                          f"sets it from --transform-batch-size), got {size!r}")
