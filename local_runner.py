@@ -17,9 +17,9 @@ import os
 import sys
 import time
 
+from operations.console_logging import configure_logging
 from pipeline import flags
 from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
-from pipeline.console_logging import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +73,9 @@ def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadat
 
 def run(args) -> dict:
     """Run the pipeline once; return the run summary (also printed)."""
-    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
-    from pipeline.run_report import add_to_summary_file, run_names, summarise_run
+    from operations.run_lock import exclusive_output_dir, fail_interrupted_executions
+    from reports.run_report import add_to_summary_file, summarise_run
+    from reports.runs import run_names
     from storage import s3
     from storage.corpus import corpus_fingerprint, upload_corpus
     from storage.embedded_s3 import embedded_s3
@@ -137,7 +138,7 @@ def run(args) -> dict:
             add_to_summary_file(os.path.abspath(args.output_dir), halted=halted)
             print(halted, file=sys.stderr)
         elif summary.get("pushed_to"):
-            from pipeline.model_card import write_model_card
+            from reports.model_card import write_model_card
             summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
                                                      languages=languages)
             print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")

@@ -232,13 +232,13 @@ MUTATIONS: list[Mutation] = [
       "            raw = raw[len(_BOM):]", "            pass",
       "tests/test_ingestion_faults.py::test_malformed_manifest_rows_are_reported_and_resolved"),
     # -- data validation ---------------------------------------------------------------------
-    M("duplicate_conflict_not_an_error", "data validation: duplicates", "pipeline/data_validation.py",
+    M("duplicate_conflict_not_an_error", "data validation: duplicates", "components/data_validator/checks.py",
       "        if len(languages) > 1:", "        if False:",
       "tests/test_data_validation.py"),
-    M("one_speaker_only_a_warning", "data validation: speakers", "pipeline/data_validation.py",
+    M("one_speaker_only_a_warning", "data validation: speakers", "components/data_validator/checks.py",
       "severity = ERROR if len(speakers) < 2 else WARNING", "severity = WARNING",
       "tests/test_data_validation.py"),
-    M("imbalance_unchecked", "data validation: imbalance", "pipeline/data_validation.py",
+    M("imbalance_unchecked", "data validation: imbalance", "components/data_validator/checks.py",
       "        if largest / n > max_ratio:", "        if False:",
       "tests/test_data_validation.py"),
     M("clipping_one_sided", "data validation: audio statistics", "audio/stats.py",
@@ -263,7 +263,7 @@ MUTATIONS: list[Mutation] = [
       "        elif skipped > max_skipped * listed:", "        elif False:",
       "tests/test_ingestion_faults.py::test_too_many_bad_clips_fail_the_run_naming_the_report"),
     # -- the run lock ------------------------------------------------------------------------
-    M("run_lock_not_taken", "run lock", "pipeline/run_lock.py",
+    M("run_lock_not_taken", "run lock", "operations/run_lock.py",
       "            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)", "            pass",
       "tests/test_runs.py::test_a_second_run_on_a_busy_output_dir_fails_at_once"),
     # -- scraper ------------------------------------------------------------------------------

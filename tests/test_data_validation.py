@@ -1,13 +1,13 @@
-"""pipeline/data_validation.py checks and the duplicate-aware split, on hand-made clip records."""
+"""components/data_validator/checks.py and the duplicate-aware split, on hand-made clip records."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
+from components.data_validator import checks as dv
 from components.speaker_split import Clip, assign_clip_splits, assign_splits
 from contract import features
-from pipeline import data_validation as dv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = os.path.join(ROOT, "contract", "validation_schema.pbtxt")

@@ -8,7 +8,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from pipeline.data_validation import read_clip_records
+from components.data_validator.checks import read_clip_records
 from tests.helpers import planted_anomalies as planted
 from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
 

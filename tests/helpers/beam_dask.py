@@ -8,7 +8,7 @@ requires. This subclass passes the Client only the Dask options (`--dask_client_
 ...) and waits for the job's futures alone. What the runner itself still lacks (DoFn
 setup/bundles, tagged outputs, side inputs) is in docs/kubeflow_and_scale.md.
 
-    --runner=pipeline.beam_dask.DaskRunner --dask_client_address=tcp://SCHEDULER:8786
+    --runner=tests.helpers.beam_dask.DaskRunner --dask_client_address=tcp://SCHEDULER:8786
 """
 from __future__ import annotations
 
