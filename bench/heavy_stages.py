@@ -1,7 +1,9 @@
 """Run the Beam-heavy stages alone: S3 ingestion and Transform, as the full pipeline builds them.
 
 The multi-process test and the scale benchmark (bench/scale.py) both need these two stages
-with a chosen set of Beam arguments, their outputs, and how long each took.
+with a chosen set of Beam arguments, their outputs, and how long each took. It lives with
+the benchmark (tests already import bench helpers; bench never imports tests/), not in the
+pipeline package: no pipeline run uses it.
 """
 from __future__ import annotations
 
