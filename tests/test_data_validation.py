@@ -78,7 +78,7 @@ def test_voices_speaking_every_language_are_one_warning_that_lists_them_all():
     assert report["warnings"] == 1 and found["severity"] == "warning"
     assert found["speakers"] == {voice: {lang: 2 for lang in languages} for voice in voices}
     assert found["keys_total"] == len(rows) and len(found["keys"]) == dv.MAX_KEYS
-    assert found["message"].startswith("16 speakers have clips in several languages: 'voice00' (6), ")
+    assert found["message"].startswith("16 speakers have clips in several languages: 'voice00' (6 languages), ")
     assert "and 13 more" in found["message"]
     (line,) = [line for line in dv.format_report(report) if "speaker_in_several_languages" in line]
     assert "16 speakers" in line

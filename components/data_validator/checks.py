@@ -136,7 +136,8 @@ def speakers_in_several_languages(records: list[dict]) -> list[dict]:
         detail = ", ".join(f"{language} {n}" for language, n in counts.items())
         message = f"speaker {speaker!r} has clips in {len(counts)} languages ({detail})"
     else:
-        named = ", ".join(f"{speaker!r} ({len(counts)})" for speaker, counts in list(several.items())[:SPEAKERS_NAMED])
+        named = ", ".join(f"{speaker!r} ({len(counts)} languages)"
+                          for speaker, counts in list(several.items())[:SPEAKERS_NAMED])
         more = len(several) - SPEAKERS_NAMED
         message = (f"{len(several)} speakers have clips in several languages: {named}"
                    + (f" and {more} more" if more > 0 else "") + " (each with its clips per language in the report)")
