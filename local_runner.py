@@ -62,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadata.sqlite"):
+    """create_pipeline with its ML Metadata in OUTPUT_DIR/metadata_name (SQLite)."""
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
 
 
 def run_command(args) -> int:
+    """Logging as the flags ask, one run; the exit status."""
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     summary = run(args)
     return 1 if summary.get("halted") else 0
