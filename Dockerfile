@@ -21,4 +21,4 @@ RUN bash scripts/install.sh --system
 
 # KFP v2 steps name this command themselves (kubeflow_runner sets it for every container);
 # as the image's entrypoint it also serves `docker run IMAGE --executor_class_path ...`.
-ENTRYPOINT ["python", "-m", "pipeline.container_entrypoint"]
+ENTRYPOINT ["python", "-m", "operations.container_entrypoint"]

@@ -23,7 +23,7 @@ from pipeline.config import KUBEFLOW_DIRECT_ARGS, ConfigError
 # Where the Dockerfile puts the project inside the image (the steps' working directory).
 IMAGE_PROJECT_DIR = "/langid-tfx"
 # The command of every Kubeflow step (wraps TFX's KFP v2 launcher; see the module).
-KUBEFLOW_CONTAINER_COMMAND = ["python", "-m", "pipeline.container_entrypoint"]
+KUBEFLOW_CONTAINER_COMMAND = ["python", "-m", "operations.container_entrypoint"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,11 +81,11 @@ BEAM_CREDENTIAL_OPTIONS = ("s3_access_key_id", "s3_secret_access_key", "s3_sessi
 
 def compile_pipeline(args) -> str:
     """Build the pipeline from args.config and write the KFP package; return its path."""
-    from pipeline.kfp_package import write_kfp_package
+    from operations.kfp_package import write_kfp_package
     from pipeline.pipeline import create_pipeline
 
     # The endpoint (not a secret) goes into every container, where boto3, Beam and
-    # tensorflow-io (via pipeline.container_entrypoint) all read it.
+    # tensorflow-io (via operations.container_entrypoint) all read it.
     env = {"AWS_ENDPOINT_URL": args.s3_endpoint} if args.s3_endpoint else {}
     return write_kfp_package(create_pipeline(args.config), args.output, image=args.image,
                              command=KUBEFLOW_CONTAINER_COMMAND, env=env, secret=args.aws_secret)

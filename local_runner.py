@@ -17,9 +17,9 @@ import os
 import sys
 import time
 
+from operations.console_logging import configure_logging
 from pipeline import flags
 from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
-from pipeline.console_logging import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadata.sqlite"):
+    """create_pipeline with its ML Metadata in OUTPUT_DIR/metadata_name (SQLite)."""
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -73,76 +74,124 @@ def build(config: PipelineConfig, output_dir: str, metadata_name: str = "metadat
 
 def run(args) -> dict:
     """Run the pipeline once; return the run summary (also printed)."""
-    from pipeline.run_lock import exclusive_output_dir, fail_interrupted_executions
-    from pipeline.run_report import add_to_summary_file, run_names, summarise_run
+    from operations.run_lock import exclusive_output_dir
     from storage import s3
-    from storage.corpus import corpus_fingerprint, upload_corpus
-    from storage.embedded_s3 import embedded_s3
-    from storage.tf_s3 import enable_s3_filesystem, is_s3, split_s3_uri
+    from storage.corpus import corpus_fingerprint
 
     config: PipelineConfig = args.config
+    output_dir = os.path.abspath(args.output_dir)
     embedded = not args.s3_endpoint and not args.bucket
-    bucket, prefix, languages = config.data.bucket, config.data.prefix, list(config.data.languages)
-    s3_outputs = [path for path in (config.runtime.pipeline_root, config.push.serving_model_dir) if is_s3(path)]
     with contextlib.ExitStack() as stack:
         # First, before any work: a second run on this output dir stops here.
-        stack.enter_context(exclusive_output_dir(os.path.abspath(args.output_dir)))
-        endpoint = args.s3_endpoint
-        if embedded:
-            # Artifacts on S3 are written by tensorflow-io, partly while holding the GIL: the
-            # server must then live in another process.
-            endpoint = stack.enter_context(embedded_s3(in_process=not s3_outputs))
-            # The component's `s3_endpoint` stays empty so the cache key does not depend on the
-            # free port; the workers find the endpoint in the environment, like any AWS setting.
-            os.environ["AWS_ENDPOINT_URL"] = endpoint
-            client = s3.make_client(endpoint)
-            counts = upload_corpus(client, bucket, args.corpus_dir, prefix, languages=languages)
-            print(f"embedded S3 at {endpoint}: s3://{bucket}/{prefix} "
-                  f"({counts['uploaded']} clips uploaded from {args.corpus_dir})", flush=True)
-        client = s3.make_client(endpoint)
-        fingerprint = corpus_fingerprint(client, bucket, prefix)
-        metadata_name = "metadata.sqlite"
-        if s3_outputs:
-            enable_s3_filesystem(endpoint)
-        if s3_outputs and embedded:
-            for path in s3_outputs:
-                s3.ensure_bucket(client, split_s3_uri(path)[0])
-            # Artifacts on the embedded endpoint end with this run, so its ML Metadata must too:
-            # a kept store would offer cached artifacts (and a baseline model) that are gone.
-            metadata_name = "metadata-embedded-s3.sqlite"
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(os.path.abspath(args.output_dir), metadata_name))
+        stack.enter_context(exclusive_output_dir(output_dir))
+        endpoint = serve_corpus_on_embedded_s3(stack, config, args.corpus_dir) if embedded else args.s3_endpoint
+        fingerprint = corpus_fingerprint(s3.make_client(endpoint), config.data.bucket, config.data.prefix)
+        metadata_name = prepare_s3_outputs(config, endpoint, embedded, output_dir)
         config = config.override(data={"s3_endpoint": "" if embedded else (endpoint or ""),
                                        "corpus_fingerprint": fingerprint})
-        pipeline = build(config, args.output_dir, metadata_name)
-        from tfx import v1 as tfx
-
-        for stale in fail_interrupted_executions(pipeline.metadata_connection_config, config.runtime.pipeline_root):
-            logging.warning("marked FAILED and removed the partial outputs of %s, left RUNNING by a stopped run", stale)
-        before = run_names(pipeline.metadata_connection_config)
-        started = time.time()
-        halted = None
-        try:
-            tfx.orchestration.LocalDagRunner().run(pipeline)
-        except Exception as err:  # noqa: BLE001 - only AnomalyGate's stop is expected; the rest re-raise
-            halted = halt_message(err)
-            if halted is None:
-                raise
-        this_run = sorted(run_names(pipeline.metadata_connection_config) - before)[-1]
-        summary = summarise_run(pipeline, os.path.abspath(args.output_dir), time.time() - started, run_name=this_run,
-                                languages=languages, sample_rate=config.data.sample_rate,
-                                augment_config=dict(config.augmenter.policy))
-        if halted:
-            summary["halted"] = halted
-            add_to_summary_file(os.path.abspath(args.output_dir), halted=halted)
-            print(halted, file=sys.stderr)
-        elif summary.get("pushed_to"):
-            from pipeline.model_card import write_model_card
-            summary["model_card"] = write_model_card(pipeline, summary, os.path.abspath(args.output_dir),
-                                                     languages=languages)
-            print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")
-            add_to_summary_file(os.path.abspath(args.output_dir), model_card=summary["model_card"])
+        pipeline = build(config, output_dir, metadata_name)
+        clean_up_interrupted_runs(pipeline, config)
+        run_name, seconds, halted = execute(pipeline)
+        summary = summarise(pipeline, config, output_dir, run_name, seconds)
+        record_outcome(pipeline, config, output_dir, summary, halted)
     return summary
+
+
+def s3_outputs(config: PipelineConfig) -> list[str]:
+    """The run's outputs that tensorflow-io writes to S3: the artifact root, the pushed model."""
+    return [path for path in (config.runtime.pipeline_root, config.push.serving_model_dir)
+            if str(path).startswith("s3://")]
+
+
+def serve_corpus_on_embedded_s3(stack: contextlib.ExitStack, config: PipelineConfig, corpus_dir: str) -> str:
+    """Start an S3 server for this run (stopped with `stack`), upload the corpus; return its endpoint."""
+    from storage import s3
+    from storage.corpus import upload_corpus
+    from storage.embedded_s3 import embedded_s3
+
+    # Artifacts on S3 are written by tensorflow-io, partly while holding the GIL: the
+    # server must then live in another process.
+    endpoint = stack.enter_context(embedded_s3(in_process=not s3_outputs(config)))
+    # The component's `s3_endpoint` stays empty so the cache key does not depend on the
+    # free port; the workers find the endpoint in the environment, like any AWS setting.
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    bucket, prefix = config.data.bucket, config.data.prefix
+    counts = upload_corpus(s3.make_client(endpoint), bucket, corpus_dir, prefix, languages=list(config.data.languages))
+    print(f"embedded S3 at {endpoint}: s3://{bucket}/{prefix} "
+          f"({counts['uploaded']} clips uploaded from {corpus_dir})", flush=True)
+    return endpoint
+
+
+def prepare_s3_outputs(config: PipelineConfig, endpoint: str | None, embedded: bool, output_dir: str) -> str:
+    """Make s3:// outputs writable (tensorflow-io's filesystem, buckets on the embedded server);
+    return the ML Metadata file this run uses."""
+    from storage import s3
+    from storage.tf_s3 import enable_s3_filesystem, split_s3_uri
+
+    outputs = s3_outputs(config)
+    if outputs:
+        enable_s3_filesystem(endpoint)
+    if not (outputs and embedded):
+        return "metadata.sqlite"
+    client = s3.make_client(endpoint)
+    for path in outputs:
+        s3.ensure_bucket(client, split_s3_uri(path)[0])
+    # Artifacts on the embedded endpoint end with this run, so its ML Metadata must too:
+    # a kept store would offer cached artifacts (and a baseline model) that are gone.
+    metadata_name = "metadata-embedded-s3.sqlite"
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(output_dir, metadata_name))
+    return metadata_name
+
+
+def clean_up_interrupted_runs(pipeline, config: PipelineConfig) -> None:
+    """Executions a stopped run left RUNNING: marked FAILED, their partial outputs removed."""
+    from operations.run_lock import fail_interrupted_executions
+
+    for stale in fail_interrupted_executions(pipeline.metadata_connection_config, config.runtime.pipeline_root):
+        logging.warning("marked FAILED and removed the partial outputs of %s, left RUNNING by a stopped run", stale)
+
+
+def execute(pipeline) -> tuple[str, float, str | None]:
+    """Run the pipeline with LocalDagRunner: (this run's name, seconds, AnomalyGate's message or None)."""
+    from tfx import v1 as tfx
+
+    from reports.runs import run_names
+
+    before = run_names(pipeline.metadata_connection_config)
+    started = time.time()
+    halted = None
+    try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    except Exception as err:  # noqa: BLE001 - only AnomalyGate's stop is expected; the rest re-raise
+        halted = halt_message(err)
+        if halted is None:
+            raise
+    seconds = time.time() - started
+    return sorted(run_names(pipeline.metadata_connection_config) - before)[-1], seconds, halted
+
+
+def summarise(pipeline, config: PipelineConfig, output_dir: str, run_name: str, seconds: float) -> dict:
+    """The run summary from ML Metadata and the artifacts (printed, and written under reports/)."""
+    from reports.run_report import summarise_run
+
+    return summarise_run(pipeline, output_dir, seconds, run_name=run_name, languages=list(config.data.languages),
+                         sample_rate=config.data.sample_rate, augment_config=dict(config.augmenter.policy))
+
+
+def record_outcome(pipeline, config: PipelineConfig, output_dir: str, summary: dict, halted: str | None) -> None:
+    """A halted run: its reason, in the summary and on stderr; a pushed model: its model card."""
+    from reports.run_report import add_to_summary_file
+
+    if halted:
+        summary["halted"] = halted
+        add_to_summary_file(output_dir, halted=halted)
+        print(halted, file=sys.stderr)
+    elif summary.get("pushed_to"):
+        from reports.model_card import write_model_card
+        summary["model_card"] = write_model_card(pipeline, summary, output_dir, languages=list(config.data.languages))
+        print(f"model card: {summary['model_card']['md']} and .html (a copy in the pushed model's assets.extra/)")
+        add_to_summary_file(output_dir, model_card=summary["model_card"])
 
 
 def halt_message(err: BaseException) -> str | None:
@@ -159,25 +208,23 @@ def halt_message(err: BaseException) -> str | None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    """The command line: exit status 1 when --halt-on-anomalies stopped the run."""
+    return run_command(parse_args(argv))
+
+
+def run_command(args) -> int:
+    """Logging as the flags ask, one run; the exit status."""
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     summary = run(args)
     return 1 if summary.get("halted") else 0
 
 
-def uses_s3_outputs(argv=None) -> bool:
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        return False
-    config = parse_args(argv).config
-    return any(str(path).startswith("s3://") for path in (config.runtime.pipeline_root, config.push.serving_model_dir))
-
-
 if __name__ == "__main__":
-    if uses_s3_outputs():
+    parsed = parse_args()
+    if s3_outputs(parsed.config):
         # tensorflow-io's S3 client aborts in C++ teardown after a successful run: exit with
         # the run's own status instead.
         from storage.tf_s3 import run_then_exit
 
-        run_then_exit(main)
-    sys.exit(main())
+        run_then_exit(lambda: run_command(parsed))
+    sys.exit(run_command(parsed))

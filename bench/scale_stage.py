@@ -4,7 +4,7 @@
 
 STAGE is `decode_limit` or `feature_limit` (the ceilings: the libraries alone, no Beam) or
 `S3AudioExampleGen`, `AudioAugmenter`, `Transform` (the pipeline's own stages, through
-pipeline.heavy_stages.run_stage). The result file gets {"seconds": ...} and stage details.
+bench.heavy_stages.run_stage). The result file gets {"seconds": ...} and stage details.
 A process per stage lets the parent read each stage's own peak memory.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ def profile_executor(stage: str, dump: str) -> None:
 
 
 def pipeline_stage(stage: str, params: dict) -> dict:
-    from pipeline.heavy_stages import run_stage
+    from bench.heavy_stages import run_stage
 
     if params.get("profile"):
         profile_executor(stage, params["profile"])

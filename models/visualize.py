@@ -1,6 +1,6 @@
 """See what the model is trained on: PNGs of one clip, augmented and represented.
 
-The command line is `python -m pipeline.visualize` (it fills these functions' arguments from
+The command line is `python -m reports.plots` (it fills these functions' arguments from
 pipeline/config.py); everything here takes its settings as arguments.
 """
 from __future__ import annotations

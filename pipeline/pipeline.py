@@ -12,13 +12,13 @@ from tfx.dsl.components.base import executor_spec
 
 from components import transform_executor
 from components.audio_augmenter import AudioAugmenter
+from components.data_validator.stage import data_validation_components
 from components.s3_audio_example_gen import S3AudioExampleGen
 from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
 from contract import features
 from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData, LatestBlessedModelOfSameLanguages
 from pipeline.code_version import code_version
 from pipeline.config import PipelineConfig, RuntimeConfig
-from pipeline.validation_stage import data_validation_components
 
 # Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
 S3_BEAM_PLUGIN = "storage.tf_s3_plugin"

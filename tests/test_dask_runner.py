@@ -1,4 +1,4 @@
-"""Beam pipelines on a local Dask cluster of 2 worker processes (pipeline/beam_dask.py).
+"""Beam pipelines on a local Dask cluster of 2 worker processes (tests/helpers/beam_dask.py).
 
 What runs there: Create -> Map/FlatMap -> GroupByKey, with the results computed in the Dask
 worker processes. What does not (apache-beam 2.59's Dask runner): DoFn.setup, tagged
@@ -27,7 +27,7 @@ def cluster():
 def options(cluster, *extra):
     # --labels is one of the options TFX sets that Beam 2.59's own DaskRunner passes on to
     # distributed.Client and fails with.
-    return PipelineOptions(["--runner=pipeline.beam_dask.DaskRunner",
+    return PipelineOptions(["--runner=tests.helpers.beam_dask.DaskRunner",
                             f"--dask_client_address={cluster.scheduler_address}", "--labels=k=v", *extra])
 
 

@@ -1,13 +1,13 @@
-"""pipeline/data_validation.py checks and the duplicate-aware split, on hand-made clip records."""
+"""components/data_validator/checks.py and the duplicate-aware split, on hand-made clip records."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
+from components.data_validator import checks as dv
 from components.speaker_split import Clip, assign_clip_splits, assign_splits
 from contract import features
-from pipeline import data_validation as dv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = os.path.join(ROOT, "contract", "validation_schema.pbtxt")
@@ -63,8 +63,25 @@ def test_speaker_in_two_languages_lists_all_their_clips():
     assert dv.speakers_in_several_languages(rows) == []
     rows.append(record("French/En1__x.mp3", "French", "En1"))      # English speaker En1, now in French
     (found,) = dv.speakers_in_several_languages(rows)
-    assert found["speaker_id"] == "En1" and found["severity"] == "warning"
+    assert found["speakers"] == {"En1": {"English": 2, "French": 1}} and found["severity"] == "warning"
     assert found["keys"] == ["English/En1__0.mp3", "English/En1__1.mp3", "French/En1__x.mp3"]
+    assert found["message"] == "speaker 'En1' has clips in 2 languages (English 2, French 1)"
+
+
+def test_voices_speaking_every_language_are_one_warning_that_lists_them_all():
+    languages = ("Chinese", "English", "French", "German", "Russian", "Spanish")
+    voices = [f"voice{v:02d}" for v in range(16)]
+    rows = [record(f"{lang}/{voice}__{n}.mp3", lang, voice) for voice in voices for lang in languages
+            for n in range(2)]
+    report = dv.validate(rows, dv.load_schema(SCHEMA), min_speakers=3, max_imbalance=3.0)
+    (found,) = [a for a in report["anomalies"] if a["check"] == "speaker_in_several_languages"]
+    assert report["warnings"] == 1 and found["severity"] == "warning"
+    assert found["speakers"] == {voice: {lang: 2 for lang in languages} for voice in voices}
+    assert found["keys_total"] == len(rows) and len(found["keys"]) == dv.MAX_KEYS
+    assert found["message"].startswith("16 speakers have clips in several languages: 'voice00' (6 languages), ")
+    assert "and 13 more" in found["message"]
+    (line,) = [line for line in dv.format_report(report) if "speaker_in_several_languages" in line]
+    assert "16 speakers" in line
 
 
 def test_too_few_speakers_and_imbalance():

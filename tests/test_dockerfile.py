@@ -67,7 +67,7 @@ def test_dockerignore_keeps_every_install_input_and_drops_local_state():
                    for p in prefixes for pat in patterns)
 
     needed = ["scripts/install.sh", "setup.py", "requirements/base.txt", "requirements/constraints.txt",
-              "contract/schema.pbtxt", "pipeline/container_entrypoint.py", "storage/tf_s3.py",
+              "contract/schema.pbtxt", "operations/container_entrypoint.py", "storage/tf_s3.py",
               "components/s3_audio_example_gen/executor.py", "audio/decode.py"]
     assert [p for p in needed if ignored(p)] == []
     assert all(ignored(p) for p in [".git", ".venv", "tfx_output", "serving_model", "models/__pycache__"])

@@ -224,7 +224,7 @@ def test_pipeline_resolves_the_previous_ingestion_and_keeps_its_cache(tmp_path, 
 
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import create_pipeline, upstream_of
-    from pipeline.run_report import _latest_run, run_names
+    from reports.runs import latest_run, run_names
     from storage.corpus import corpus_fingerprint
 
     client = s3.make_client(s3_endpoint)
@@ -244,7 +244,7 @@ def test_pipeline_resolves_the_previous_ingestion_and_keeps_its_cache(tmp_path, 
         before = run_names(metadata)
         tfx.orchestration.LocalDagRunner().run(
             upstream_of(create_pipeline(config, metadata_connection_config=metadata), "AudioAugmenter"))
-        return _latest_run(store, config.runtime.pipeline_name, (run_names(metadata) - before).pop())
+        return latest_run(store, config.runtime.pipeline_name, (run_names(metadata) - before).pop())
 
     def previous_input(execution):
         events = [e for e in store.get_events_by_execution_ids([execution.id])

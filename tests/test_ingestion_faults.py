@@ -187,7 +187,7 @@ def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_p
 
     from components.s3_audio_example_gen import S3AudioExampleGen
     from pipeline.config import LOCAL_DIRECT_ARGS
-    from pipeline.run_report import _latest_run, run_names
+    from reports.runs import latest_run, run_names
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "m.sqlite"))
 
@@ -213,7 +213,7 @@ def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_p
     proxy.heal()
     second = run_once()
     store = metadata_store.MetadataStore(metadata)
-    execution, outputs = _latest_run(store, "faults", second)["S3AudioExampleGen"]
+    execution, outputs = latest_run(store, "faults", second)["S3AudioExampleGen"]
     assert execution.last_known_state == metadata_store_pb2.Execution.COMPLETE  # not CACHED from the failure
     with open(os.path.join(outputs["examples"][0].uri, REPORT_NAME)) as f:
         report = json.load(f)
@@ -221,5 +221,5 @@ def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_p
     ingested = sum(e["clips"] for langs in report["per_split"].values() for e in langs.values())
     assert ingested == len(tiny_corpus[1]) == 36
     third = run_once()
-    cached, _ = _latest_run(store, "faults", third)["S3AudioExampleGen"]
+    cached, _ = latest_run(store, "faults", third)["S3AudioExampleGen"]
     assert cached.last_known_state == metadata_store_pb2.Execution.CACHED  # a sound ingestion is reused

@@ -1,4 +1,4 @@
-"""pipeline/model_card.py renders what the run summary and ML Metadata say, and nothing else."""
+"""reports/model_card.py renders what the run summary and ML Metadata say, and nothing else."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,8 @@ import json
 import pytest
 from google.protobuf import json_format
 
-from pipeline import model_card
 from pipeline.pipeline import eval_config
+from reports import model_card
 
 LANGUAGES = ["English", "French"]
 SUMMARY = {

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from pipeline.run_lock import OutputDirBusy, exclusive_output_dir, fail_interrupted_executions
+from operations.run_lock import OutputDirBusy, exclusive_output_dir, fail_interrupted_executions
 from tests.helpers.pipeline_runs import pipeline_argv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_HOLD = ("import sys; from pipeline.run_lock import exclusive_output_dir\n"
+_HOLD = ("import sys; from operations.run_lock import exclusive_output_dir\n"
          "with exclusive_output_dir(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()")
 
 
@@ -88,7 +88,7 @@ def test_a_killed_run_is_marked_failed_and_its_partial_outputs_removed(tmp_path,
 
 
 def test_the_printed_summary_names_ignored_keys_and_counts_all_skipped():
-    from pipeline.run_report import format_summary
+    from reports.run_report import format_summary
 
     ingestion = {"clips_listed": 40, "skipped": [{"key": f"k{n}", "reason": "r"} for n in range(25)],
                  "skipped_count": 1200, "per_split": {},

@@ -102,7 +102,7 @@ def test_container_entrypoint_reaches_s3_and_keeps_the_exit_status(s3_endpoint):
     s3.ensure_bucket(client, ARTIFACTS)
     for code in (0, 3):
         done = subprocess.run(
-            [sys.executable, "-m", "pipeline.container_entrypoint", "--module", "tests.helpers.s3_gfile_probe",
+            [sys.executable, "-m", "operations.container_entrypoint", "--module", "tests.helpers.s3_gfile_probe",
              f"s3://{ARTIFACTS}/probe/{code}.txt", f"exit {code}", str(code)],
             env=subprocess_env(), capture_output=True, text=True, timeout=300)
         assert done.returncode == code, done.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""`python -m pipeline.visualize` as a user runs it: one PNG per augmentation and representation."""
+"""`python -m reports.plots` as a user runs it: one PNG per augmentation and representation."""
 from __future__ import annotations
 
 import os
@@ -16,7 +16,7 @@ RATE = 22050
 
 def _run(*args, cwd):
     env = {**os.environ, "PYTHONPATH": ROOT, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "pipeline.visualize", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "reports.plots", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=600)
 
 

@@ -10,7 +10,7 @@ from components.data_validator import executor
 
 
 class DataValidationReport(types.Artifact):
-    """data_validation.json: every anomaly with the clip keys involved (pipeline/data_validation.py)."""
+    """data_validation.json: every anomaly with the clip keys involved (checks.py)."""
 
     TYPE_NAME = "langid.DataValidationReport"  # <namespace>.<Name>: what the KFP v2 compiler accepts
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from pipeline import data_validation
+from components.data_validator import checks
 
 REPORT_NAME = "data_validation.json"
 
@@ -34,9 +34,9 @@ class Executor(base_executor.BaseExecutor):
             from google.protobuf import text_format
             from tensorflow_metadata.proto.v0 import schema_pb2
             schema = text_format.Parse(f.read(), schema_pb2.Schema())
-        report = data_validation.validate(
-            data_validation.read_clip_records(examples.uri), schema,
-            data_validation.tfdv_anomalies(anomalies.uri),
+        report = checks.validate(
+            checks.read_clip_records(examples.uri), schema,
+            checks.tfdv_anomalies(anomalies.uri),
             min_speakers=int(exec_properties["min_speakers"]),
             max_imbalance=float(exec_properties["max_imbalance"]))
         tf.io.gfile.makedirs(report_artifact.uri)
@@ -47,7 +47,7 @@ class Executor(base_executor.BaseExecutor):
         report_artifact.set_int_custom_property("errors", report["errors"])
         report_artifact.set_int_custom_property("warnings", report["warnings"])
         log = logging.warning if report["anomalies"] else logging.info
-        for line in data_validation.format_report(report):
+        for line in checks.format_report(report):
             log("DataValidator: %s", line)
 
 
@@ -57,4 +57,4 @@ class GateExecutor(base_executor.BaseExecutor):
         if report["errors"]:
             raise AnomaliesFound(
                 f"--halt-on-anomalies: data validation found {report['errors']} error(s); stopping "
-                "before Transform.\n" + "\n".join(data_validation.format_report(report)))
+                "before Transform.\n" + "\n".join(checks.format_report(report)))

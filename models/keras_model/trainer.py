@@ -32,7 +32,7 @@ def model_input_shapes(tf_transform_output) -> dict:
             if name not in (features.LABEL_XF, features.SPEAKER_BUCKET)}
 
 
-WARM_START_RECORD = "warm_start.json"   # in the model_run folder, for pipeline/run_report.py
+WARM_START_RECORD = "warm_start.json"   # in the model_run folder, for reports/run_report.py
 
 
 def model_artifact_uri(serving_dir: str) -> str:

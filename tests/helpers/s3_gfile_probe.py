@@ -1,4 +1,4 @@
-"""Run by tests through `python -m pipeline.container_entrypoint --module s3_gfile_probe URI TEXT CODE`:
+"""Run by tests through `python -m operations.container_entrypoint --module s3_gfile_probe URI TEXT CODE`:
 writes TEXT to URI with tf.io.gfile (s3:// needs the entrypoint's set-up), then exits with CODE."""
 import sys
 

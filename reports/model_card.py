@@ -57,11 +57,11 @@ def lineage_from_metadata(pipeline) -> dict:
     """Run id, data fingerprint, ingestion source and step code digests, from ML Metadata."""
     from ml_metadata.metadata_store import metadata_store
 
-    from pipeline.run_report import _latest_run
+    from reports.runs import latest_run
 
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
     runs = store.get_contexts_by_type("pipeline_run")
-    run = _latest_run(store, pipeline.pipeline_info.pipeline_name)
+    run = latest_run(store, pipeline.pipeline_info.pipeline_name)
     out = {"pipeline": pipeline.pipeline_info.pipeline_name,
            "run_id": max(runs, key=lambda c: c.create_time_since_epoch).name if runs else None,
            "code_version": git_version(), "step_code": {}}

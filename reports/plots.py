@@ -1,6 +1,6 @@
 """See what the model is trained on: PNGs of one clip, augmented and represented.
 
-    python -m pipeline.visualize CLIP.mp3 --out DIR [--seconds 4] [--seed 0]
+    python -m reports.plots CLIP.mp3 --out DIR [--seconds 4] [--seed 0]
 
 Writes, for any audio file soundfile reads (MP3, WAV, FLAC, OGG):
   DIR/augmentations.png             the clip, then every augmentation applied alone

@@ -17,41 +17,10 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.pipeline import ACCURACY_METRIC
+from reports.runs import latest_run
 
 _STATES = {metadata_store_pb2.Execution.COMPLETE: "ran", metadata_store_pb2.Execution.CACHED: "cached",
            metadata_store_pb2.Execution.FAILED: "failed"}
-
-
-def run_names(connection_config) -> set[str]:
-    """Names (run ids) of the pipeline runs recorded so far; the one a run adds is its own."""
-    store = metadata_store.MetadataStore(connection_config)
-    return {c.name for c in store.get_contexts_by_type("pipeline_run")}
-
-
-def _latest_run(store, pipeline_name: str, run_name: str | None = None) -> dict[str, tuple]:
-    """component id -> (execution, {output key: [artifacts]}) for the run `run_name` (default: the newest)."""
-    runs = store.get_contexts_by_type("pipeline_run")
-    if run_name is not None:
-        runs = [c for c in runs if c.name == run_name]
-    if not runs:
-        raise RuntimeError(f"no pipeline run {run_name or ''} recorded in ML Metadata")
-    run = max(runs, key=lambda c: c.create_time_since_epoch)
-    in_run = {e.id: e for e in store.get_executions_by_context(run.id)}
-    result = {}
-    for node in store.get_contexts_by_type("node"):
-        component = node.name.split(".", 1)[1] if node.name.startswith(pipeline_name + ".") else node.name
-        for execution in store.get_executions_by_context(node.id):
-            if execution.id not in in_run:
-                continue
-            outputs: dict[str, list] = {}
-            events = store.get_events_by_execution_ids([execution.id])
-            out_events = [e for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-            artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in out_events])}
-            for event in out_events:
-                key = event.path.steps[0].key if event.path.steps else ""
-                outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-            result[component] = (execution, outputs)
-    return result
 
 
 def _value(metric: dict):
@@ -152,7 +121,7 @@ def summarise_run(pipeline, output_dir: str, wall_seconds: float, languages: lis
                   sample_rate: int, augment_config: dict | None = None, run_name: str | None = None) -> dict:
     """Summarise the run `run_name` (the one this process ran; default: the newest in ML Metadata)."""
     store = metadata_store.MetadataStore(pipeline.metadata_connection_config)
-    run = _latest_run(store, pipeline.pipeline_info.pipeline_name, run_name)
+    run = latest_run(store, pipeline.pipeline_info.pipeline_name, run_name)
     reports = os.path.join(output_dir, "reports")
     os.makedirs(reports, exist_ok=True)
 
@@ -233,7 +202,7 @@ def data_validation_summary(run: dict) -> dict | None:
 
 
 def format_data_validation(report: dict) -> list[str]:
-    from pipeline.data_validation import format_report
+    from components.data_validator.checks import format_report
 
     return [""] + format_report(report)
 

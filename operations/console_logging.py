@@ -8,7 +8,7 @@ import os
 class _ProgressFilter(logging.Filter):
     """Without --verbose: warnings, component start/finish, and this project's own messages."""
 
-    OWN = ("components", "pipeline", "models", "storage", "audio")
+    OWN = ("components", "pipeline", "models", "storage", "audio", "reports", "operations")
     # On an s3:// root TFX warns (with a page of execution info) that its empty scratch
     # folders are gone: S3 has no empty folders. Nothing is wrong.
     S3_FOLDER_NOISE = ("is not found, not going to delete it", "is not found, it is likely that it has been deleted")

@@ -1,7 +1,9 @@
 """Run the Beam-heavy stages alone: S3 ingestion and Transform, as the full pipeline builds them.
 
 The multi-process test and the scale benchmark (bench/scale.py) both need these two stages
-with a chosen set of Beam arguments, their outputs, and how long each took.
+with a chosen set of Beam arguments, their outputs, and how long each took. It lives with
+the benchmark (tests already import bench helpers; bench never imports tests/), not in the
+pipeline package: no pipeline run uses it.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def run_ingestion_and_transform(root: str, config: PipelineConfig) -> StageRun:
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline, upstream_of
-    from pipeline.run_report import _latest_run
+    from reports.runs import latest_run
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
     config = config.override(augmenter={"copies": 0}, push={"serving_model_dir": os.path.join(root, "serving")},
@@ -45,7 +47,7 @@ def run_ingestion_and_transform(root: str, config: PipelineConfig) -> StageRun:
     stages = upstream_of(full, TRANSFORM)
     tfx.orchestration.LocalDagRunner().run(stages)
 
-    run = _latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)
+    run = latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)
     seconds = {component: (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
                for component, (execution, _) in run.items()}
     examples = run[INGESTION][1]["examples"][0].uri
@@ -70,7 +72,7 @@ def run_stage(root: str, stage: str, config: PipelineConfig) -> dict:
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline, upstream_of
-    from pipeline.run_report import _latest_run
+    from reports.runs import latest_run
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(os.path.join(root, "metadata.sqlite"))
     config = config.override(
@@ -79,7 +81,7 @@ def run_stage(root: str, stage: str, config: PipelineConfig) -> dict:
         runtime={"pipeline_root": os.path.join(root, "pipeline_root"), "enable_cache": True})
     full = create_pipeline(config, metadata_connection_config=metadata)
     tfx.orchestration.LocalDagRunner().run(upstream_of(full, stage))
-    execution, outputs = _latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)[stage]
+    execution, outputs = latest_run(metadata_store.MetadataStore(metadata), config.runtime.pipeline_name)[stage]
     uri = next(iter(outputs.values()))[0].uri if stage != TRANSFORM else outputs["transformed_examples"][0].uri
     return {"seconds": (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
             "uri": uri}

@@ -7,7 +7,7 @@ environment (AWS_ENDPOINT_URL for MinIO and the like; unset for AWS), (2) runs t
 unchanged with the step's arguments and (3) exits with the launcher's status without the C++
 teardown in which tensorflow-io's S3 client aborts (which would fail a step that succeeded).
 
-    python -m pipeline.container_entrypoint [--module MODULE] ARGS...
+    python -m operations.container_entrypoint [--module MODULE] ARGS...
 """
 from __future__ import annotations
 

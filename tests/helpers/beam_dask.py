@@ -6,9 +6,10 @@ apache-beam 2.59's DaskRunner hands *every* non-default pipeline option to
 result calls `Client.wait_for_workers()` without the `n_workers` that distributed >= 2023
 requires. This subclass passes the Client only the Dask options (`--dask_client_address`,
 ...) and waits for the job's futures alone. What the runner itself still lacks (DoFn
-setup/bundles, tagged outputs, side inputs) is in docs/kubeflow_and_scale.md.
+setup/bundles, tagged outputs, side inputs) is in docs/kubeflow_and_scale.md; since neither
+ingestion nor Transform can run on it, it lives beside its only user, tests/test_dask_runner.py.
 
-    --runner=pipeline.beam_dask.DaskRunner --dask_client_address=tcp://SCHEDULER:8786
+    --runner=tests.helpers.beam_dask.DaskRunner --dask_client_address=tcp://SCHEDULER:8786
 """
 from __future__ import annotations
 
