@@ -118,8 +118,11 @@ def make_window_encoder(weights: WhisperWeights, window_samples: int) -> tf.type
     return encode
 
 
-def make_feature_encoder(weights: WhisperWeights, frames: int) -> tf.types.experimental.GenericFunction:
-    """tf.function: log-mel [B, 80, frames] -> encoder states (for parity checks on given features)."""
+def make_feature_encoder(weights: WhisperWeights, frames: int | None = None) -> tf.types.experimental.GenericFunction:
+    """tf.function: log-mel [B, 80, frames] -> encoder states (parity checks on given features).
+
+    frames=None traces one graph for any length up to 3000.
+    """
     encoder = Encoder(weights)
 
     @tf.function(input_signature=[tf.TensorSpec([None, frontend.N_MELS, frames], tf.float32)])

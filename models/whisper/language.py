@@ -15,7 +15,6 @@ import numpy as np
 import tensorflow as tf
 
 from models.whisper import encoder as enc
-from models.whisper import frontend
 from models.whisper.weights import WhisperWeights
 
 
@@ -70,17 +69,6 @@ class LanguageHead:
 def restrict(logits: tf.Tensor, languages: tuple[str, ...], keep: tuple[str, ...]) -> tf.Tensor:
     """Probabilities over the languages in `keep` only (softmax of their logits), in keep's order."""
     return tf.nn.softmax(tf.gather(logits, [languages.index(code) for code in keep], axis=-1), axis=-1)
-
-
-def make_language_fn(weights: WhisperWeights, window_samples: int) -> tf.types.experimental.GenericFunction:
-    """tf.function: waveforms float32 [B, window_samples] at 16 kHz -> probabilities [B, 99] (weights.languages)."""
-    encoder, head = enc.Encoder(weights), LanguageHead(weights)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
-    def probabilities(waveforms):
-        return tf.nn.softmax(head(encoder(frontend.log_mel(waveforms))), axis=-1)
-
-    return probabilities
 
 
 def make_head_fn(weights: WhisperWeights) -> tf.types.experimental.GenericFunction:
