@@ -45,8 +45,7 @@ def test_embedding_inside_a_transform_preprocessing_fn_matches_ctranslate2(tmp_p
         with open(os.path.join(DEMO, key), "rb") as f:
             wav = decode_audio(f.read(), 16_000)[:N]
         windows.append(np.pad(wav, (0, N - len(wav))).astype(np.float32))
-    weights = W.load()
-    embedder = embedding.Embedder(weights, "mean_std")
+    embedder = embedding.Embedder(pooling="mean_std")
     assert (embedder.dim, embedder.bytes_per_window) == (1024, 4096)
 
     def preprocessing_fn(inputs):

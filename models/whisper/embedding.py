@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.whisper import frontend
+from models.whisper import frontend, weights
 from models.whisper.encoder import WIDTH, Encoder
-from models.whisper.weights import WhisperWeights
 
 POOLINGS = {"mean": 1, "mean_std": 2}  # pooling -> vectors of WIDTH per window
 
@@ -29,25 +28,42 @@ def pool(states: tf.Tensor, pooling: str = "mean_std") -> tf.Tensor:
 
 
 class Embedder:
-    """waveforms float32 [B, n] at 16 kHz (n static, 1-3 s) -> pooled encoder features [B, dim]."""
+    """waveforms float32 [B, n] at 16 kHz (n static, 1-3 s) -> pooled encoder features [B, dim].
 
-    def __init__(self, weights: WhisperWeights, pooling: str = "mean_std"):
+    Holds the weights' location, not the weights: Beam pickles a preprocessing_fn's closure
+    into every stage (dill + bz2), and ~80 MB of captured arrays made a 4-row Transform
+    run take minutes. The weights are read, verified and cached once per process, when the
+    first graph is traced.
+    """
+
+    def __init__(self, location: str | None = None, pooling: str = "mean_std"):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling {pooling!r}: one of {sorted(POOLINGS)}")
-        self.encoder = Encoder(weights)
+        self.location = location  # None: weights.default_dir() of the process that traces
         self.pooling = pooling
         self.dim = WIDTH * POOLINGS[pooling]
         self.bytes_per_window = 4 * self.dim
 
     def __call__(self, waveforms: tf.Tensor) -> tf.Tensor:
         """Call while tracing (tf.function, preprocessing_fn): the weights become graph constants."""
-        return pool(self.encoder(frontend.log_mel(waveforms)), self.pooling)
+        return pool(encoder_for(self.location)(frontend.log_mel(waveforms)), self.pooling)
 
 
-def make_embedding_fn(weights: WhisperWeights, window_samples: int,
-                      pooling: str = "mean_std") -> tf.types.experimental.GenericFunction:
+_ENCODERS: dict[str, Encoder] = {}
+
+
+def encoder_for(location: str | None = None) -> Encoder:
+    """The Encoder of the weights at location (default: the installed copy), loaded once a process."""
+    location = location or weights.default_dir()
+    if location not in _ENCODERS:
+        _ENCODERS[location] = Encoder(weights.load(location))
+    return _ENCODERS[location]
+
+
+def make_embedding_fn(window_samples: int, pooling: str = "mean_std",
+                      location: str | None = None) -> tf.types.experimental.GenericFunction:
     """tf.function: waveforms float32 [B, window_samples] -> pooled features [B, 512 or 1024]."""
-    embedder = Embedder(weights, pooling)
+    embedder = Embedder(location, pooling)
 
     @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
     def embed(waveforms):
