@@ -37,15 +37,20 @@ def demo_windows(count: int, seconds: float = 3.0) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
-def _median_ms_per_window(fn, batches: list[np.ndarray], repeats: int) -> float:
-    fn(batches[0])  # warm-up: tracing, first-call graph optimisation, CT2 weight packing
-    times = []
+def _median_ms_per_window(fns: dict, batches: list[np.ndarray], repeats: int) -> dict[str, float]:
+    """Median ms per window of each fn; repeats alternate between them, so a change in the
+    machine's load (the CPUs are shared) falls on both sides of the ratio alike."""
+    for fn in fns.values():
+        fn(batches[0])  # warm-up: tracing, first-call graph optimisation, CT2 weight packing
+    times = {name: [] for name in fns}
+    windows = sum(len(b) for b in batches)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        for b in batches:
-            fn(b)
-        times.append((time.perf_counter() - t0) * 1000 / sum(len(b) for b in batches))
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for b in batches:
+                fn(b)
+            times[name].append((time.perf_counter() - t0) * 1000 / windows)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None) -> int:
@@ -79,8 +84,8 @@ def main(argv=None) -> int:
     def tf_run(batch):
         return tf_encode(batch).numpy()
 
-    tf_ms = _median_ms_per_window(tf_run, batches, args.repeats)
-    ct2_ms = _median_ms_per_window(ct2_encode, batches, args.repeats)
+    ms = _median_ms_per_window({"tf": tf_run, "ct2": ct2_encode}, batches, args.repeats)
+    tf_ms, ct2_ms = ms["tf"], ms["ct2"]
     print(f"whisper-base log-mel + encoder, {args.seconds:g} s windows, batch {args.batch}, "
           f"{len(windows)} windows x {args.repeats} repeats, {args.threads} threads")
     for label, ms in (("TensorFlow (models/whisper)", tf_ms), ("CTranslate2 (faster-whisper log-mel)", ct2_ms)):
