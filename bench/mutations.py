@@ -49,6 +49,16 @@ def M(name, capability, file, original, replacement, *tests):  # noqa: N802 - a 
 
 
 MUTATIONS: list[Mutation] = [
+    # -- pretrained Whisper-base (models/whisper) -------------------------------------------------
+    M("whisper_weights_hash_unchecked", "Whisper weights", "models/whisper/weights.py",
+      "    if got != sha:", "    if False:",
+      "tests/test_whisper_weights.py"),
+    M("whisper_positions_shifted", "Whisper encoder", "models/whisper/encoder.py",
+      'c["positions"][: tf.shape(x)[1]]', 'c["positions"][1: tf.shape(x)[1] + 1]',
+      "tests/test_whisper_parity.py::test_encoder_matches_ctranslate2_on_windows"),
+    M("whisper_log_mel_range", "Whisper log-mel", "models/whisper/frontend.py",
+      "peak - 8.0", "peak - 9.0",
+      "tests/test_whisper_parity.py", "-k", "log_mel"),
     # -- ingestion ----------------------------------------------------------------------------
     M("decode_no_resample", "decoding", "audio/decode.py",
       "    if rate != sample_rate:\n", "    if False:\n",

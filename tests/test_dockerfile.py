@@ -68,7 +68,8 @@ def test_dockerignore_keeps_every_install_input_and_drops_local_state():
 
     needed = ["scripts/install.sh", "setup.py", "requirements/base.txt", "requirements/constraints.txt",
               "contract/schema.pbtxt", "operations/container_entrypoint.py", "storage/tf_s3.py",
-              "components/s3_audio_example_gen/executor.py", "audio/decode.py"]
+              "components/s3_audio_example_gen/executor.py", "audio/decode.py",
+              "requirements/weights.txt", "models/whisper/weights.py"]
     assert [p for p in needed if ignored(p)] == []
     assert all(ignored(p) for p in [".git", ".venv", "tfx_output", "serving_model", "models/__pycache__"])
 

@@ -1,0 +1,72 @@
+"""Pooled Whisper-base encoder features: waveform windows -> one fixed-size vector per window.
+
+For transfer learning: a window of 16 kHz audio [B, n] goes through Whisper's log-mel and
+encoder (n // 320 states of 512) and is pooled over time into mean and standard deviation
+(1024 float32 = 4096 bytes a window) or the mean alone (512 float32 = 2048 bytes). Pure
+graph ops with the weights as constants, so the same call works in a tf.function, in
+tf.Transform's preprocessing_fn (traced in a v1 graph) and in a serving signature; a
+Transform graph that holds it carries the encoder's ~80 MB of float32 constants.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from models.whisper import frontend, weights
+from models.whisper.encoder import WIDTH, Encoder
+
+POOLINGS = {"mean": 1, "mean_std": 2}  # pooling -> vectors of WIDTH per window
+
+
+def pool(states: tf.Tensor, pooling: str = "mean_std") -> tf.Tensor:
+    """Encoder states [B, T, 512] -> [B, 512] (mean) or [B, 1024] (mean, then std)."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling {pooling!r}: one of {sorted(POOLINGS)}")
+    mean, var = tf.nn.moments(states, axes=[1])
+    if pooling == "mean":
+        return mean
+    return tf.concat([mean, tf.sqrt(tf.maximum(var, 0.0))], axis=-1)
+
+
+class Embedder:
+    """waveforms float32 [B, n] at 16 kHz (n static, 1-3 s) -> pooled encoder features [B, dim].
+
+    Holds the weights' location, not the weights: Beam pickles a preprocessing_fn's closure
+    into every stage (dill + bz2), and ~80 MB of captured arrays made a 4-row Transform
+    run take minutes. The weights are read, verified and cached once per process, when the
+    first graph is traced.
+    """
+
+    def __init__(self, location: str | None = None, pooling: str = "mean_std"):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling {pooling!r}: one of {sorted(POOLINGS)}")
+        self.location = location  # None: weights.default_dir() of the process that traces
+        self.pooling = pooling
+        self.dim = WIDTH * POOLINGS[pooling]
+        self.bytes_per_window = 4 * self.dim
+
+    def __call__(self, waveforms: tf.Tensor) -> tf.Tensor:
+        """Call while tracing (tf.function, preprocessing_fn): the weights become graph constants."""
+        return pool(encoder_for(self.location)(frontend.log_mel(waveforms)), self.pooling)
+
+
+_ENCODERS: dict[str, Encoder] = {}
+
+
+def encoder_for(location: str | None = None) -> Encoder:
+    """The Encoder of the weights at location (default: the installed copy), loaded once a process."""
+    location = location or weights.default_dir()
+    if location not in _ENCODERS:
+        _ENCODERS[location] = Encoder(weights.load(location))
+    return _ENCODERS[location]
+
+
+def make_embedding_fn(window_samples: int, pooling: str = "mean_std",
+                      location: str | None = None) -> tf.types.experimental.GenericFunction:
+    """tf.function: waveforms float32 [B, window_samples] -> pooled features [B, 512 or 1024]."""
+    embedder = Embedder(location, pooling)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
+    def embed(waveforms):
+        return embedder(waveforms)
+
+    return embed
