@@ -3,8 +3,10 @@
 `export_tflite` converts predict_waveform traced for exactly one window ([1, window samples]
 float32 in: that window's probabilities and speech flag out) and stores the model's geometry
 and language names as a constant uint8 output, so the .tflite needs no side file. The backend
-cuts windows on the same grid as the SavedModel (start every hop, the last zero-padded, each
-weighted by its real audio), so `predict --tflite` pools exactly like `predict --model-dir`.
+cuts windows on the SavedModel's grid and pools them by its rule, both from contract/geometry.py
+(NumPy form; the signatures use its TensorFlow form): a window every hop, the last zero-padded,
+each weighted by its real audio if it holds speech. So `predict --tflite` pools like
+`predict --model-dir`.
 """
 from __future__ import annotations
 
@@ -14,6 +16,14 @@ import tempfile
 
 import numpy as np
 
+from contract.geometry import (
+    WindowGeometry,
+    pooling_weights,
+    real_samples,
+    serving_starts,
+    weighted_pool,
+    window_weight,
+)
 from serving.model_dir import resolve_model_dir
 from serving.retry import ServingError
 
@@ -32,9 +42,8 @@ def export_tflite(model_dir: str, output: str) -> int:
         raise ServingError(f"{path}: the model has no predict_waveform signature (has: {', '.join(model.signatures)})")
     waveform_fn = model.signatures["predict_waveform"]
     probe = waveform_fn(waveform=tf.zeros([1, 1600]))
-    rate = int(probe["sample_rate"].numpy()[0])
-    window = int(round(float(probe["window_seconds"].numpy()[0]) * rate))
-    hop = int(round(float(probe["hop_seconds"].numpy()[0]) * rate))
+    geometry = WindowGeometry(int(probe["sample_rate"].numpy()[0]), float(probe["window_seconds"].numpy()[0]))
+    rate, window, hop = geometry.sample_rate, geometry.window_samples, geometry.hop_samples
     languages = [v.decode() for v in probe["languages"].numpy()[0]]
     meta = json.dumps({"sample_rate": rate, "window": window, "hop": hop, "languages": languages}).encode()
     meta_bytes = tf.constant(np.frombuffer(meta, np.uint8))
@@ -87,6 +96,9 @@ class TFLiteModel:
                                f"(its signature lacks {', '.join(missing)})")
         self._runner = runner
         meta = json.loads(bytes(runner(**{INPUT: np.zeros(details[0][INPUT]["shape"], np.float32)})["metadata"]))
+        self.geometry = WindowGeometry.from_samples(meta["sample_rate"], meta["window"])
+        if meta["hop"] != self.geometry.hop_samples:
+            raise ServingError(f"{path}: hop of {meta['hop']} samples, not half its window of {meta['window']}")
         self.sample_rate, self.window, self.hop = meta["sample_rate"], meta["window"], meta["hop"]
         self.languages = tuple(meta["languages"])
 
@@ -95,8 +107,7 @@ class TFLiteModel:
             raise ServingError("a .tflite has no embeddings (use --model-dir)")
         n, hop = self.window, self.hop
         waveform = np.asarray(waveform, np.float32)
-        count = 1 + -(-max(len(waveform) - n, 0) // hop)
-        starts = np.arange(count) * hop
+        starts = serving_starts(len(waveform), n, hop)
         probabilities, speech = [], []
         for start in starts:
             piece = waveform[start:start + n]
@@ -104,11 +115,11 @@ class TFLiteModel:
             out = self._runner(**{INPUT: piece})
             probabilities.append(out["window_probabilities"][0])
             speech.append(float(out["window_speech"][0]))
-        real = np.clip(len(waveform) - starts, 0, n)
-        weights = real / n * np.asarray(speech)
-        pooled = (np.stack(probabilities) * weights[:, None]).sum(0) / max(weights.sum(), 1e-9)
+        real = real_samples(len(waveform), starts, n)
+        weights = pooling_weights(window_weight(real, n), speech)
+        pooled = weighted_pool(probabilities, weights)
         return {"probabilities": pooled, "window_probabilities": np.stack(probabilities),
-                "window_weight": real / n, "window_speech": np.asarray(speech),
+                "window_weight": window_weight(real, n), "window_speech": np.asarray(speech),
                 "window_start_s": starts / self.sample_rate, "window_end_s": (starts + real) / self.sample_rate,
                 "window_seconds": n / self.sample_rate, "hop_seconds": hop / self.sample_rate,
                 "sample_rate": self.sample_rate, "languages": np.asarray(self.languages)}
