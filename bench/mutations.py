@@ -168,12 +168,20 @@ MUTATIONS: list[Mutation] = [
       "return tf.reduce_mean(per_window, axis=1)",
       "tests/test_serving_pooling.py"),
     M("tflite_pooling_equal_weights", "pooling and weighting: TFLite", "serving/tflite_model.py",
-      "weights = pooling_weights(window_weight(real, n), speech)",
-      "weights = pooling_weights(np.ones(len(real)), speech)",
+      "        return {**{k: np.asarray(out[k]) for k in WINDOW_OUTPUTS},",
+      "        out = {**out, \"probabilities\": out[\"window_probabilities\"][out[\"window_speech\"] > 0.5].mean(0)}\n"
+      "        return {**{k: np.asarray(out[k]) for k in WINDOW_OUTPUTS},",
       "tests/test_geometry.py::test_saved_model_and_tflite_pool_silence_and_a_partial_last_window_alike"),
     M("tflite_pooling_ignores_speech", "pooling and weighting: TFLite", "serving/tflite_model.py",
-      "weights = pooling_weights(window_weight(real, n), speech)", "weights = window_weight(real, n)",
+      "        return {**{k: np.asarray(out[k]) for k in WINDOW_OUTPUTS},",
+      "        w = out[\"window_weight\"]\n"
+      "        out = {**out, \"probabilities\": (out[\"window_probabilities\"] * w[:, None]).sum(0) / w.sum()}\n"
+      "        return {**{k: np.asarray(out[k]) for k in WINDOW_OUTPUTS},",
       "tests/test_geometry.py::test_saved_model_and_tflite_pool_silence_and_a_partial_last_window_alike"),
+    M("chunk_merge_equal_weights", "pooling and weighting: chunked recordings", "serving/windows.py",
+      "weights = pooling_weights(merged[\"window_weight\"], speech)",
+      "weights = pooling_weights(np.ones(len(speech)), speech)",
+      "tests/test_geometry.py::test_chunked_recordings_pool_like_one_call_on_the_whole"),
     M("serving_rate_check_ignored", "serving: bad input", "serving/audio_input.py",
       "        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:", "        if False:",
       "tests/test_serving_input.py"),

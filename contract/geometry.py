@@ -21,9 +21,10 @@ Pooling (serving): each window weighs the share of it that is real audio, not pa
 (`window_weight`), times 1 if it holds speech and 0 if not; the recording's answer is the
 weighted mean of its windows' outputs (`weighted_pool`). A recording without speech pools to zeros.
 
-The rule has two forms side by side: NumPy (the TFLite runner, serving/tflite_model.py, and
-the chunk merge of long recordings, serving/windows.py) and TensorFlow (`tf_*`, the SavedModel's
-signatures, models/keras_model/signatures.py); tests/test_geometry.py checks that they agree.
+The rule has two forms side by side: TensorFlow (`tf_*`), which the SavedModel's signatures
+apply (models/keras_model/signatures.py) and the .tflite carries in its converted graph
+(serving/tflite_model.py), and NumPy, which merges the chunks of a long recording
+(serving/windows.py); tests/test_geometry.py checks that they agree.
 This module imports TensorFlow only inside the `tf_*` functions, so NumPy-only callers (the
 serving command line with a remote model) do not need it.
 """
@@ -70,6 +71,8 @@ class WindowGeometry:
 
     @property
     def hop_seconds(self) -> float:
+        """The hop in seconds, exactly `hop_samples` long: `to_samples` turns it back into the same hop,
+        where half of `window_seconds` could round to one sample more for an odd window."""
         return self.hop_samples / int(self.sample_rate)
 
     def ingestion_starts(self, total: int) -> list[int]:

@@ -1,9 +1,9 @@
 """contract/geometry.py: the one window geometry and pooling rule, and that every user applies it alike.
 
 The grids and weights are checked against answers worked out by hand; the NumPy and TensorFlow
-forms of the rule against each other; and the SavedModel's predict_waveform against the TFLite
-runner on a clip with silence and a partial last window (the stand-in model of
-tests/helpers/stand_in_model.py, so the export takes seconds).
+forms of the rule against each other; and the SavedModel's predict_waveform against the .tflite
+and against the command line's chunked merge (serving/windows.py) on a clip with silence and a
+partial last window (tests/helpers/stand_in_model.py's stand-in model: the export takes seconds).
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from audio.segment import fixed_segments
 from contract import geometry as g
 from contract.geometry import WindowGeometry
 from models.keras_model.signatures import make_signatures
+from serving.local_model import LocalModel
 from serving.tflite_model import TFLiteModel, export_tflite
+from serving.windows import analyse_stream, probe_geometry
 from tests.helpers.stand_in_model import HOP, LANGUAGES, RATE, WINDOW, TransformOutput, clip, model
 
 
@@ -24,6 +26,8 @@ def test_window_geometry_rounds_seconds_once_and_hops_half_a_window():
     assert (default.window_samples, default.hop_samples, default.hop_seconds) == (48000, 24000, 1.5)
     odd = WindowGeometry(22050, 0.5)                        # 11025 samples: the hop rounds down
     assert (odd.window_samples, odd.hop_samples) == (11025, 5512)
+    odder = WindowGeometry(22050, 1.5)                      # 33075 samples; half a window is 16537.5
+    assert odder.hop_samples == g.to_samples(odder.hop_seconds, 22050) == 16537 != g.to_samples(1.5 / 2, 22050)
     assert g.to_samples(0.10004, 10000) == 1000 and g.to_samples(0.10006, 10000) == 1001
     assert WindowGeometry.from_samples(RATE, WINDOW) == WindowGeometry(RATE, 3.0)
     assert WindowGeometry.from_samples(RATE, WINDOW).hop_samples == HOP
@@ -131,3 +135,18 @@ def test_saved_model_and_tflite_pool_silence_and_a_partial_last_window_alike(exp
     np.testing.assert_array_equal(lite["window_speech"], saved["window_speech"])
     np.testing.assert_allclose(lite["window_probabilities"], probabilities, atol=1e-4)
     np.testing.assert_allclose(lite["probabilities"], saved["probabilities"], atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["saved_model", "tflite"])
+def test_chunked_recordings_pool_like_one_call_on_the_whole(exported, backend):
+    """serving/windows.py merges chunks of two windows with the NumPy form of the rule."""
+    saved_dir, lite_path = exported
+    audio = silence_speech_partial()
+    whole = LocalModel(saved_dir).analyse(audio, RATE)
+    model = LocalModel(saved_dir) if backend == "saved_model" else TFLiteModel(lite_path)
+    geometry = probe_geometry(model, RATE)
+    assert (geometry.window, geometry.hop) == (WINDOW, HOP)
+    blocks = np.array_split(audio, 7)
+    result = analyse_stream(model, blocks, geometry, windows_per_call=2)
+    np.testing.assert_allclose(list(result["probabilities"].values()), whole["probabilities"], atol=1e-3)
+    assert [w["start_s"] for w in result["timeline"]] == pytest.approx(whole["window_start_s"], abs=1e-6)

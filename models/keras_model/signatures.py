@@ -8,7 +8,7 @@
 - embed: like predict_waveform, plus the penultimate ("embedding") layer's output.
 
 The last three share one windowing core, which applies contract/geometry.py's serving grid
-and pooling rule (the TFLite runner applies the same module's NumPy form): training-length
+and pooling rule (serving/tflite_model.py converts this core as it is): training-length
 windows every half window (the ingestion hop), the last one zero-padded; each window's
 outputs are averaged weighted by how much real audio it holds. Besides the pooled
 `probabilities` and `language` they return per-window outputs (`window_probabilities`,
