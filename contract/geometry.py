@@ -35,7 +35,7 @@ import dataclasses
 import numpy as np
 
 POOL_EPSILON = 1e-9        # the weighted mean's denominator floor: no speech pools to zeros
-MIN_LAST_FRACTION = 0.5    # ingestion: a trailing remainder needs this much of a window of new audio
+MIN_LAST_FRACTION = 0.5    # ingestion: the extra window for a remainder needs this share of real audio
 
 
 def to_samples(seconds: float, sample_rate: int) -> int:
@@ -58,7 +58,8 @@ class WindowGeometry:
     def from_samples(cls, sample_rate: int, window_samples: int) -> WindowGeometry:
         """The geometry whose window is exactly `window_samples` long (for callers holding samples)."""
         geometry = cls(int(sample_rate), int(window_samples) / int(sample_rate))
-        assert geometry.window_samples == int(window_samples)
+        if geometry.window_samples != int(window_samples):
+            raise ValueError(f"{window_samples} samples at {sample_rate} Hz do not round-trip through seconds")
         return geometry
 
     @property

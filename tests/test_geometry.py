@@ -31,6 +31,7 @@ def test_window_geometry_rounds_seconds_once_and_hops_half_a_window():
     assert g.to_samples(0.10004, 10000) == 1000 and g.to_samples(0.10006, 10000) == 1001
     assert WindowGeometry.from_samples(RATE, WINDOW) == WindowGeometry(RATE, 3.0)
     assert WindowGeometry.from_samples(RATE, WINDOW).hop_samples == HOP
+    assert default.ingestion_starts(60000) == [0, 24000] and default.serving_window_count(60000) == 2
     with pytest.raises(ValueError):
         WindowGeometry(16000, 0.0)
 
