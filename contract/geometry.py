@@ -1,4 +1,4 @@
-"""The one window geometry and pooling rule: ingestion, the serving graph and the TFLite runner.
+"""The one window geometry and pooling rule: ingestion, the serving graph (and its .tflite), the chunk merge.
 
 A model sees windows of `window_seconds` of audio; consecutive windows start half a window
 apart (the hop). Seconds become samples in one place (`to_samples`). Two grid rules use
