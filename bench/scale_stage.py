@@ -53,10 +53,12 @@ def feature_limit(corpus_dir: str, batch_size: int = 64) -> dict:
     from audio import speech
     from audio.decode import decode_audio
     from audio.segment import fixed_segments
+    from contract.geometry import WindowGeometry
 
     cfg = dataclasses.asdict(CONFIG.features)
     rate = CONFIG.data.sample_rate
-    length = int(round(CONFIG.data.segment_seconds * rate))
+    geometry = WindowGeometry(rate, CONFIG.data.segment_seconds)
+    length = geometry.window_samples
     frame, hop = int(round(rate * cfg["frame_ms"] / 1000)), int(round(rate * cfg["hop_ms"] / 1000))
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(cfg["num_mel_bins"], cfg["fft_length"] // 2 + 1, rate,
                                                        cfg["lower_hz"], cfg["upper_hz"])
@@ -81,7 +83,7 @@ def feature_limit(corpus_dir: str, batch_size: int = 64) -> dict:
     for path in _clips(corpus_dir):
         with open(path, "rb") as f:
             voiced = speech.trim(decode_audio(f.read(), rate), rate)
-        pending.extend(fixed_segments(voiced, length, length // 2))
+        pending.extend(fixed_segments(voiced, length, geometry.hop_samples))
         while len(pending) >= batch_size:
             run(pending[:batch_size])
             del pending[:batch_size]

@@ -21,6 +21,7 @@ from audio import speech
 from audio.augment import AugmentationPolicy, augment, rng_for
 from audio.decode import decode_audio
 from audio.segment import fixed_segments
+from contract.geometry import WindowGeometry
 from pipeline.config import PipelineConfig
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
@@ -46,7 +47,8 @@ def main() -> None:
     args = p.parse_args()
     config = PipelineConfig()
     rate = config.data.sample_rate
-    size, hop = int(round(config.data.segment_seconds * rate)), int(round(config.data.hop_seconds * rate))
+    geometry = WindowGeometry(rate, config.data.segment_seconds)
+    size, hop = geometry.window_samples, geometry.hop_samples
     copies = config.augmenter.copies if args.copies is None else args.copies
     policy = AugmentationPolicy.from_dict(dict(config.augmenter.policy))
     with open(os.path.join(DEMO, "manifest.jsonl")) as f:

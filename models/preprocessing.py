@@ -25,6 +25,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from contract import features
+from contract.geometry import WindowGeometry
 from storage import tfrecord_crc  # noqa: F401  (Transform's TFRecords in this process: hardware CRC32C)
 
 _EPSILON = 1e-6
@@ -33,7 +34,8 @@ DELTA_WIDTH = 2        # frames each side in the delta regression (HTK's default
 
 
 def segment_samples(config: dict) -> int:
-    return int(round(config["segment_seconds"] * config["sample_rate"]))
+    """Samples per model window (contract/geometry.py's rounding)."""
+    return WindowGeometry(int(config["sample_rate"]), float(config["segment_seconds"])).window_samples
 
 
 def selected_representations(config: dict) -> list[str]:

@@ -1,10 +1,11 @@
-"""TFLite: the SavedModel's waveform path for one window, and a backend that runs it.
+"""TFLite: the SavedModel's waveform path, window grid and pooling included, and a backend that runs it.
 
-`export_tflite` converts predict_waveform traced for exactly one window ([1, window samples]
-float32 in: that window's probabilities and speech flag out) and stores the model's geometry
-and language names as a constant uint8 output, so the .tflite needs no side file. The backend
-cuts windows on the same grid as the SavedModel (start every hop, the last zero-padded, each
-weighted by its real audio), so `predict --tflite` pools exactly like `predict --model-dir`.
+`export_tflite` converts predict_waveform traced for one recording of any length ([1, samples]
+float32 in; the pooled `probabilities` and the per-window outputs out) and stores the model's
+geometry and language names as a constant uint8 output, so the .tflite needs no side file.
+The windows are cut and pooled inside the converted graph, by the SavedModel's own ops
+(contract/geometry.py's rule in its TensorFlow form), so `predict --tflite` pools exactly like
+`predict --model-dir` and this module holds no copy of the grid or the pooling.
 """
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ import tempfile
 
 import numpy as np
 
+from contract.geometry import WindowGeometry
 from serving.model_dir import resolve_model_dir
 from serving.retry import ServingError
 
-INPUT = "window"
-OUTPUTS = ("window_probabilities", "window_speech", "metadata")
+INPUT = "waveform"
+WINDOW_OUTPUTS = ("probabilities", "window_probabilities", "window_weight", "window_speech", "window_start_s",
+                  "window_end_s")
+OUTPUTS = (*WINDOW_OUTPUTS, "metadata")
 SIGNATURE_KEY = "serving_default"
 
 
 def export_tflite(model_dir: str, output: str) -> int:
-    """Write a float32 .tflite of the one-window waveform path; return its size in bytes."""
+    """Write a float32 .tflite of the waveform path for one recording; return its size in bytes."""
     import tensorflow as tf
 
     path = resolve_model_dir(model_dir)
@@ -32,21 +36,18 @@ def export_tflite(model_dir: str, output: str) -> int:
         raise ServingError(f"{path}: the model has no predict_waveform signature (has: {', '.join(model.signatures)})")
     waveform_fn = model.signatures["predict_waveform"]
     probe = waveform_fn(waveform=tf.zeros([1, 1600]))
-    rate = int(probe["sample_rate"].numpy()[0])
-    window = int(round(float(probe["window_seconds"].numpy()[0]) * rate))
-    hop = int(round(float(probe["hop_seconds"].numpy()[0]) * rate))
+    geometry = WindowGeometry(int(probe["sample_rate"].numpy()[0]), float(probe["window_seconds"].numpy()[0]))
+    rate, window, hop = geometry.sample_rate, geometry.window_samples, geometry.hop_samples
     languages = [v.decode() for v in probe["languages"].numpy()[0]]
     meta = json.dumps({"sample_rate": rate, "window": window, "hop": hop, "languages": languages}).encode()
     meta_bytes = tf.constant(np.frombuffer(meta, np.uint8))
 
-    @tf.function(input_signature=[tf.TensorSpec([1, window], tf.float32, name=INPUT)])
-    def one_window(samples):
+    @tf.function(input_signature=[tf.TensorSpec([1, None], tf.float32, name=INPUT)])
+    def one_recording(samples):
         out = waveform_fn(waveform=samples)
-        return {"window_probabilities": out["window_probabilities"][:, 0, :],
-                "window_speech": out["window_speech"][:, 0],
-                "metadata": tf.identity(meta_bytes)}
+        return {**{k: out[k][0] for k in WINDOW_OUTPUTS}, "metadata": tf.identity(meta_bytes)}
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([one_window.get_concrete_function()], model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([one_recording.get_concrete_function()], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     flatbuffer = converter.convert()
     folder = os.path.dirname(os.path.abspath(output))
@@ -82,33 +83,21 @@ class TFLiteModel:
         details = runner.get_input_details(), runner.get_output_details()
         missing = [name for name in (INPUT,) if name not in details[0]] + \
                   [name for name in OUTPUTS if name not in details[1]]
+        if INPUT not in details[0] and "window" in details[0]:
+            raise ServingError(f"{path}: a one-window .tflite (it leaves windowing and pooling to its runner); "
+                               "write it again with `python -m serving export-tflite`")
         if missing:
             raise ServingError(f"{path}: not a model from `python -m serving export-tflite` "
                                f"(its signature lacks {', '.join(missing)})")
         self._runner = runner
-        meta = json.loads(bytes(runner(**{INPUT: np.zeros(details[0][INPUT]["shape"], np.float32)})["metadata"]))
-        self.sample_rate, self.window, self.hop = meta["sample_rate"], meta["window"], meta["hop"]
-        self.languages = tuple(meta["languages"])
+        meta = json.loads(bytes(runner(**{INPUT: np.zeros([1, 1], np.float32)})["metadata"]))
+        self.geometry = WindowGeometry.from_samples(meta["sample_rate"], meta["window"])
+        self.sample_rate, self.languages = self.geometry.sample_rate, tuple(meta["languages"])
 
     def analyse(self, waveform: np.ndarray, sample_rate: int, embeddings: bool = False) -> dict:
         if embeddings:
             raise ServingError("a .tflite has no embeddings (use --model-dir)")
-        n, hop = self.window, self.hop
-        waveform = np.asarray(waveform, np.float32)
-        count = 1 + -(-max(len(waveform) - n, 0) // hop)
-        starts = np.arange(count) * hop
-        probabilities, speech = [], []
-        for start in starts:
-            piece = waveform[start:start + n]
-            piece = np.pad(piece, (0, n - len(piece)))[None]
-            out = self._runner(**{INPUT: piece})
-            probabilities.append(out["window_probabilities"][0])
-            speech.append(float(out["window_speech"][0]))
-        real = np.clip(len(waveform) - starts, 0, n)
-        weights = real / n * np.asarray(speech)
-        pooled = (np.stack(probabilities) * weights[:, None]).sum(0) / max(weights.sum(), 1e-9)
-        return {"probabilities": pooled, "window_probabilities": np.stack(probabilities),
-                "window_weight": real / n, "window_speech": np.asarray(speech),
-                "window_start_s": starts / self.sample_rate, "window_end_s": (starts + real) / self.sample_rate,
-                "window_seconds": n / self.sample_rate, "hop_seconds": hop / self.sample_rate,
+        out = self._runner(**{INPUT: np.asarray(waveform, np.float32)[None]})
+        return {**{k: np.asarray(out[k]) for k in WINDOW_OUTPUTS},
+                "window_seconds": self.geometry.window_seconds, "hop_seconds": self.geometry.hop_seconds,
                 "sample_rate": self.sample_rate, "languages": np.asarray(self.languages)}

@@ -1,7 +1,8 @@
 """Long recordings: cut into chunks that line up with the model's own windows, then merged.
 
-The model's signatures cut the windows (one source of truth for window length, hop and
-padding) and say where each window starts and how much real audio it holds. A recording of
+The model's signatures cut the windows and say where each window starts and how much real
+audio it holds; the grid and the pooling rule are contract/geometry.py's, which this module
+uses too (its seconds -> samples rounding, window count and weighted mean). A recording of
 any length goes to the model in chunks of `windows_per_call` windows, each chunk starting on
 the global window grid, so the chunked result equals one call on the whole recording while
 memory and request size stay bounded. Pooling is the model's: probabilities (and
@@ -16,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from contract.geometry import WindowGeometry, pooling_weights, serving_window_count, to_samples, weighted_pool
 from serving.retry import ServingError
 
 NO_SPEECH = "no_speech"  # the model's answer for audio without speech (models/keras_model/signatures.py)
@@ -46,21 +48,25 @@ def _text(values) -> tuple[str, ...]:
 
 def probe_geometry(backend: Backend, probe_rate: int) -> Geometry:
     """Ask the model for its sample rate, window, hop and language names (one call on 0.1 s
-    of silence)."""
+    of silence). Samples come from the model's seconds by contract/geometry.py's rounding; a
+    hop other than the geometry's half window is refused, as the chunks would not tile."""
     out = backend.analyse(np.zeros(probe_rate // 10, np.float32), probe_rate)
     if "window_seconds" not in out:
         raise ServingError("the model has no per-window outputs (exported before serving/ existed); "
                            "re-run the pipeline to push a current model")
     sample_rate = int(out.get("sample_rate", probe_rate))
-    return Geometry(window=int(round(float(out["window_seconds"]) * sample_rate)),
-                    hop=int(round(float(out["hop_seconds"]) * sample_rate)),
+    windows = WindowGeometry(sample_rate, float(out["window_seconds"]))
+    hop = to_samples(float(out["hop_seconds"]), sample_rate)
+    if hop != windows.hop_samples:
+        raise ServingError(f"the model's hop ({hop} samples) is not half its window ({windows.window_samples})")
+    return Geometry(window=windows.window_samples, hop=windows.hop_samples,
                     sample_rate=sample_rate, languages=_text(out["languages"]))
 
 
 def chunk_bounds(num_samples: int, geometry: Geometry, windows_per_call: int) -> list[tuple[int, int]]:
     """[start, end) sample ranges whose windows, as the model cuts them, tile the recording's."""
     n, hop, per_call = geometry.window, geometry.hop, max(1, windows_per_call)
-    total_windows = 1 + -(-max(num_samples - n, 0) // hop)
+    total_windows = serving_window_count(num_samples, n, hop)
     return [(first * hop, min(num_samples, first * hop + (per_call - 1) * hop + n))
             for first in range(0, total_windows, per_call)]
 
@@ -126,9 +132,9 @@ def restrict(probabilities: np.ndarray, languages: tuple[str, ...], allowed: tup
 def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: tuple[str, ...] | None) -> dict:
     probabilities, names = restrict(merged["window_probabilities"], languages, allowed)
     speech = merged["window_speech"] > 0.5
-    weights = merged["window_weight"] * speech
+    weights = pooling_weights(merged["window_weight"], speech)
     has_speech = weights.sum() > 0
-    pooled = (probabilities * weights[:, None]).sum(0) / max(weights.sum(), 1e-12)
+    pooled = weighted_pool(probabilities, weights)
     keep = merged["window_weight"] > 0
     result = {
         "language": names[int(np.argmax(pooled))] if has_speech else NO_SPEECH,
@@ -147,8 +153,7 @@ def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: t
     }
     if "window_embeddings" in merged:
         emb_weights = weights if has_speech else merged["window_weight"]
-        result["embedding"] = (merged["window_embeddings"] * emb_weights[:, None]).sum(0) / max(emb_weights.sum(),
-                                                                                                1e-12)
+        result["embedding"] = weighted_pool(merged["window_embeddings"], emb_weights)
     return result
 
 

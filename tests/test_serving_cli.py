@@ -262,9 +262,16 @@ def test_a_tflite_that_is_not_ours_or_not_a_tflite_is_refused(tmp_path, capsys):
     other = tmp_path / "other.tflite"
     concrete = module.double.get_concrete_function()
     other.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], module).convert())
+    one_window = tmp_path / "one_window.tflite"        # the runner would have to cut and pool: refused
+    module.window = tf.function(lambda window: {"window_probabilities": window[:, :3], "window_speech": window[:, 0],
+                                                "metadata": tf.zeros([4], tf.uint8)},
+                                input_signature=[tf.TensorSpec([1, 8], tf.float32, name="window")])
+    concrete = module.window.get_concrete_function()
+    one_window.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], module).convert())
     garbage = tmp_path / "garbage.tflite"
     garbage.write_bytes(np.random.default_rng(0).bytes(4000))
-    for path, reason in ((other, "its signature lacks window, window_probabilities"),
+    for path, reason in ((other, "its signature lacks waveform, probabilities, window_probabilities"),
+                         (one_window, "a one-window .tflite"),
                          (garbage, "not a usable .tflite")):
         status, records, errors = run_cli(capsys, ["predict", "--tflite", str(path), "a.wav"])
         assert status == 2 and records == [] and reason in errors[0], errors

@@ -7,7 +7,8 @@
   tf.audio.decode_wav, averaged to mono and resampled in the graph.
 - embed: like predict_waveform, plus the penultimate ("embedding") layer's output.
 
-The last three share one windowing core, the only place windows are cut: training-length
+The last three share one windowing core, which applies contract/geometry.py's serving grid
+and pooling rule (serving/tflite_model.py converts this core as it is): training-length
 windows every half window (the ingestion hop), the last one zero-padded; each window's
 outputs are averaged weighted by how much real audio it holds. Besides the pooled
 `probabilities` and `language` they return per-window outputs (`window_probabilities`,
@@ -34,6 +35,14 @@ import tf_keras as keras
 
 from audio import speech
 from contract import features
+from contract.geometry import (
+    WindowGeometry,
+    tf_pooling_weights,
+    tf_real_samples,
+    tf_serving_window_count,
+    tf_weighted_pool,
+    tf_window_weight,
+)
 from models.preprocessing import dense_waveform, raw_waveform
 
 EMBEDDING_LAYER = "embedding"
@@ -120,12 +129,13 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     def classify(raw_features):
         return calibrate(model(transform(raw_features), training=False), model.calibration_temperature)
 
-    n, hop = segment_samples, max(1, segment_samples // 2)
+    geometry = WindowGeometry.from_samples(sample_rate, segment_samples)
+    n, hop = geometry.window_samples, geometry.hop_samples
 
     def analyse(waveform: tf.Tensor, lengths: tf.Tensor) -> dict:
         """[batch, samples] with each row's real length -> pooled and per-window outputs."""
         total = tf.shape(waveform)[1]
-        count = 1 + (tf.maximum(total - n, 0) + hop - 1) // hop           # windows cover the longest row
+        count = tf_serving_window_count(total, n, hop)                   # windows cover the longest row
         too_many = tf.debugging.assert_less_equal(
             tf.shape(waveform)[0] * count, MAX_WINDOWS_PER_CALL,
             message=f"too many windows in one call (batch x windows > {MAX_WINDOWS_PER_CALL}); "
@@ -136,27 +146,26 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         windows = tf.signal.frame(padded, n, hop)                           # [batch, count, n]
         batch = tf.shape(windows)[0]
         starts = tf.range(count) * hop
-        real = tf.clip_by_value(tf.cast(lengths, tf.int32)[:, None] - starts[None, :], 0, n)
+        real = tf_real_samples(lengths, starts, n)
         flat = tf.reshape(windows, [-1, n])
         voiced = tf.reshape(speech_flags(flat, tf.reshape(real, [-1]), sample_rate), [batch, count])
-        weights = tf.cast(real, tf.float32) / float(n) * tf.cast(voiced, tf.float32)  # [batch, count]
+        weights = tf_pooling_weights(real, n, voiced)                        # [batch, count]
         out = heads(transform({features.WAVEFORM: raw_waveform(flat, waveform_spec)}), training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
-        norm = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-9)
-        pooled = {k: tf.reduce_sum(v * weights[:, :, None], axis=1) / norm for k, v in per_window.items()}
+        pooled = {k: tf_weighted_pool(v, weights) for k, v in per_window.items()}
         ones = tf.ones([batch], tf.float32)
         result = _outputs(pooled["probabilities"], names, tf.reduce_any(voiced, axis=1), zero_without_speech=True)
         result.update({
             "languages": tf.tile(names[None, :], [batch, 1]),
             "window_probabilities": per_window["probabilities"],
-            "window_weight": tf.cast(real, tf.float32) / float(n),
+            "window_weight": tf_window_weight(real, n),
             "window_speech": tf.cast(voiced, tf.float32),
             "window_start_s": tf.tile(tf.cast(starts, tf.float32)[None, :], [batch, 1]) / sample_rate,
             "window_end_s": tf.cast(starts[None, :] + real, tf.float32) / sample_rate,
             "sample_rate": tf.fill([batch], sample_rate),
-            "window_seconds": ones * (n / sample_rate),
-            "hop_seconds": ones * (hop / sample_rate),
+            "window_seconds": ones * geometry.window_seconds,
+            "hop_seconds": ones * geometry.hop_seconds,
             "duration_s": tf.cast(lengths, tf.float32) / sample_rate,
             "embedding": pooled["embedding"],
             "window_embeddings": per_window["embedding"],
