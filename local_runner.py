@@ -17,8 +17,8 @@ import os
 import sys
 import time
 
+from config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
 from pipeline import flags
-from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
 from pipeline.console_logging import configure_logging
 
 

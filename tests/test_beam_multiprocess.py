@@ -9,8 +9,8 @@ import numpy as np
 import psutil
 import pytest
 
+from config import PipelineConfig
 from contract.features import LABEL_XF, LOG_MEL, MFCC, transformed_name
-from pipeline.config import PipelineConfig
 from pipeline.heavy_stages import read_records, run_ingestion_and_transform
 from storage import s3
 from storage.corpus import upload_corpus
