@@ -17,7 +17,8 @@ What each step gets:
   its own entry, `transform_executor_settings`);
 - Trainer: custom_config {"training", "features", "data", "code_version"}
   (`trainer_custom_config` / `trainer_settings`).
-DataConfig fields marked OFF_WIRE (config/groups.py) stay out of its JSON.
+DataConfig fields marked OFF_WIRE (config/groups.py) stay out of its JSON (decoded, they hold
+their defaults), so they stay out of these steps' cache keys.
 """
 from __future__ import annotations
 
