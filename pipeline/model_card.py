@@ -33,9 +33,9 @@ SYNTHETIC_WARNING = (
     "**Trained on synthetic speech.** Part or all of the data is espeak-ng speech synthesis "
     "(the demo corpus, data/demo/README.md): a model trained on it says nothing about real speakers "
     "and is for demonstration only.")
-# The run's pictures the card shows (file names in reports/, from pipeline/run_report.py), by section.
+# The run's pictures of the model the card shows (file names in reports/, from pipeline/run_report.py),
+# by section. Not augmentations.png: about 0.7 MB of one clip's augmentations, twice in the pushed model.
 PICTURES = {
-    "augmentations.png": ("data", "One training clip, then each augmentation applied to it alone."),
     "confusion_matrix.png": ("evaluation", "Confusion matrix on the held-out speakers (segments)."),
     "reliability_diagram.png": ("evaluation", "Reliability diagram: accuracy against confidence, "
                                               "before and after calibration."),
@@ -176,7 +176,6 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
         lines += [f"- {a['severity']}: `{a['check']}`: {_escape(a['message'])}" for a in validation["anomalies"][:20]]
         if len(validation["anomalies"]) > 20:
             lines.append(f"- ... {len(validation['anomalies']) - 20} more in run_summary.json")
-    lines += _figures(pictures, "data")
 
     evaluation = summary.get("evaluation") or {}
     lines += ["", "## Evaluation (held-out speakers, per segment)", "",

@@ -103,7 +103,7 @@ def test_pictures_sit_in_their_sections_and_the_html_carries_them_inline(tmp_pat
                                       pictures=["confusion_matrix.png", "training_curves.png"])
     evaluation, training = text.index("## Evaluation"), text.index("## Training")
     assert evaluation < text.index("![Confusion matrix") < training < text.index("(training_curves.png)")
-    assert "augmentations.png" not in text and "reliability_diagram.png" not in text
+    assert "reliability_diagram.png" not in text
     html = model_card.render_html(text, "card", image_dir=str(tmp_path))
     assert 'src="data:image/png;base64,iVBORw0KGgpjb25mdXNpb24="' in html     # the bytes above
     assert 'src="training_curves.png"' in html                                 # not on disk: left as a link
@@ -115,15 +115,18 @@ def test_the_card_written_beside_the_pushed_model_takes_its_pictures_along(tmp_p
     reports.mkdir()
     pushed.mkdir(parents=True)
     (reports / "reliability_diagram.png").write_bytes(b"\x89PNG\r\n\x1a\nreliability")
-    (reports / "augmentations.png").write_bytes(b"\x89PNG\r\n\x1a\naugmentations")   # not in summary["pngs"]
+    (reports / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\nconfusion")   # not in summary["pngs"]
+    (reports / "augmentations.png").write_bytes(b"\x89PNG\r\n\x1a\naugmentations")
     monkeypatch.setattr(model_card, "lineage_from_metadata", lambda pipeline: {})
     monkeypatch.setattr(model_card, "read_manifest_rows", lambda lineage: [])
     summary = {**SUMMARY, "pushed_to": str(pushed), "pngs": [str(reports / "reliability_diagram.png"),
-                                                             str(reports / "training_curves.png")]}
+                                                             str(reports / "training_curves.png"),
+                                                             str(reports / "augmentations.png")]}
     paths = model_card.write_model_card(None, summary, str(tmp_path), LANGUAGES)
     card = open(paths["md"]).read()
     assert card == open(paths["pushed_md"]).read() and "(reliability_diagram.png)" in card
-    assert "training_curves.png" not in card and "augmentations.png" not in card     # listed but absent; unlisted
+    assert "training_curves.png" not in card and "confusion_matrix.png" not in card     # absent; not listed
+    assert "augmentations.png" not in card                                             # not a card picture
     assert sorted(os.listdir(pushed / "assets.extra")) == ["model_card.html", "model_card.md",
                                                            "reliability_diagram.png"]
     page = open(paths["html"]).read()
