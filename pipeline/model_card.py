@@ -3,7 +3,9 @@
 Written as reports/model_card.md and .html, and beside the SavedModel in the pushed
 version's assets.extra/ (TF Serving reads only the warm-up file there, so loading is
 unaffected). It says what the model was trained and evaluated on, how well it did, which
-gate let it through, what it is for and not for, and where it came from.
+gate let it through, what it is for and not for, and where it came from, with the run's
+pictures of the model: inline in the HTML (data: URIs, so the one file shows them wherever it
+is opened or copied), linked by name from the Markdown and copied beside both copies.
 """
 from __future__ import annotations
 
