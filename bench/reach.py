@@ -12,6 +12,10 @@ Results are cached per entry, keyed by the entry itself and the SHA-256 of every
 file the run imported (plus pyproject.toml): an edit to any of them re-runs that selection,
 an edit anywhere else cannot change which code those tests execute. Data files the tests
 read are not part of the key.
+
+The probe starts from a sitecustomize.py written at the root of the (throwaway) copy, which
+is on PYTHONPATH: a test that starts Python with PYTHONPATH set to the repository root, as
+tests/test_visualize.py does, is traced too.
 """
 from __future__ import annotations
 
@@ -23,8 +27,17 @@ import sys
 import tempfile
 import time
 
-ALWAYS_KEYED = ("pyproject.toml",)
-SITECUSTOMIZE = "import bench.reach_probe\nbench.reach_probe.install()\n"
+ALWAYS_KEYED = ("pyproject.toml", "bench/reach.py", "bench/reach_probe.py")
+# Loads this checker's probe by path under a top-level name (the copy need not have bench/);
+# pytest's `-p langid_reach_probe` then finds it in sys.modules.
+PROBE_MODULE = "langid_reach_probe"
+SITECUSTOMIZE = """import importlib.util, sys
+spec = importlib.util.spec_from_file_location({name!r}, {probe!r})
+probe = importlib.util.module_from_spec(spec)
+sys.modules[{name!r}] = probe
+spec.loader.exec_module(probe)
+probe.install()
+"""
 
 
 def default_cache_path() -> str:
@@ -77,15 +90,15 @@ def save_cache(path: str, cache: dict) -> None:
 
 
 def run_selection(tests: tuple[str, ...], mutations: list, copy: str, timeout_s: float) -> tuple[dict, list, str]:
-    """Run `tests` once, unmutated, inside `copy`; return ({entry name: reached}, imported files,
-    a tail of pytest's output). Entries share the run when they share the selection."""
+    """Run `tests` once, unmutated, inside `copy` (a throwaway copy: a sitecustomize.py is put
+    at its root for the run); return ({entry name: reached}, imported files, a tail of pytest's
+    output). Entries share the run when they share the selection."""
+    site = os.path.join(copy, "sitecustomize.py")
+    if os.path.exists(site):
+        raise RuntimeError(f"{site} exists: the reach check runs in a copy of the repository")
     with tempfile.TemporaryDirectory(prefix="langid-reach-") as tmp:
         out = os.path.join(tmp, "out")
-        site = os.path.join(tmp, "site")
         os.makedirs(out)
-        os.makedirs(site)
-        with open(os.path.join(site, "sitecustomize.py"), "w", encoding="utf-8") as f:
-            f.write(SITECUSTOMIZE)
         targets = {}
         for m in mutations:
             with open(os.path.join(copy, m.file), encoding="utf-8") as f:
@@ -93,16 +106,18 @@ def run_selection(tests: tuple[str, ...], mutations: list, copy: str, timeout_s:
         spec = os.path.join(tmp, "spec.json")
         with open(spec, "w", encoding="utf-8") as f:
             json.dump({"root": copy, "out": out, "targets": targets}, f)
-        # This bench/ last, for a copy that lacks it; the copy's own files come first.
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([site, copy, here]), "PYTHONDONTWRITEBYTECODE": "1",
-               "LANGID_REACH_SPEC": spec}
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bench.reach_probe", *tests]
+        env = {**os.environ, "PYTHONPATH": copy, "PYTHONDONTWRITEBYTECODE": "1", "LANGID_REACH_SPEC": spec}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PROBE_MODULE, *tests]
+        probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reach_probe.py")
+        with open(site, "w", encoding="utf-8") as f:
+            f.write(SITECUSTOMIZE.format(name=PROBE_MODULE, probe=probe))
         try:
             done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout_s)
             tail = (done.stdout + done.stderr)[-1500:]
         except subprocess.TimeoutExpired:
             tail = f"timed out after {timeout_s:.0f} s"
+        finally:
+            os.remove(site)
         reached, imported = set(), set()
         for name in os.listdir(out):
             if name.endswith(".json"):

@@ -1,7 +1,7 @@
 """In-process half of the reach check (bench/reach.py): which mutated lines a test run executes.
 
 bench/reach.py writes a sitecustomize.py that calls `install()` in every Python process its
-pytest run starts (pytest itself and any Python subprocess that keeps PYTHONPATH), so lines
+pytest run starts (pytest itself and any Python subprocess whose PYTHONPATH holds the copy), so lines
 run by a CLI subprocess or a Beam worker count too. The spec (env LANGID_REACH_SPEC, a JSON
 file) names, per target, a file and its line numbers; a target is reached when one of its
 lines runs in any thread. Each process appends a record to the output folder the moment a
@@ -12,8 +12,9 @@ TensorFlow's AutoGraph runs a converted copy of a function (tf.data map function
 tf.function) from a generated file; its loader returns a map from generated lines to the
 original ones, which the tracer reads on the way out of `load_ast` to count those lines too.
 
-Also a pytest plugin (`-p bench.reach_probe`): it stops the session after the test that
-reaches the last target, so a selection that reaches its lines costs only the tests up to them.
+Also a pytest plugin (`-p langid_reach_probe`, the name sitecustomize.py loads it under): it
+stops the session after the test that reaches the last target, so a selection that reaches
+its lines costs only the tests up to them.
 """
 from __future__ import annotations
 

@@ -38,13 +38,17 @@ TESTS = {
     "tests/test_graph.py": "from pkg.graph import run\n\n\ndef test_run():\n    assert run(True) == [0, 2, 4]\n",
     "tests/test_used.py": "from pkg.mod import used\n\n\ndef test_used():\n    assert used(1) == 2\n",
     "tests/test_sub.py": textwrap.dedent('''\
+        import os
         import subprocess
         import sys
+
+        ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
         def test_unused_in_a_subprocess():
             code = "from pkg.mod import unused; assert unused(2) == 4"
-            subprocess.run([sys.executable, "-c", code], check=True)
+            env = {**os.environ, "PYTHONPATH": ROOT}      # as tests/test_visualize.py sets it
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
     '''),
 }
 M = mutations.Mutation
