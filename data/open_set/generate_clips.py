@@ -165,6 +165,7 @@ def main(argv=None) -> int:
                              subtype="MPEG_LAYER_III", compression_level=0.85, bitrate_mode="VARIABLE")
                     rows.append({"key": key, "language": name, "role": role, "voice": f"{voice}+{variant}",
                                  "text": text, "duration_s": round(len(y) / TARGET_SR, 3)})
+    written = len(rows)
     manifest = args.out / "manifest.jsonl"
     if manifest.exists():  # keep the rows of the languages not regenerated (their MP3s are unchanged)
         rows += [row for row in map(json.loads, manifest.read_text(encoding="utf-8").splitlines())
@@ -172,7 +173,7 @@ def main(argv=None) -> int:
     with manifest.open("w", encoding="utf-8") as f:
         for row in sorted(rows, key=lambda r: r["key"]):
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    print(f"wrote {len(rows)} clips to {args.out}")
+    print(f"wrote {written} clips to {args.out}; the manifest lists {len(rows)}")
     return 0
 
 
