@@ -38,42 +38,56 @@ def _rows(folder: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _window(folder: str, key: str, n: int) -> np.ndarray:
+def _windows(folder: str, key: str, n: int, whole: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(windows [w, n], weights [w]): the clip's serving windows (contract/geometry.py: hop n/2,
+    weighted by real audio) with `whole`, else its first window only."""
     from audio.decode import decode_audio
+    from contract import geometry
+
     with open(os.path.join(folder, key), "rb") as f:
-        wav = decode_audio(f.read(), 16_000)[:n]
-    return np.pad(wav, (0, n - len(wav))).astype(np.float32)
+        wav = decode_audio(f.read(), 16_000)
+    starts = geometry.serving_starts(len(wav), n, n // 2) if whole else np.zeros(1, np.int64)
+    windows = np.stack([np.pad(wav[s:s + n], (0, n - len(wav[s:s + n]))) for s in starts]).astype(np.float32)
+    return windows, geometry.window_weight(geometry.real_samples(len(wav), starts, n), n)
 
 
-def extract(path: str, seconds: float, batch: int) -> None:
-    """Pooled features and 99-language log-probabilities of every demo and open-set clip -> .npz."""
+def extract(path: str, seconds: float, batch: int, whole: bool) -> None:
+    """Pooled features and 99-language log-probabilities of every demo and open-set clip -> .npz
+    (pooled over the clip's windows as serving pools them: features and probabilities)."""
     import tensorflow as tf
 
+    from contract import geometry
     from models.whisper import embedding, encoder, frontend, language, weights
 
     n = int(seconds * 16_000)
     demo, extra = _rows(DEMO), _rows(OPEN_SET)
-    wavs = np.stack([_window(DEMO, r["key"], n) for r in demo] + [_window(OPEN_SET, r["key"], n) for r in extra])
+    clips = [_windows(DEMO, r["key"], n, whole) for r in demo] + [_windows(OPEN_SET, r["key"], n, whole) for r in extra]
+    wavs = np.concatenate([w for w, _ in clips])
     w = weights.load()
     enc, head = encoder.Encoder(w), language.LanguageHead(w)
 
     @tf.function(input_signature=[tf.TensorSpec([None, n], tf.float32)])
     def features(x):
         states = enc(frontend.log_mel(x))
-        return embedding.pool(states, "mean_std"), tf.nn.log_softmax(head(states), axis=-1)
+        return embedding.pool(states, "mean_std"), tf.nn.softmax(head(states), axis=-1)
 
-    pooled, logprobs = [], []
+    pooled, probabilities = [], []
     for i in range(0, len(wavs), batch):
-        f, lp = features(wavs[i:i + batch])
+        f, p = features(wavs[i:i + batch])
         pooled.append(f.numpy())
-        logprobs.append(lp.numpy())
+        probabilities.append(p.numpy())
+    pooled, probabilities = np.concatenate(pooled), np.concatenate(probabilities)
+    bounds = np.cumsum([0] + [len(wt) for _, wt in clips])
+    spans = [(a, b, wt) for a, b, (_, wt) in zip(bounds, bounds[1:], clips)]
+    pooled = np.stack([geometry.weighted_pool(pooled[a:b], wt) for a, b, wt in spans])
+    probabilities = np.stack([geometry.weighted_pool(probabilities[a:b], wt) for a, b, wt in spans])
     np.savez_compressed(
-        path, pooled=np.concatenate(pooled), logprobs=np.concatenate(logprobs),
+        path, pooled=pooled, logprobs=np.log(np.maximum(probabilities, 1e-30)),
         whisper_codes=np.array(w.languages),
         language=np.array([r["language"] for r in demo + extra]),
         speaker=np.array([r["speaker_id"] for r in demo] + [r["voice"] for r in extra]),
         role=np.array(["in_set"] * len(demo) + [r["role"] for r in extra]),
-        seconds=np.array(seconds))
+        seconds=np.array(seconds), whole=np.array(whole), windows=np.array(len(wavs)))
 
 
 def main(argv=None) -> int:
@@ -82,11 +96,13 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--first-window", action="store_true",
+                   help="only each clip's first window (default: all its serving windows, pooled)")
     p.add_argument("--extract-only", action="store_true")
     args = p.parse_args(argv)
     if not os.path.exists(args.features):
         t0 = time.perf_counter()
-        extract(args.features, args.seconds, args.batch)
+        extract(args.features, args.seconds, args.batch, whole=not args.first_window)
         print(f"features of {len(_rows(DEMO)) + len(_rows(OPEN_SET))} clips in {time.perf_counter() - t0:.0f} s "
               f"-> {args.features}")
     if args.extract_only:

@@ -238,6 +238,50 @@ def whisper_rule_params(chosen: dict, mahalanobis: dict, model_languages) -> dic
             "logistic": chosen["logistic"], "threshold": chosen["threshold"], "mahalanobis": mahalanobis}
 
 
+def choose_whisper_open_set(languages, train_embedding, train_label, centres: np.ndarray, in_set: dict,
+                            out_of_set: dict, min_kept_correct: float = DEFAULT_MIN_KEPT_CORRECT) -> tuple[dict, dict]:
+    """(the `"whisper"` entry of open_set.json, report) for the Trainer.
+
+    `in_set`: held-out segments, arrays `top` (calibrated), `embedding`, `predicted`, `correct`,
+    `whisper` [N, 99] and `choose` (True: the fold that chooses; False: the fold that measures).
+    `out_of_set`: the data/open_set clips, `top`, `embedding`, `predicted`, `whisper`, `role`
+    and `language`. Only `role == "threshold"` clips choose; `measure` clips are only measured.
+    """
+    from models.whisper import languages as whisper_languages
+
+    mahalanobis = fit_mahalanobis(train_embedding, train_label, len(languages))
+    indices = whisper_languages.indices_for(languages)
+
+    def features(part: dict) -> np.ndarray:
+        return rule_features(part["top"], centroid_distance(part["embedding"], part["predicted"], centres),
+                             mahalanobis_distance(part["embedding"], part["predicted"], mahalanobis),
+                             part["whisper"], indices)
+
+    in_features, out_features = features(in_set), features(out_of_set)
+    choose, correct = np.asarray(in_set["choose"], bool), np.asarray(in_set["correct"], bool)
+    role, language = np.asarray(out_of_set["role"]), np.asarray(out_of_set["language"])
+    chosen = choose_whisper_rule(in_features[choose], correct[choose], out_features[role == "threshold"],
+                                 min_kept_correct)
+    in_reject, out_reject = whisper_is_unknown(in_features, chosen), whisper_is_unknown(out_features, chosen)
+    measure_in, measure_out = ~choose, role == "measure"
+    report = {
+        "threshold": chosen["threshold"],
+        "chosen_on": {"in_set_segments": int(choose.sum()), "out_of_set_clips": int((role == "threshold").sum()),
+                      "rejected": chosen["chosen_rejected"], "kept_correct": chosen["chosen_kept_correct"],
+                      "min_kept_correct": chosen["min_kept_correct"]},
+        "measured": {"in_set_kept_correct": float(np.mean(~in_reject[measure_in] & correct[measure_in]))
+                     if measure_in.any() else None,
+                     "in_set_accuracy": float(correct[measure_in].mean()) if measure_in.any() else None,
+                     "in_set_examples": int(measure_in.sum()),
+                     "out_of_set_rejected": float(out_reject[measure_out].mean()) if measure_out.any() else None,
+                     "out_of_set_examples": int(measure_out.sum())},
+        "per_language": {str(lang): {"role": str(role[language == lang][0]),
+                                     "rejected": float(out_reject[language == lang].mean()),
+                                     "clips": int((language == lang).sum())} for lang in sorted(set(language))},
+    }
+    return whisper_rule_params(chosen, mahalanobis, languages), report
+
+
 def save_params(model_dir: str, params: dict) -> str:
     """Write open_set.json into a SavedModel folder (temp name, then rename)."""
     import tensorflow as tf

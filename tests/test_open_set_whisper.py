@@ -210,3 +210,29 @@ def test_offline_choice_never_reads_the_measure_languages():
     for rule in (bench.whisper_rule, bench.closed_set_rule):
         a, b = rule(split), rule(scrambled)
         assert (a["chosen_rejected"], a["kept_correct"]) == (b["chosen_rejected"], b["kept_correct"])
+
+
+def test_trainer_choice_never_reads_the_measure_languages():
+    """choose_whisper_open_set: scrambling measure-role clips changes the report, never the rule."""
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, 300)
+    train = np.eye(6)[labels] + 0.1 * rng.normal(size=(300, 6))
+    centres = open_set.centroids(train, labels, 3)
+    top, emb, predicted, whisper = _synthetic(rng, 160, unknown=False)
+    in_set = {"top": top, "embedding": emb, "predicted": predicted, "correct": rng.uniform(size=160) < 0.95,
+              "whisper": whisper, "choose": np.arange(160) < 80}
+    parts = [_synthetic(rng, 40, unknown=True) for _ in range(2)]
+    out = {k: np.concatenate([p[i] for p in parts])
+           for i, k in enumerate(("top", "embedding", "predicted", "whisper"))}
+    out.update(role=np.array(["threshold"] * 40 + ["measure"] * 40),
+               language=np.array(["Italian"] * 40 + ["Czech"] * 40))
+    params, report = open_set.choose_whisper_open_set(LANGS, train, labels, centres, in_set, out)
+    measure = out["role"] == "measure"
+    noise = rng.normal(size=out["embedding"].shape)
+    scrambled = {**out, "embedding": np.where(measure[:, None], noise, out["embedding"]),
+                 "whisper": np.where(measure[:, None], _whisper({"en": 0.9}), out["whisper"])}
+    params2, report2 = open_set.choose_whisper_open_set(LANGS, train, labels, centres, in_set, scrambled)
+    assert params == params2 and report["chosen_on"] == report2["chosen_on"]
+    assert report["per_language"]["Czech"] != report2["per_language"]["Czech"]
+    assert report["chosen_on"]["out_of_set_clips"] == 40 and report["measured"]["out_of_set_examples"] == 40
+    assert report["measured"]["out_of_set_rejected"] >= 0.9 and report["measured"]["in_set_kept_correct"] >= 0.8
