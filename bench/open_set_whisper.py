@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--held-out-voices", type=int, default=4,
+                   help="voices kept out of the probe's training: half choose the rule, half measure it")
     p.add_argument("--first-window", action="store_true",
                    help="only each clip's first window (default: all its serving windows, pooled)")
     p.add_argument("--extract-only", action="store_true")
@@ -114,7 +116,7 @@ def main(argv=None) -> int:
           f"measure languages: {', '.join(sorted(set(langs[roles == 'measure'])))}")
     results = {name: [] for name in RULES}
     for seed in args.seeds:
-        split = one_seed(d, seed)
+        split = one_seed(d, seed, args.held_out_voices)
         for name, rule in RULES.items():
             r = rule(split)
             results[name].append(r)
@@ -134,8 +136,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def one_seed(d, seed: int) -> dict:
-    """Probe and scores for one seed: 12 training voices, 2 held-out voices to choose, 2 to measure."""
+def one_seed(d, seed: int, held_out: int = 4) -> dict:
+    """Probe and scores for one seed: `held_out` voices out of training, half of them to choose,
+    half to measure (16 voices: 12 training, 2 + 2 by default)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -147,8 +150,9 @@ def one_seed(d, seed: int) -> dict:
     in_set = roles == "in_set"
     y = np.array([IN_SET.index(lang) if lang in IN_SET else -1 for lang in langs])
     voices = list(np.random.default_rng(seed).permutation(sorted(set(speakers[in_set]))))
-    train = in_set & ~np.isin(speakers, voices[:4])
-    choose_in, measure_in = in_set & np.isin(speakers, voices[:2]), in_set & np.isin(speakers, voices[2:4])
+    half = held_out // 2
+    train = in_set & ~np.isin(speakers, voices[:2 * half])
+    choose_in, measure_in = in_set & np.isin(speakers, voices[:half]), in_set & np.isin(speakers, voices[half:2 * half])
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000, random_state=seed))
     probe.fit(d["pooled"][train], y[train])
     indices = whisper_languages.indices_for(IN_SET)
