@@ -1,9 +1,11 @@
 """Open set with Whisper's 99 languages, offline: how many out-of-set clips the rule rejects.
 
-Features: one 3 s window a clip (its start, zero-padded) of the demo corpus (six in-set
-languages) and of data/open_set/ (espeak-ng clips of languages the model does not know),
-through models/whisper once: pooled encoder features (mean+std) and Whisper's log-softmax
-over its 99 languages. Cached in an .npz (`--features`), so the measurement reruns in seconds.
+Features: every serving window of 3 s (hop 1.5 s, contract/geometry.py) of each clip of the
+demo corpus (six in-set languages) and of data/open_set/ (espeak-ng clips of languages the
+model does not know), through models/whisper once: pooled encoder features (mean+std) and
+Whisper's distribution over its 99 languages, each pooled over the clip's windows weighted by
+real audio, as serving pools them (`--first-window`: the clip's first window only). Cached in
+an .npz (`--features`, a new path for each choice), so the measurement reruns in seconds.
 
 The closed-set model is a probe of the pipeline's Whisper model: a logistic-regression head
 on the pooled features of the training voices, its log-probabilities added to Whisper's
@@ -16,7 +18,8 @@ measures it. Printed per seed: out-of-set rejected share on the measure language
 language), in-set kept-correct on the measure half, and the spread over seeds; the same for
 the closed-set rule (calibrated top probability + centroid distance) for comparison.
 
-    python -m bench.open_set_whisper [--seeds 0 1 2] [--features /tmp/open_set_whisper.npz]
+    python -m bench.open_set_whisper [--seeds 0 1 2] [--held-out-voices 4] [--first-window]
+                                     [--features /tmp/open_set_whisper.npz]
 """
 from __future__ import annotations
 
@@ -111,7 +114,9 @@ def main(argv=None) -> int:
         return 0
     d = np.load(args.features)
     roles, langs = d["role"], d["language"]
-    print(f"features: {args.features} ({len(langs)} clips, first {float(d['seconds']):g} s of each); "
+    cut = (f"all {int(d['windows'])} serving windows of {float(d['seconds']):g} s, pooled a clip"
+           if bool(d.get("whole", False)) else f"first {float(d['seconds']):g} s of each")
+    print(f"features: {args.features} ({len(langs)} clips, {cut}); "
           f"threshold languages: {', '.join(sorted(set(langs[roles == 'threshold'])))}; "
           f"measure languages: {', '.join(sorted(set(langs[roles == 'measure'])))}")
     results = {name: [] for name in RULES}
