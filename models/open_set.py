@@ -393,7 +393,8 @@ def add_cli_flags(parser) -> None:
                              "centroids stored with the model by the pipeline)")
     parser.add_argument("--unknown-threshold", type=_unit_interval, default=None, metavar="P",
                         help="with --reject-unknown: the lowest top probability still answered, in [0, 1]; "
-                             "%(default)s: the threshold stored with the model")
+                             "%(default)s: the threshold stored with the model (a model with Whisper: its "
+                             "stored rule alone)")
 
 
 def cli_params(args, model_path: str) -> dict | None:
