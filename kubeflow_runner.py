@@ -16,9 +16,9 @@ import argparse
 import os
 import sys
 
+from config import KUBEFLOW_DIRECT_ARGS, ConfigError
 from contract.schema import SCHEMA_RELATIVE_PATH
 from pipeline import flags
-from pipeline.config import KUBEFLOW_DIRECT_ARGS, ConfigError
 
 # Where the Dockerfile puts the project inside the image (the steps' working directory).
 IMAGE_PROJECT_DIR = "/langid-tfx"

@@ -17,9 +17,9 @@ import os
 import sys
 import time
 
+from config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
 from operations.console_logging import configure_logging
 from pipeline import flags
-from pipeline.config import DEMO_CORPUS_DIR, LOCAL_OUTPUT_DIR, ConfigError, PipelineConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,8 +11,9 @@ setuptools.setup(
     version="0.1.0",
     description="TFX pipeline that identifies the language spoken in audio clips.",
     python_requires=">=3.11,<3.12",
-    packages=setuptools.find_packages(include=["audio*", "components*", "contract*", "models*", "operations*",
-                                               "pipeline*", "reports*", "scraper*", "serving*", "storage*"]),
+    packages=setuptools.find_packages(include=["audio*", "components*", "config*", "contract*", "models*",
+                                               "operations*", "pipeline*", "reports*", "scraper*", "serving*",
+                                               "storage*"]),
     py_modules=["local_runner", "kubeflow_runner"],
     package_data={"contract": ["*.pbtxt"], "audio": ["noise_bank/*.wav"]},
     entry_points={

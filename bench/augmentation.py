@@ -7,8 +7,8 @@ AudioAugmenter -> Transform -> Trainer -> Evaluator), sharing one pipeline root 
 Metadata store, so ingestion runs once and every arm reuses the same speaker-held-out split:
 
   none      no AudioAugmenter, no SpecAugment
-  original  the first project's six waveform augmentations (AUGMENTATION_DEFAULT in pipeline/config.py)
-  all       every augmentation (AUGMENTATION_ALL in pipeline/config.py) plus SpecAugment masks
+  original  the first project's six waveform augmentations (AUGMENTATION_DEFAULT in config/presets.py)
+  all       every augmentation (AUGMENTATION_ALL in config/presets.py) plus SpecAugment masks
 
 (--arms mel128_deltas,power_spectrogram trains "original" with other representations.)
 
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from pipeline.config import DEMO_CORPUS_DIR, PipelineConfig
+from config import DEMO_CORPUS_DIR, PipelineConfig
 from pipeline.flags import comma_list
 
 DEFAULTS = PipelineConfig()

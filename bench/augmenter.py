@@ -5,7 +5,7 @@ On the same generated 3 s segments, in one run (best of --repeats, stages altern
     copy          the waveform copied in and peak-limited out: augment()'s fixed cost, no effect
     resample      one soxr HQ resample of each segment (what pitch_scale does): one real DSP op
     augment       audio.augment.augment, one copy per segment, at the pipeline's default policy
-                  (pipeline.config.AUGMENTATION_DEFAULT) and with every augmentation on (AUGMENTATION_ALL)
+                  (config.AUGMENTATION_DEFAULT) and with every augmentation on (AUGMENTATION_ALL)
     executor      components.audio_augmenter.executor.augmented_copies: tf.Example parse, the
                   per-language policy, augment and serialise, at --copies copies (default policy)
 
@@ -31,7 +31,7 @@ import numpy as np
 import soxr
 
 from audio.augment import AugmentationPolicy, augment, limit_peak, rng_for
-from pipeline.config import AUGMENTATION_ALL, AUGMENTATION_DEFAULT, AugmenterConfig
+from config import AUGMENTATION_ALL, AUGMENTATION_DEFAULT, AugmenterConfig
 
 SAMPLE_RATE = 16000
 

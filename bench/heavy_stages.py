@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from config import PipelineConfig
 from contract.codec import records_of, split_files
-from pipeline.config import PipelineConfig
 
 INGESTION = "S3AudioExampleGen"
 AUGMENTATION = "AudioAugmenter"

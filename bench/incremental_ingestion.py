@@ -11,29 +11,30 @@ runs it. Prints both times and their ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
 import time
 
-from pipeline.config import DEMO_CORPUS_DIR, LOCAL_DIRECT_ARGS, PipelineConfig
+from config import DEMO_CORPUS_DIR, LOCAL_DIRECT_ARGS, PipelineConfig
 
 
 def ingest(bucket: str, prefix: str, out_dir: str, previous=None):
     """Run the executor once; (artifact, seconds, report)."""
     from tfx.types import standard_artifacts
 
-    from components.s3_audio_example_gen.executor import PREVIOUS_EXAMPLES_KEY, REPORT_NAME, Executor
+    from components.s3_audio_example_gen.component import exec_properties
+    from components.s3_audio_example_gen.executor import PREVIOUS_EXAMPLES_KEY, Executor
+    from components.s3_audio_example_gen.report import REPORT_NAME
 
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
     config = PipelineConfig()
     data = config.data
-    props = {"bucket": bucket, "prefix": prefix, "s3_endpoint": "", "languages": json.dumps(list(data.languages)),
-             "sample_rate": data.sample_rate, "segment_seconds": data.segment_seconds,
-             "hop_seconds": data.hop_seconds, "compression": config.runtime.intermediate_compression,
-             "eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "corpus_fingerprint": "",
-             "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds}
+    props = exec_properties(dataclasses.replace(data, bucket=bucket, prefix=prefix, s3_endpoint="",
+                                                corpus_fingerprint=""),
+                            compression=config.runtime.intermediate_compression)
     started = time.time()
     executor = Executor(Executor.Context(beam_pipeline_args=list(LOCAL_DIRECT_ARGS), tmp_dir=out_dir + "_tmp"))
     executor.Do({PREVIOUS_EXAMPLES_KEY: [previous]} if previous else {}, {"examples": [examples]}, props)

@@ -10,6 +10,7 @@ per size and reads the child's peak RSS (ru_maxrss). Prints both and their ratio
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from pipeline.config import DEMO_CORPUS_DIR, LOCAL_DIRECT_ARGS, PipelineConfig
+from config import DEMO_CORPUS_DIR, LOCAL_DIRECT_ARGS, PipelineConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,17 +47,15 @@ def ingest_once(bucket: str, prefix: str, out_dir: str) -> None:
     """Child process: run the executor once, print peak RSS (MB) and seconds as JSON."""
     from tfx.types import standard_artifacts
 
+    from components.s3_audio_example_gen.component import exec_properties
     from components.s3_audio_example_gen.executor import Executor
 
     examples = standard_artifacts.Examples()
     examples.uri = out_dir
     data = PipelineConfig().data
-    props = {"bucket": bucket, "prefix": prefix, "s3_endpoint": "", "languages": json.dumps(list(data.languages)),
-             "sample_rate": data.sample_rate, "segment_seconds": data.segment_seconds,
-             "hop_seconds": data.hop_seconds,
-             "eval_fraction": data.eval_fraction, "split_seed": data.split_seed, "corpus_fingerprint": "",
-             "max_skipped_fraction": data.max_skipped_fraction, "fetch_retry_seconds": data.fetch_retry_seconds,
-             "compression": PipelineConfig().runtime.intermediate_compression}
+    props = exec_properties(dataclasses.replace(data, bucket=bucket, prefix=prefix, s3_endpoint="",
+                                                corpus_fingerprint=""),
+                            compression=PipelineConfig().runtime.intermediate_compression)
     started = time.time()
     executor = Executor(Executor.Context(beam_pipeline_args=list(LOCAL_DIRECT_ARGS), tmp_dir=out_dir + "_tmp"))
     executor.Do({}, {"examples": [examples]}, props)

@@ -26,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from pipeline.config import DEMO_CORPUS_DIR
+from config import DEMO_CORPUS_DIR
 
 BATCH = 64
 

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from bench.stage_probe import run_measured
 from bench.synth_corpus import DEFAULT_CLIP_SECONDS
-from pipeline.config import DEMO_CORPUS_DIR
+from config import DEMO_CORPUS_DIR
 
 SETTINGS = {
     "in_memory x1": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from pipeline.config import PipelineConfig
+from config import PipelineConfig
 
 CONFIG = PipelineConfig()  # the pipeline's defaults: the limits are measured at the same settings
 

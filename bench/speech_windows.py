@@ -5,7 +5,7 @@ augmented copies of kept windows serving would call no_speech.
 
 Prints, for every `--every`-th clip of data/demo: windows before (the former -40 dB relative
 trim, kept here for the comparison only) and after (audio/speech.py's trim, windows without
-speech dropped), then the augmenter's copies (pipeline/config.py's policy and copies) of the
+speech dropped), then the augmenter's copies (config/groups.py's policy and copies) of the
 kept windows judged by window_has_speech, per augmentation.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from audio import speech
 from audio.augment import AugmentationPolicy, augment, rng_for
 from audio.decode import decode_audio
 from audio.segment import fixed_segments
+from config import PipelineConfig
 from contract.geometry import WindowGeometry
-from pipeline.config import PipelineConfig
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
 

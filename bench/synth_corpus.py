@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--clip-seconds", default=DEFAULT_CLIP_SECONDS,
                    help="clip length range LO-HI in seconds (a speaker reading in turn), or 'sentence'")
     args = p.parse_args(argv)
-    from pipeline.config import DEMO_CORPUS_DIR
+    from config import DEMO_CORPUS_DIR
 
     seconds = generate(args.source or DEMO_CORPUS_DIR, args.out, args.minutes, args.seed,
                        clip_seconds=parse_clip_seconds(args.clip_seconds))

@@ -29,12 +29,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
+from config import PipelineConfig, group_to_json
 from contract import features
 from models.keras_model import warm_start
 from models.keras_model.model import build_model
 from models.keras_model.trainer import model_input_shapes
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import trainer_custom_config
 
 
 def _latest(folder: str) -> str:
@@ -59,8 +58,8 @@ def _examples(files, tft_output, inputs, batch_size, keep_label=None, shard=None
 
 
 def _compile(model, cfg, steps):
-    schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_smoothed_loss(model, cfg["label_smoothing"]))
+    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps, alpha=0.05)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_smoothed_loss(model, cfg.label_smoothing))
 
 
 def _smoothed_loss(model, smoothing):
@@ -113,26 +112,27 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     config = PipelineConfig()
-    cfg = trainer_custom_config(config)
+    cfg = config.training
+    model_fields = group_to_json(cfg.model)["fields"]   # as run_fn hands them to build_model
     languages = list(config.data.languages)
     tft_output = tft.TFTransformOutput(_latest(os.path.join(args.transform_dir, "transform_graph")))
     examples = _latest(os.path.join(args.transform_dir, "transformed_examples"))
     train_files = sorted(glob.glob(os.path.join(examples, "Split-train", "*")))
     eval_files = sorted(glob.glob(os.path.join(examples, "Split-eval", "*")))
     shapes = model_input_shapes(tft_output)
-    inputs, batch = list(shapes), cfg["train_batch_size"]
+    inputs, batch = list(shapes), cfg.train_batch_size
     eval_all = list(_examples(eval_files, tft_output, inputs, 64, repeat=False))
     train_all = _examples(train_files, tft_output, inputs, batch)
 
     def fresh(n):
-        keras.utils.set_random_seed(int(cfg["seed"]))
-        return build_model(n, shapes, **cfg["model"])
+        keras.utils.set_random_seed(cfg.seed)
+        return build_model(n, shapes, **model_fields)
 
     def warm(base, base_languages, n_languages):
         with tempfile.TemporaryDirectory() as folder:   # the files run_fn writes and reads
-            warm_start.save(base, folder, base_languages, shapes, cfg["model"])
+            warm_start.save(base, folder, base_languages, shapes, model_fields)
             model = fresh(n_languages)
-            record = warm_start.warm_start(model, folder, languages, shapes, cfg["model"])
+            record = warm_start.warm_start(model, folder, languages, shapes, model_fields)
         print(f"  {record['warm_start_reason']}", flush=True)
         return model
 

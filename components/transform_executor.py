@@ -21,7 +21,6 @@ at a subclass carrying this run's compression while TFX's `Do` runs (one run at 
 """
 from __future__ import annotations
 
-import json
 import threading
 
 import apache_beam as beam
@@ -30,28 +29,20 @@ from tfx.components.transform import executor as tfx_transform
 from tfx.components.transform import labels
 from tfx.types import standard_component_specs
 
+from config import TransformExecutorSettings, transform_executor_settings
 from contract.codec import tfrecord_suffix
-
-# The key of Transform's custom_config that carries RuntimeConfig.intermediate_compression
-# (pipeline/pipeline.py puts it there; preprocessing_fn ignores it).
-COMPRESSION_KEY = "intermediate_compression"
-BATCH_SIZE_KEY = "transform_batch_size"  # RuntimeConfig.transform_batch_size, the same way
 
 _TFX_PROCESSOR = tfx_transform.TransformProcessor
 _ONE_RUN_AT_A_TIME = threading.Lock()  # the processor name is the TFX module's, shared by threads
 
 
-def _custom_config(exec_properties: dict) -> dict:
-    return json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+def _settings(exec_properties: dict) -> TransformExecutorSettings:
+    return transform_executor_settings(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY))
 
 
 def compression_of(exec_properties: dict) -> str:
-    """The compression named in Transform's custom_config; an error names the key if it is missing or unknown."""
-    custom_config = _custom_config(exec_properties)
-    if COMPRESSION_KEY not in custom_config:
-        raise ValueError(f"Transform's custom_config has no {COMPRESSION_KEY!r} (pipeline/pipeline.py sets it "
-                         "from --intermediate-compression)")
-    compression = custom_config[COMPRESSION_KEY]
+    """The compression in Transform's custom_config (config/wire.py); an error names it if missing or unknown."""
+    compression = _settings(exec_properties).compression
     tfrecord_suffix(compression)  # raises on an unknown one
     return compression
 
@@ -68,12 +59,8 @@ def _WriteTFRecords(pcoll, schema, output_path: str, compression: str):  # noqa:
 
 
 def batch_size_of(exec_properties: dict) -> int:
-    """The batch size named in Transform's custom_config; an error names the key if it is missing or bad."""
-    size = _custom_config(exec_properties).get(BATCH_SIZE_KEY)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"Transform's custom_config needs a positive integer {BATCH_SIZE_KEY!r} (pipeline/pipeline.py "
-                         f"sets it from --transform-batch-size), got {size!r}")
-    return size
+    """The batch size in Transform's custom_config; an error names it if missing or bad."""
+    return _settings(exec_properties).batch_size
 
 
 class _Processor(_TFX_PROCESSOR):
@@ -93,7 +80,7 @@ class _Processor(_TFX_PROCESSOR):
 
 
 class Executor(tfx_transform.Executor):
-    """TFX's Transform executor; its TFRecord output follows custom_config's intermediate_compression."""
+    """TFX's Transform executor; its TFRecord output follows the compression in custom_config's executor entry."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX's name)
         processor = type("TransformProcessor", (_Processor,), {"compression": compression_of(exec_properties),

@@ -28,7 +28,7 @@ CLIP_STATS = (CLIP_DURATION_S, CLIP_RMS_DBFS, CLIP_PEAK_DBFS, CLIP_CLIPPED_FRACT
 METADATA_KEYS = (LABEL, LANGUAGE, SPEAKER_ID, SOURCE_KEY, SEGMENT_INDEX, DURATION_S, DURATION_BUCKET) + CLIP_STATS
 
 # Representations models/preprocessing.py can compute (chosen by FeatureConfig.representations
-# in pipeline/config.py), each with the kind of model branch that reads it
+# in config/groups.py), each with the kind of model branch that reads it
 # (models/keras_model/model.py).
 WAVEFORM_REP = "waveform"             # [samples], unit RMS per utterance        -> 1-D conv branch
 STFT_MAGNITUDE = "stft_magnitude"     # [frames, fft bins], linear magnitude     -> 2-D conv branch

@@ -1,6 +1,6 @@
 """tf.Transform preprocessing: waveform segment -> the configured representations, normalised.
 
-Representations (``custom_config["representations"]``, FeatureConfig in pipeline/config.py), all core
+Representations (``FeatureConfig.representations``, config/groups.py), all core
 TensorFlow ops (tf.signal), so the transform graph that serving inherits loads in stock TF
 Serving:
 
@@ -15,17 +15,19 @@ Serving:
 Log-domain representations get the per-utterance mean removed (``utterance_norm``); every
 2-D representation is then z-scored per band with full-pass analyzers over the train split.
 Outputs are named ``contract.features.transformed_name(representation)`` (``log_mel_xf``...).
-Every setting comes from ``custom_config`` (pipeline/config.py builds it); none has a default here.
+Every setting comes from Transform's custom_config, decoded into FeatureConfig and DataConfig
+(config/wire.py); none has a default here.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from config import DataConfig, FeatureConfig, transform_settings
 from contract import features
-from contract.geometry import WindowGeometry
 from storage import tfrecord_crc  # noqa: F401  (Transform's TFRecords in this process: hardware CRC32C)
 
 _EPSILON = 1e-6
@@ -33,21 +35,9 @@ _AUDIBLE_RATIO = 1e-5  # -50 dB
 DELTA_WIDTH = 2        # frames each side in the delta regression (HTK's default)
 
 
-def segment_samples(config: dict) -> int:
+def segment_samples(data: DataConfig) -> int:
     """Samples per model window (contract/geometry.py's rounding)."""
-    return WindowGeometry(int(config["sample_rate"]), float(config["segment_seconds"])).window_samples
-
-
-def selected_representations(config: dict) -> list[str]:
-    """The configured representation names, validated, in the config's order."""
-    names = list(config["representations"])
-    unknown = sorted(set(names) - set(features.REPRESENTATIONS))
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(f"representations must be distinct names from {sorted(features.REPRESENTATIONS)}, "
-                         f"got {names}")
-    if int(config["mfcc_deltas"]) not in (0, 1, 2):
-        raise ValueError(f"mfcc_deltas must be 0, 1 or 2, got {config['mfcc_deltas']}")
-    return names
+    return data.geometry.window_samples
 
 
 def dense_waveform(waveform) -> tf.Tensor:
@@ -105,17 +95,18 @@ def deltas(x: tf.Tensor, width: int = DELTA_WIDTH) -> tf.Tensor:
     return tf.ensure_shape(total / (2.0 * sum(n * n for n in range(1, width + 1))), x.shape)
 
 
-def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
-    """[batch, samples] -> {name: per-example features} for every selected representation.
+def representations(waveform: tf.Tensor, config: FeatureConfig, sample_rate: int) -> dict[str, tf.Tensor]:
+    """[batch, samples] at `sample_rate` -> {name: per-example features} for every selected
+    representation (FeatureConfig has checked the names).
 
     Per-utterance normalisation is applied here; the per-band (train split) z-score is not.
     """
-    names = selected_representations(config)
-    rate = config["sample_rate"]
-    frame = int(round(rate * config["frame_ms"] / 1000))
-    hop = int(round(rate * config["hop_ms"] / 1000))
-    fft_length = int(config["fft_length"])
-    utterance_norm = config["utterance_norm"]
+    names = list(config.representations)
+    rate = sample_rate
+    frame = int(round(rate * config.frame_ms / 1000))
+    hop = int(round(rate * config.hop_ms / 1000))
+    fft_length = config.fft_length
+    utterance_norm = config.utterance_norm
     out: dict[str, tf.Tensor] = {}
     if features.WAVEFORM_REP in names:
         rms = tf.sqrt(tf.reduce_mean(tf.square(waveform), axis=1, keepdims=True))
@@ -127,8 +118,8 @@ def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
                                            window_fn=tf.signal.hann_window))
     power = tf.math.square(magnitude)
     mel_matrix = tf.signal.linear_to_mel_weight_matrix(
-        num_mel_bins=int(config["num_mel_bins"]), num_spectrogram_bins=fft_length // 2 + 1,
-        sample_rate=rate, lower_edge_hertz=float(config["lower_hz"]), upper_edge_hertz=float(config["upper_hz"]))
+        num_mel_bins=config.num_mel_bins, num_spectrogram_bins=fft_length // 2 + 1,
+        sample_rate=rate, lower_edge_hertz=float(config.lower_hz), upper_edge_hertz=float(config.upper_hz))
     mel = tf.tensordot(power, mel_matrix, axes=1)
     mel.set_shape(power.shape[:-1].concatenate(mel_matrix.shape[-1:]))
     # Frames more than 50 dB below the loudest (the zero padding of a clip's last window,
@@ -152,17 +143,18 @@ def representations(waveform: tf.Tensor, config: dict) -> dict[str, tf.Tensor]:
     if features.LOG_MEL in names:
         out[features.LOG_MEL] = centred(log_mel)
     if features.MFCC in names:
-        mfcc = centred(tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : int(config["num_mfcc"])])
+        mfcc = centred(tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : config.num_mfcc])
         stack = [mfcc]
-        for _ in range(int(config["mfcc_deltas"])):
+        for _ in range(config.mfcc_deltas):
             stack.append(deltas(stack[-1]))
         out[features.MFCC] = tf.concat(stack, axis=-1) if len(stack) > 1 else mfcc
     return {name: out[name] for name in names}
 
 
-def spectral_features(waveform: tf.Tensor, config: dict) -> tuple[tf.Tensor, tf.Tensor]:
+def spectral_features(waveform: tf.Tensor, config: FeatureConfig, sample_rate: int) -> tuple[tf.Tensor, tf.Tensor]:
     """[batch, samples] -> (log-mel [batch, frames, mels], MFCC [batch, frames, coefficients])."""
-    out = representations(waveform, {**config, "representations": [features.LOG_MEL, features.MFCC]})
+    both = dataclasses.replace(config, representations=(features.LOG_MEL, features.MFCC))
+    out = representations(waveform, both, sample_rate)
     return out[features.LOG_MEL], out[features.MFCC]
 
 
@@ -176,11 +168,13 @@ def _normalise_per_band(x: tf.Tensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    """tf.Transform entry point (Transform component, `preprocessing_fn` path)."""
+    """tf.Transform entry point (Transform component, `preprocessing_fn` path); `custom_config`
+    is config/wire.py's Transform custom_config."""
+    settings = transform_settings(custom_config)
     waveform = dense_waveform(inputs[features.WAVEFORM])
-    waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(custom_config))
+    waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(settings.data))
     outputs = {}
-    for name, value in representations(waveform, custom_config).items():
+    for name, value in representations(waveform, settings.features, settings.data.sample_rate).items():
         # The waveform is already scale-free per utterance; a per-sample z-score would be noise.
         normalised = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
         outputs[features.transformed_name(name)] = normalised

@@ -12,7 +12,7 @@ import argparse
 import json
 from collections.abc import Mapping
 
-from pipeline.config import (
+from config import (
     AUGMENTATION_ALL,
     AUGMENTATION_DEFAULT,
     BEAM_RUNNERS,
@@ -75,7 +75,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     feats.add_argument("--augment-copies", type=int, default=d.augmenter.copies,
                        help="augmented copies per train segment (0: no augmentation)")
     feats.add_argument("--augmentation", default="default",
-                       help="'default', 'all' (every augmentation; presets in pipeline/config.py) or a JSON policy "
+                       help="'default', 'all' (every augmentation; presets in config/presets.py) or a JSON policy "
                             "{name: {field: value}, \"per_language\": {language: {...}}}")
     feats.add_argument("--spec-augment", default="default",
                        help="'default' (off), 'on' (SpecAugmentConfig's defaults), 'off' or JSON {field: value}")

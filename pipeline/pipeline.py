@@ -1,7 +1,6 @@
 """create_pipeline: S3 ingestion -> augmentation -> Transform -> Trainer -> Evaluator -> Pusher."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 from collections.abc import Sequence
@@ -15,10 +14,10 @@ from components.audio_augmenter import AudioAugmenter
 from components.data_validator.stage import data_validation_components
 from components.s3_audio_example_gen import S3AudioExampleGen
 from components.s3_audio_example_gen.previous_ingestion import LatestIngestionOfAnotherListing
+from config import PipelineConfig, RuntimeConfig, trainer_custom_config, transform_custom_config
 from contract import features
 from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData, LatestBlessedModelOfSameLanguages
 from pipeline.code_version import code_version
-from pipeline.config import PipelineConfig, RuntimeConfig
 
 # Imported by Beam in each SDK worker process, so tf.io.gfile there reads s3:// too.
 S3_BEAM_PLUGIN = "storage.tf_s3_plugin"
@@ -35,27 +34,6 @@ def beam_pipeline_args(runtime: RuntimeConfig) -> list[str]:
     if str(runtime.pipeline_root).startswith("s3://"):
         args.append(f"--beam_plugin={S3_BEAM_PLUGIN}")
     return args + list(runtime.beam_args)
-
-
-def transform_custom_config(config: PipelineConfig) -> dict:
-    """models.preprocessing's settings: the feature group plus the audio geometry it must share."""
-    return {**dataclasses.asdict(config.features), "representations": list(config.features.representations),
-            "sample_rate": config.data.sample_rate, "segment_seconds": config.data.segment_seconds}
-
-
-def trainer_custom_config(config: PipelineConfig) -> dict:
-    """models.keras_model.trainer.run_fn's settings (JSON-safe)."""
-    training = config.training
-    spec_augment = dataclasses.asdict(training.spec_augment) if training.spec_augment else None
-    short_crops = dataclasses.asdict(training.short_crops) if training.short_crops else None
-    model = {**dataclasses.asdict(training.model), "conv_filters": list(training.model.conv_filters)}
-    return {"train_batch_size": training.train_batch_size, "eval_batch_size": training.eval_batch_size,
-            "learning_rate": training.learning_rate, "label_smoothing": training.label_smoothing,
-            "epochs": training.epochs, "model": model, "seed": training.seed, "spec_augment": spec_augment,
-            "short_crops": short_crops, "open_set_dir": training.open_set_dir,
-            "open_set_min_kept_correct": training.open_set_min_kept_correct, "warm_start": training.warm_start,
-            "corpus_fingerprint": config.data.corpus_fingerprint,
-            "languages": list(config.data.languages), "features": transform_custom_config(config)}
 
 
 ACCURACY_METRIC = "sparse_categorical_accuracy"
@@ -95,7 +73,7 @@ def eval_config(languages: Sequence[str], accuracy_lower_bound: float, regressio
 
 
 def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) -> tfx.dsl.Pipeline:
-    """The one pipeline both runners build, entirely from `config` (pipeline/config.py).
+    """The one pipeline both runners build, entirely from `config` (config/groups.py).
 
     Windows overlap by half, and the feature settings take the same segment length, so the
     ingested segments and the transform graph cannot disagree. Without
@@ -122,13 +100,8 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         ).with_id("previous_ingestion_resolver")
         components.append(previous)
         previous_examples = previous.outputs["examples"]
-    example_gen = S3AudioExampleGen(
-        bucket=data.bucket, prefix=data.prefix, languages=data.languages, s3_endpoint=data.s3_endpoint,
-        sample_rate=data.sample_rate, segment_seconds=data.segment_seconds, hop_seconds=data.hop_seconds,
-        eval_fraction=data.eval_fraction, split_seed=data.split_seed,
-        corpus_fingerprint=data.corpus_fingerprint, code_version=code_version("ingestion"),
-        max_skipped_fraction=data.max_skipped_fraction, fetch_retry_seconds=data.fetch_retry_seconds,
-        compression=runtime.intermediate_compression, previous_examples=previous_examples)
+    example_gen = S3AudioExampleGen(data=data, compression=runtime.intermediate_compression,
+                                    code_version=code_version("ingestion"), previous_examples=previous_examples)
     components.append(example_gen)
     examples = example_gen.outputs["examples"]
     validation, gate = data_validation_components(
@@ -137,8 +110,7 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
     components += validation
 
     if augmenter.copies > 0:
-        augment = AudioAugmenter(examples=examples, copies=augmenter.copies, seed=augmenter.seed,
-                                 sample_rate=data.sample_rate, config=dict(augmenter.policy),
+        augment = AudioAugmenter(examples=examples, augmenter=augmenter, sample_rate=data.sample_rate,
                                  code_version=code_version("augmentation"),
                                  compression=runtime.intermediate_compression)
         components.append(augment)
@@ -151,9 +123,11 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         examples=examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
-        custom_config={**transform_custom_config(config), "code_version": code_version("transform"),
-                       transform_executor.COMPRESSION_KEY: runtime.intermediate_compression,
-                       transform_executor.BATCH_SIZE_KEY: runtime.transform_batch_size},
+        # The feature and data groups for preprocessing_fn, the code digest, and the executor's
+        # own settings (components/transform_executor.py), each under its own key (config/wire.py).
+        custom_config=transform_custom_config(config.features, data, code_version=code_version("transform"),
+                                              compression=runtime.intermediate_compression,
+                                              batch_size=runtime.transform_batch_size),
         # TFDV statistics of 48,000-sample waveforms cost a third of Transform's time and feed
         # nothing downstream; StatisticsGen can be added for data validation instead.
         disable_statistics=True,
@@ -205,7 +179,7 @@ def create_pipeline(config: PipelineConfig, *, metadata_connection_config=None) 
         train_args=tfx.proto.TrainArgs(num_steps=training.train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=training.eval_steps),
         base_model=base_model,
-        custom_config={**trainer_custom_config(config), "code_version": code_version("trainer")})
+        custom_config=trainer_custom_config(training, config.features, data, code_version=code_version("trainer")))
     components.append(trainer)
 
     # The evaluator reads the raw (un-transformed) eval split: the model's serving signature

@@ -14,6 +14,8 @@ import subprocess
 
 import tensorflow as tf
 
+from config import DATA_PROPERTY, code_version_of, data_from_property
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CARD_NAME = "model_card"
 
@@ -67,16 +69,15 @@ def lineage_from_metadata(pipeline) -> dict:
            "code_version": git_version(), "step_code": {}}
     for component, (execution, _) in sorted(run.items()):
         digest = _property(execution, "code_version")
-        config = _property(execution, "custom_config")   # Transform and Trainer carry it there
-        if not digest and isinstance(config, str) and "code_version" in config:
-            digest = json.loads(config).get("code_version")
+        if not digest:   # Transform and Trainer carry it in their custom_config
+            digest = code_version_of(_property(execution, "custom_config"))
         if digest:
             out["step_code"][component] = digest
     if "S3AudioExampleGen" in run:
-        execution = run["S3AudioExampleGen"][0]
-        out["data_fingerprint"] = _property(execution, "corpus_fingerprint")
-        out["source"] = f"s3://{_property(execution, 'bucket')}/{_property(execution, 'prefix') or ''}"
-        out["bucket"], out["prefix"] = _property(execution, "bucket"), _property(execution, "prefix") or ""
+        data = data_from_property(_property(run["S3AudioExampleGen"][0], DATA_PROPERTY))
+        out["data_fingerprint"] = data.corpus_fingerprint
+        out["source"] = f"s3://{data.bucket}/{data.prefix}"
+        out["bucket"], out["prefix"] = data.bucket, data.prefix
     if "Evaluator" in run:
         config = _property(run["Evaluator"][0], "eval_config")
         out["gate"] = gate_from_eval_config(json.loads(config)) if config else {}

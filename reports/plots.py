@@ -8,7 +8,7 @@ Writes, for any audio file soundfile reads (MP3, WAV, FLAC, OGG):
   DIR/representations.png           every representation the Transform can compute
   DIR/representation_<name>.png     one representation
 Augmentations use the strongest setting allowed by the 'all' preset (AUGMENTATION_ALL in
-pipeline/config.py, whatever their probability); representations use FeatureConfig (before
+config/groups.py, whatever their probability); representations use FeatureConfig (before
 the train-split z-score, which needs the whole training set).
 """
 from __future__ import annotations
@@ -17,10 +17,9 @@ import argparse
 import os
 import sys
 
+from config import AUGMENTATION_ALL, ConfigError, PipelineConfig
 from contract.features import REPRESENTATIONS
-from pipeline.config import AUGMENTATION_ALL, ConfigError, PipelineConfig
 from pipeline.flags import comma_list
-from pipeline.pipeline import transform_custom_config
 
 
 def main(argv=None) -> int:
@@ -50,7 +49,8 @@ def main(argv=None) -> int:
         print(f"cannot read {args.clip}: {err}", file=sys.stderr)
         return 2
     for path in write_pictures(waveform, args.out, os.path.basename(args.clip), seed=args.seed,
-                               augmentation_policy=AUGMENTATION_ALL, feature_config=transform_custom_config(config)):
+                               augmentation_policy=AUGMENTATION_ALL, features=config.features,
+                               sample_rate=config.data.sample_rate):
         print(path)
     return 0
 

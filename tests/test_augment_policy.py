@@ -186,7 +186,7 @@ def test_per_language_policy_rejects_unknown_names_up_front():
 
 def test_ablation_shifted_condition_is_reproducible_and_unseen_in_training():
     from bench import augmentation as bench
-    from pipeline.config import AUGMENTATION_ALL
+    from config import AUGMENTATION_ALL
 
     w = speechlike()
     a, b, c = (bench.shifted(w, key, SR) for key in ("clip#0", "clip#0", "clip#1"))

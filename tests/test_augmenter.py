@@ -11,6 +11,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from audio.augment import AugmentationConfig
 from components.audio_augmenter.executor import Executor
+from config import AUGMENTER_PROPERTY, AugmenterConfig, augmenter_to_property
 from contract import features
 from contract.codec import encode_segment, read_floats, read_split, split_files
 
@@ -48,8 +49,9 @@ def source(tmp_path):
 def _augment(source, tmp_path, name, copies=2, seed=11, compression="none"):
     target = standard_artifacts.Examples()
     target.uri = str(tmp_path / name)
-    props = {"copies": copies, "seed": seed, "sample_rate": RATE, "compression": compression,
-             "config": json.dumps(AugmentationConfig().to_dict()), "splits": json.dumps(["train"])}
+    augmenter = AugmenterConfig(copies=copies, seed=seed, policy=AugmentationConfig().to_dict())
+    props = {AUGMENTER_PROPERTY: augmenter_to_property(augmenter), "sample_rate": RATE, "compression": compression,
+             "splits": json.dumps(["train"])}
     Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
     return target
 
@@ -111,8 +113,8 @@ def test_per_language_policy_is_chosen_by_the_examples_language(source, tmp_path
         target = standard_artifacts.Examples()
         target.uri = str(tmp_path / name)
         policy = {**off, "per_language": {language: {"polarity_inversion": {"p": 1.0}}}}
-        props = {"copies": 1, "seed": 3, "sample_rate": RATE, "config": json.dumps(policy),
-                 "splits": json.dumps(["train"]), "compression": "gzip"}
+        props = {AUGMENTER_PROPERTY: augmenter_to_property(AugmenterConfig(copies=1, seed=3, policy=policy)),
+                 "sample_rate": RATE, "splits": json.dumps(["train"]), "compression": "gzip"}
         Executor().Do({"examples": [source]}, {"augmented_examples": [target]}, props)
         return _waves(target, "train")
 

@@ -10,8 +10,8 @@ import psutil
 import pytest
 
 from bench.heavy_stages import read_records, run_ingestion_and_transform
+from config import PipelineConfig
 from contract.features import LABEL_XF, LOG_MEL, MFCC, transformed_name
-from pipeline.config import PipelineConfig
 from storage import s3
 from storage.corpus import upload_corpus
 

@@ -16,15 +16,16 @@ import numpy as np
 import pytest
 from tfx.types import standard_artifacts
 
-from components.s3_audio_example_gen.executor import REPORT_NAME, Executor
+from components.s3_audio_example_gen.executor import Executor
 from components.s3_audio_example_gen.ledger import LEDGER_NAME
+from components.s3_audio_example_gen.report import REPORT_NAME
 from components.speaker_split import EVAL, TRAIN, assign_speakers_keeping_duplicates_together, clips_crossing_the_split
 from contract import features
 from contract.codec import read_split
 from storage import s3
 from storage.embedded_s3 import embedded_s3
 from tests.helpers.fault_proxy import audio_gets, fault_proxy
-from tests.helpers.ingestion import _props, _records
+from tests.helpers.ingestion import _data, _props, _records
 from tests.helpers.synthetic_corpus import make_corpus
 
 NEW_SPEAKER = ("English/en-s4__000.mp3", "French/fr-s4__000.mp3", "German/ge-s4__000.mp3")
@@ -169,8 +170,8 @@ def test_changed_settings_start_over(tmp_path, s3_endpoint, corpus):
 
 
 def test_a_failed_ingestion_leaves_no_ledger_to_build_on(tmp_path, s3_endpoint, corpus):
-    from components.s3_audio_example_gen.executor import IngestionFailed
     from components.s3_audio_example_gen.ledger import read_previous, settings_digest
+    from components.s3_audio_example_gen.report import IngestionFailed
 
     client = s3.make_client(s3_endpoint)
     bucket = f"incr-{uuid.uuid4().hex[:8]}"
@@ -179,7 +180,7 @@ def test_a_failed_ingestion_leaves_no_ledger_to_build_on(tmp_path, s3_endpoint, 
     with pytest.raises(IngestionFailed, match="are bad"):
         _ingest(tmp_path / "failed", bucket, s3_endpoint, max_skipped=0.0)
     assert not (tmp_path / "failed" / LEDGER_NAME).exists()
-    assert read_previous(str(tmp_path / "failed"), settings_digest(_props(bucket)))[0] is None
+    assert read_previous(str(tmp_path / "failed"), settings_digest(_data(bucket), "", "none"))[0] is None
 
 
 @pytest.mark.parametrize("damage, reason", [
@@ -222,7 +223,7 @@ def test_pipeline_resolves_the_previous_ingestion_and_keeps_its_cache(tmp_path, 
     from ml_metadata.proto import metadata_store_pb2
     from tfx import v1 as tfx
 
-    from pipeline.config import PipelineConfig
+    from config import PipelineConfig
     from pipeline.pipeline import create_pipeline, upstream_of
     from reports.runs import latest_run, run_names
     from storage.corpus import corpus_fingerprint

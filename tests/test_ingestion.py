@@ -12,7 +12,8 @@ import soundfile
 import soxr
 
 from audio import speech
-from components.s3_audio_example_gen.executor import NO_SPEECH_REASON, REPORT_NAME
+from components.s3_audio_example_gen.fetch_segment import NO_SPEECH_REASON
+from components.s3_audio_example_gen.report import REPORT_NAME
 from storage import s3
 from storage.corpus import upload_corpus
 from tests.helpers.ingestion import LANGUAGES, RATE, _props, _records, _run

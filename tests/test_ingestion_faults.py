@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from components.s3_audio_example_gen.executor import REPORT_NAME, IngestionFailed
+from components.s3_audio_example_gen.report import REPORT_NAME, IngestionFailed
 from storage import s3
 from storage.corpus import upload_corpus
 from tests.helpers.fault_proxy import audio_gets, fault_proxy
-from tests.helpers.ingestion import LANGUAGES, _props, _records, _run
+from tests.helpers.ingestion import _data, _props, _records, _run
 
 
 def _report(examples):
@@ -186,16 +186,14 @@ def test_a_failed_ingestion_is_not_cached_and_the_rerun_ingests_everything(tmp_p
     from tfx import v1 as tfx
 
     from components.s3_audio_example_gen import S3AudioExampleGen
-    from pipeline.config import LOCAL_DIRECT_ARGS
+    from config import LOCAL_DIRECT_ARGS
     from reports.runs import latest_run, run_names
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "m.sqlite"))
 
     def run_once():
-        gen = S3AudioExampleGen(bucket=clean_bucket, prefix="clips/", languages=LANGUAGES, s3_endpoint=proxy.endpoint,
-                                sample_rate=16000, segment_seconds=1.0, hop_seconds=0.5,
-                                eval_fraction=0.25, split_seed=3, corpus_fingerprint="same-listing",
-                                max_skipped_fraction=0.05, fetch_retry_seconds=1.0, compression="gzip")
+        gen = S3AudioExampleGen(data=_data(clean_bucket, s3_endpoint=proxy.endpoint, corpus_fingerprint="same-listing",
+                                           max_skipped_fraction=0.05, fetch_retry_seconds=1.0), compression="gzip")
         pipeline = tfx.dsl.Pipeline(pipeline_name="faults", pipeline_root=str(tmp_path / "root"), components=[gen],
                                     metadata_connection_config=metadata, enable_cache=True,
                                     beam_pipeline_args=list(LOCAL_DIRECT_ARGS))

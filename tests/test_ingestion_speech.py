@@ -12,7 +12,7 @@ import soundfile
 
 from audio import speech
 from audio.segment import fixed_segments
-from components.s3_audio_example_gen.executor import REPORT_NAME
+from components.s3_audio_example_gen.report import REPORT_NAME
 from storage import s3
 from storage.corpus import upload_corpus
 from tests.helpers.ingestion import RATE, _props, _records, _run

@@ -1,7 +1,6 @@
 """kubeflow_runner compiles the same create_pipeline into a KFP v2 package, checked as data."""
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import os
@@ -11,8 +10,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+import config
 import kubeflow_runner
-from pipeline import config
 from pipeline.pipeline import CRC_BEAM_PLUGIN, S3_BEAM_PLUGIN
 
 IMAGE = "registry.example/langid-tfx:1.0"
@@ -95,9 +94,8 @@ def test_component_arguments_are_the_ones_given(flink_package):
     _, docs, _, _ = flink_package
     tasks = docs[0]["root"]["dag"]["tasks"]
     ingestion = tasks["S3AudioExampleGen"]
-    assert parameter(ingestion, "bucket") == "team-clips"
-    assert parameter(ingestion, "prefix") == "clips/"
-    assert json.loads(parameter(ingestion, "languages")) == ["English", "French"]
+    data = config.data_from_property(parameter(ingestion, config.DATA_PROPERTY))
+    assert (data.bucket, data.prefix, data.languages) == ("team-clips", "clips/", ("English", "French"))
     assert json.loads(parameter(tasks["Trainer"], "train_args")) == {"num_steps": 321}
     push = json.loads(parameter(tasks["Pusher"], "push_destination"))
     assert push == {"filesystem": {"base_directory": f"{ROOT}/serving_model/{config.PushConfig().model_name}"}}
@@ -168,10 +166,10 @@ def test_augmentation_and_feature_options_reach_the_compiled_steps(tmp_path):
         tmp_path, "--augmentation", "all", "--spec-augment", "on",
         "--representations", "log_mel,power_spectrogram", "--num-mel-bins", "128", name="p.json")
     tasks = docs[0]["root"]["dag"]["tasks"]
-    policy = json.loads(parameter(tasks["AudioAugmenter"], "config"))
+    policy = config.augmenter_from_property(parameter(tasks["AudioAugmenter"], config.AUGMENTER_PROPERTY)).policy
     assert policy["room_reverb"]["p"] == config.AUGMENTATION_ALL["room_reverb"]["p"] > 0
-    transform = json.loads(parameter(tasks["Transform"], "custom_config"))
-    assert transform["representations"] == ["log_mel", "power_spectrogram"]
-    assert transform["num_mel_bins"] == 128
-    trainer = json.loads(parameter(tasks["Trainer"], "custom_config"))
-    assert trainer["spec_augment"] == dataclasses.asdict(config.SpecAugmentConfig())
+    transform = config.transform_settings(parameter(tasks["Transform"], "custom_config"))
+    assert transform.features.representations == ("log_mel", "power_spectrogram")
+    assert transform.features.num_mel_bins == 128
+    trainer = config.trainer_settings(parameter(tasks["Trainer"], "custom_config"))
+    assert trainer.training.spec_augment == config.SpecAugmentConfig()

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
+from config import ConfigError, PipelineConfig
 from pipeline.code_version import ROOT, STEP_ENTRY_MODULES, code_version
-from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
 LANGUAGES = ("English", "French", "German")

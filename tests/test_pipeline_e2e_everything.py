@@ -18,9 +18,9 @@ import tensorflow_transform as tft
 
 import local_runner
 from audio.augment import AugmentationConfig
+from config import AUGMENTATION_ALL
 from contract import features
 from contract.codec import read_floats, read_split
-from pipeline.config import AUGMENTATION_ALL
 from tests.helpers.graph_ops import augmentation_ops, signature_ops
 from tests.helpers.synthetic_corpus import synth_clip
 

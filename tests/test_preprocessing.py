@@ -1,6 +1,7 @@
 """preprocessing_fn: shapes, the mel scale, per-utterance and per-band normalisation."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tempfile
 
@@ -9,14 +10,16 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from config import PipelineConfig, transform_custom_config
 from contract import features
 from models.preprocessing import fixed_length, preprocessing_fn, spectral_features
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import transform_custom_config
 
-CONFIG = dict(transform_custom_config(PipelineConfig()), segment_seconds=1.0)
+DEFAULTS = PipelineConfig()
+CONFIG = DEFAULTS.features
+RATE = DEFAULTS.data.sample_rate
+CUSTOM_CONFIG = transform_custom_config(CONFIG, dataclasses.replace(DEFAULTS.data, segment_seconds=1.0),
+                                        code_version="", compression="none", batch_size=64)
 LOG_MEL_XF, MFCC_XF = features.transformed_name(features.LOG_MEL), features.transformed_name(features.MFCC)
-RATE = CONFIG["sample_rate"]
 
 
 def tone(freq, seconds=1.0, amplitude=0.5):
@@ -27,31 +30,31 @@ def tone(freq, seconds=1.0, amplitude=0.5):
 def mel_centres():
     """Centre frequency of each mel band, from the same weight matrix tf.signal builds."""
     matrix = tf.signal.linear_to_mel_weight_matrix(
-        CONFIG["num_mel_bins"], CONFIG["fft_length"] // 2 + 1, RATE, CONFIG["lower_hz"], CONFIG["upper_hz"]).numpy()
-    bins = np.linspace(0, RATE / 2, CONFIG["fft_length"] // 2 + 1)
+        CONFIG.num_mel_bins, CONFIG.fft_length // 2 + 1, RATE, CONFIG.lower_hz, CONFIG.upper_hz).numpy()
+    bins = np.linspace(0, RATE / 2, CONFIG.fft_length // 2 + 1)
     return bins[matrix.argmax(axis=0)]
 
 
 def test_shapes_follow_the_config():
-    log_mel, mfcc = spectral_features(tf.constant(np.stack([tone(440), tone(880)])), CONFIG)
+    log_mel, mfcc = spectral_features(tf.constant(np.stack([tone(440), tone(880)])), CONFIG, RATE)
     frames = 1 + (RATE - 400) // 160       # 25 ms windows, 10 ms hop
     assert log_mel.shape == (2, frames, 64)
     assert mfcc.shape == (2, frames, 13)
 
 
 def test_a_tone_lights_the_mel_band_that_contains_it():
-    config = dict(CONFIG, utterance_norm=False)
+    config = dataclasses.replace(CONFIG, utterance_norm=False)
     centres = mel_centres()
     for freq in (300.0, 1000.0, 3000.0):
-        log_mel, _ = spectral_features(tf.constant(tone(freq)[None]), config)
+        log_mel, _ = spectral_features(tf.constant(tone(freq)[None]), config, RATE)
         loudest = int(np.argmax(log_mel.numpy()[0].mean(axis=0)))
         assert abs(centres[loudest] - freq) / freq < 0.08, (freq, centres[loudest])
 
 
 def test_utterance_norm_removes_each_bands_mean_and_a_gain_change():
     quiet, loud = tone(700, amplitude=0.05), tone(700, amplitude=0.5)
-    a, ma = spectral_features(tf.constant(quiet[None]), CONFIG)
-    b, mb = spectral_features(tf.constant(loud[None]), CONFIG)
+    a, ma = spectral_features(tf.constant(quiet[None]), CONFIG, RATE)
+    b, mb = spectral_features(tf.constant(loud[None]), CONFIG, RATE)
     assert np.allclose(a.numpy().mean(axis=1), 0.0, atol=1e-4)
     assert np.allclose(ma.numpy().mean(axis=1), 0.0, atol=1e-4)
     # A 20 dB gain is a constant offset in log-mel, which the per-utterance mean removes.
@@ -77,7 +80,7 @@ def test_preprocessing_fn_normalises_each_band_over_the_training_data():
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
         (transformed, transformed_metadata), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            functools.partial(preprocessing_fn, custom_config=CONFIG))
+            functools.partial(preprocessing_fn, custom_config=CUSTOM_CONFIG))
     out_spec = transformed_metadata.schema
     frames = 1 + (RATE - 400) // 160
     log_mel = np.stack([np.asarray(r[LOG_MEL_XF]).reshape(frames, 64) for r in transformed])
@@ -98,8 +101,8 @@ def test_padding_does_not_shift_the_utterance_mean():
     speech = tone(500) + 0.1 * rng.standard_normal(RATE).astype(np.float32)   # broadband, like speech
     half = speech.copy()
     half[RATE // 2:] = 0.0                       # the second half is padding
-    full_mel, _ = spectral_features(tf.constant(speech[None, : RATE // 2]), CONFIG)
-    padded_mel, padded_mfcc = spectral_features(tf.constant(half[None]), CONFIG)
+    full_mel, _ = spectral_features(tf.constant(speech[None, : RATE // 2]), CONFIG, RATE)
+    padded_mel, padded_mfcc = spectral_features(tf.constant(half[None]), CONFIG, RATE)
     n = full_mel.shape[1] - 2                    # frames wholly inside the audible half
     # Only the two frames straddling the edge differ; without the mask the shift is ~7.
     assert np.abs(padded_mel.numpy()[0, :n] - full_mel.numpy()[0, :n]).mean() < 0.15

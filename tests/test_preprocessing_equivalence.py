@@ -21,6 +21,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
+from config import PipelineConfig, transform_custom_config, transform_settings
 from contract import features
 from contract.schema import SCHEMA_PATH
 from models.preprocessing import (
@@ -32,11 +33,10 @@ from models.preprocessing import (
     representations,
     segment_samples,
 )
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import transform_custom_config
 
-CONFIG = transform_custom_config(PipelineConfig().override(data={"segment_seconds": 1.0}))
-RATE = CONFIG["sample_rate"]
+DATA = PipelineConfig().override(data={"segment_seconds": 1.0}).data
+CONFIG = transform_custom_config(PipelineConfig().features, DATA, code_version="", compression="none", batch_size=8)
+RATE = DATA.sample_rate
 
 
 def reference_preprocessing_fn(inputs, custom_config):
@@ -44,9 +44,10 @@ def reference_preprocessing_fn(inputs, custom_config):
     waveform = inputs[features.WAVEFORM]
     if isinstance(waveform, tf.SparseTensor):
         waveform = tf.sparse.to_dense(waveform)
-    waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(custom_config))
+    settings = transform_settings(custom_config)
+    waveform = fixed_length(tf.cast(waveform, tf.float32), segment_samples(settings.data))
     outputs = {}
-    for name, value in representations(waveform, custom_config).items():
+    for name, value in representations(waveform, settings.features, settings.data.sample_rate).items():
         scale_free = features.REPRESENTATIONS[name] == "waveform"
         outputs[features.transformed_name(name)] = value if scale_free else _normalise_per_band(value)
     if features.LABEL in inputs:

@@ -7,7 +7,7 @@ import pytest
 
 import kubeflow_runner
 import local_runner
-from pipeline.config import ConfigError, PipelineConfig
+from config import ConfigError, PipelineConfig
 
 KUBEFLOW_REQUIRED = ["--image", "registry.example/langid-tfx:1", "--pipeline-root", "s3://b/tfx"]
 # Options that exist on one runner only, by design (issue 10): where a local run keeps its

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from config import PipelineConfig, ShortCropsConfig
 from contract import features
 from models.keras_model.short_crops import crop_example, random_crops
 from models.preprocessing import representations
-from pipeline.config import PipelineConfig, ShortCropsConfig
-from pipeline.pipeline import transform_custom_config
 
-CONFIG = transform_custom_config(PipelineConfig().override(data={"segment_seconds": 3.0}))
+CONFIG = PipelineConfig().features
+RATE = PipelineConfig().data.sample_rate
 
 
 def _speechlike(seconds: float, seed: int = 0) -> np.ndarray:
@@ -29,10 +29,10 @@ def _xf(outputs: dict) -> dict:
 
 def test_crop_matches_the_cropped_waveform():
     wave = _speechlike(3.0)
-    full = _xf(representations(tf.constant(wave[None]), CONFIG))
+    full = _xf(representations(tf.constant(wave[None]), CONFIG, RATE))
     padded = np.zeros_like(wave)
     padded[:16000] = wave[:16000]
-    short = _xf(representations(tf.constant(padded[None]), CONFIG))
+    short = _xf(representations(tf.constant(padded[None]), CONFIG, RATE))
     # Before the per-band z-score an inaudible frame is exactly 0: that is the silence frame here.
     silence = {name: tf.zeros(full[name].shape[-1]) for name in full}
     cropped = crop_example({k: v[0] for k, v in full.items()}, tf.constant(1.0 / 3.0), silence)
@@ -57,7 +57,7 @@ def test_random_crops_leave_uncropped_examples_alone():
 
 
 def test_ingestion_writes_duration_and_its_bucket():
-    from components.s3_audio_example_gen.executor import segment_to_example
+    from components.s3_audio_example_gen.fetch_segment import segment_to_example
     from components.speaker_split import Clip
     from contract.codec import duration_bucket
 
@@ -75,8 +75,8 @@ def test_short_crops_option_presets_json_and_bad_values():
 
     import pytest
 
+    from config import ConfigError
     from pipeline import flags
-    from pipeline.config import ConfigError
 
     parser = argparse.ArgumentParser()
     flags.add_pipeline_flags(parser)

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 
 from bench.synth_corpus import OUTPUT_RATE, generate, parse_clip_seconds
-from pipeline.config import DEMO_CORPUS_DIR
+from config import DEMO_CORPUS_DIR
 
 
 def _rows(path):

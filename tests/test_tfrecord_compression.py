@@ -49,7 +49,7 @@ def test_split_files_lists_files_not_folders(tmp_path):
 
 def test_the_setting_is_validated_and_reaches_every_writer():
     from components import transform_executor
-    from pipeline.config import ConfigError, PipelineConfig
+    from config import ConfigError, PipelineConfig
     from pipeline.pipeline import create_pipeline
 
     with pytest.raises(ConfigError, match="--intermediate-compression"):

@@ -13,13 +13,12 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.transform_executor import (
     _TFX_PROCESSOR,
-    BATCH_SIZE_KEY,
-    COMPRESSION_KEY,
     Executor,
     _Processor,
     batch_size_of,
     compression_of,
 )
+from config import BATCH_SIZE_KEY, COMPRESSION_KEY, EXECUTOR_KEY, DataConfig, FeatureConfig, transform_custom_config
 from contract.codec import compression_type, split_files
 
 SCHEMA = """
@@ -32,7 +31,7 @@ TRAIN_MEAN = 3.0  # of the train split's x, the only analyzed split
 
 def preprocessing_fn(inputs, custom_config):
     """x less its mean over the analyzed (train) split: an analyzer, so a real Beam analysis runs."""
-    del custom_config  # bound by TFX; carries the compression, which preprocessing does not use
+    del custom_config  # bound by TFX; carries the executor's settings too, which preprocessing does not use
     return {"id": inputs["id"], "x_centered": inputs["x"] - tft.mean(inputs["x"])}
 
 
@@ -64,7 +63,10 @@ def inputs(tmp_path_factory):
 def _transform(inputs, out, compression: str | None, batch_size: int = 2) -> standard_artifacts.Examples:
     graph, transformed = standard_artifacts.TransformGraph(), standard_artifacts.Examples()
     graph.uri, transformed.uri = str(out / "transform_graph"), str(out / "transformed_examples")
-    custom_config = {BATCH_SIZE_KEY: batch_size, **({} if compression is None else {COMPRESSION_KEY: compression})}
+    custom_config = transform_custom_config(FeatureConfig(), DataConfig(), code_version="", compression=compression,
+                                            batch_size=batch_size)
+    if compression is None:
+        del custom_config[EXECUTOR_KEY][COMPRESSION_KEY]
     context = Executor.Context(tmp_dir=str(out / "tmp"), unique_id="1",
                                beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
     properties = {"preprocessing_fn": f"{__name__}.preprocessing_fn", "custom_config": json.dumps(custom_config),
@@ -121,7 +123,7 @@ def test_a_missing_or_unknown_setting_is_an_error_naming_it(inputs, tmp_path):
     with pytest.raises(ValueError, match=COMPRESSION_KEY):
         _transform(inputs, tmp_path, None)
     with pytest.raises(ValueError, match="unknown TFRecord compression"):
-        compression_of({"custom_config": json.dumps({COMPRESSION_KEY: "zstd"})})
+        compression_of({"custom_config": json.dumps({EXECUTOR_KEY: {COMPRESSION_KEY: "zstd", BATCH_SIZE_KEY: 1}})})
     assert tfx_transform.TransformProcessor.__module__ == tfx_transform.__name__
 
 
@@ -140,7 +142,7 @@ def test_the_batch_size_reaches_tf_transform(inputs, tmp_path, monkeypatch):
     assert seen == [3]
     for bad in ({}, {BATCH_SIZE_KEY: 0}, {BATCH_SIZE_KEY: "64"}):
         with pytest.raises(ValueError, match=BATCH_SIZE_KEY):
-            batch_size_of({"custom_config": json.dumps(bad)})
+            batch_size_of({"custom_config": json.dumps({EXECUTOR_KEY: {COMPRESSION_KEY: "none", **bad}})})
 
 
 def test_tfx_still_has_what_the_override_replaces():
@@ -161,7 +163,7 @@ def test_tfx_still_has_what_the_override_replaces():
 def test_the_batch_size_flows_from_the_flag_to_transform():
     import argparse
 
-    from pipeline.config import ConfigError, PipelineConfig
+    from config import ConfigError, PipelineConfig
     from pipeline.flags import add_pipeline_flags, config_from_flags
     from pipeline.pipeline import create_pipeline
 

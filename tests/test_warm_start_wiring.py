@@ -9,6 +9,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 
+from config import DataConfig, FeatureConfig, TrainingConfig, trainer_custom_config, trainer_settings
 from models.keras_model.base_model_resolver import LatestBlessedModelOfOtherData, LatestBlessedModelOfSameLanguages
 from pipeline.flags import add_pipeline_flags, config_from_flags
 from pipeline.pipeline import create_pipeline
@@ -32,7 +33,7 @@ def test_the_trainer_warm_starts_from_the_resolver_of_another_listing(tmp_path):
     resolver = components["warm_start_model_resolver"]
     assert resolver.exec_properties["resolver_class"] is LatestBlessedModelOfOtherData
     assert resolver.exec_properties["source_uri"] == {"corpus_fingerprint": "listing-1"}
-    assert json.loads(components["Trainer"].exec_properties["custom_config"])["corpus_fingerprint"] \
+    assert trainer_settings(components["Trainer"].exec_properties["custom_config"]).data.corpus_fingerprint \
         == "listing-1"
 
 
@@ -69,8 +70,10 @@ def _put(store, type_name, properties, is_execution=False):
 
 def _trained_model(store, fingerprint, blessed, languages=("English", "French")):
     """A Model made by a Trainer run on `fingerprint` and `languages`, and the Evaluator's blessing of it."""
+    data = DataConfig(corpus_fingerprint=fingerprint, languages=languages)
+    training = TrainingConfig()
     execution = _put(store, "Trainer", {"custom_config": json.dumps(
-        {"corpus_fingerprint": fingerprint, "languages": list(languages)})}, True)
+        trainer_custom_config(training, FeatureConfig(), data, code_version="c"))}, True)
     [execution_id] = store.put_executions([execution])
     [model_id] = store.put_artifacts([_put(store, "Model", {})])
     store.put_events([metadata_store_pb2.Event(artifact_id=model_id, execution_id=execution_id,

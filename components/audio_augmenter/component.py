@@ -10,14 +10,14 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.audio_augmenter import executor
+from config import AUGMENTER_PROPERTY, AugmenterConfig, augmenter_to_property
 
 
 class AudioAugmenterSpec(types.ComponentSpec):
     PARAMETERS = {
-        "copies": ExecutionParameter(type=int),
-        "seed": ExecutionParameter(type=int),
+        # The AugmenterConfig (config/wire.py's versioned JSON): copies, seed, policy.
+        AUGMENTER_PROPERTY: ExecutionParameter(type=str),
         "sample_rate": ExecutionParameter(type=int),
-        "config": ExecutionParameter(type=str),   # JSON of audio.augment.AugmentationPolicy
         "splits": ExecutionParameter(type=str),   # JSON list of splits to augment
         "compression": ExecutionParameter(type=str),  # of the output TFRecords: "none" or "gzip"
         # Digest of the executor's code: a code change invalidates the cache.
@@ -37,22 +37,18 @@ class AudioAugmenter(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = AudioAugmenterSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, *, copies: int, seed: int, sample_rate: int,
-                 config: dict, compression: str, splits: Sequence[str] = ("train",), code_version: str = ""):
-        """Settings from pipeline/config.py (AugmenterConfig, DataConfig.sample_rate)."""
-        if copies < 1:
+    def __init__(self, examples: types.BaseChannel, *, augmenter: AugmenterConfig, sample_rate: int,
+                 compression: str, splits: Sequence[str] = ("train",), code_version: str = ""):
+        """Settings from config (AugmenterConfig, DataConfig.sample_rate, RuntimeConfig's compression)."""
+        if augmenter.copies < 1:
             raise ValueError("copies must be >= 1; leave the component out of the pipeline for 0")
-        from audio.augment import AugmentationPolicy  # validates the config at construction time
-        config_json = json.dumps(AugmentationPolicy.from_dict(config).to_dict(), sort_keys=True)
         spec = AudioAugmenterSpec(
             examples=examples,
-            copies=copies,
-            seed=seed,
             sample_rate=sample_rate,
-            config=config_json,
             splits=json.dumps(list(splits)),
             compression=compression,
             code_version=code_version,
             augmented_examples=types.Channel(type=standard_artifacts.Examples),
+            **{AUGMENTER_PROPERTY: augmenter_to_property(augmenter)},
         )
         super().__init__(spec=spec)

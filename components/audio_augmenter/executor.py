@@ -13,6 +13,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from audio.augment import AugmentationPolicy, augment, rng_for
+from config import AUGMENTER_PROPERTY, augmenter_from_property
 from contract import features
 from contract.codec import example_key, example_with_waveform, read_floats, tfrecord_suffix
 from storage import tfrecord_crc  # noqa: F401  (hardware CRC32C for the TFRecords)
@@ -75,8 +76,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise ValueError(f"cannot augment split(s) {sorted(unknown)}: input has {split_names}")
         target.split_names = artifact_utils.encode_split_names(split_names)
         examples_utils.set_payload_format(target, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
-        dofn = _Augment(int(exec_properties["copies"]), int(exec_properties["seed"]),
-                        int(exec_properties["sample_rate"]), json.loads(exec_properties["config"]))
+        augmenter = augmenter_from_property(exec_properties[AUGMENTER_PROPERTY])
+        dofn = _Augment(augmenter.copies, augmenter.seed, int(exec_properties["sample_rate"]), dict(augmenter.policy))
 
         with self._make_beam_pipeline() as pipeline:
             for split in split_names:

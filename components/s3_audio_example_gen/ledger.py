@@ -7,7 +7,7 @@ seconds, fingerprint, reason}. An object is the same object when key, ETag (S3's
 bytes for single-part uploads, so it survives the embedded server restarting), language and
 speaker all match. The ledger is trusted only when every setting that shapes the examples
 (bucket, prefix, languages, audio geometry, split seed and fraction, ingestion code version)
-is unchanged; otherwise ingestion starts over from span 0.
+is unchanged (`settings_digest`); otherwise ingestion starts over from span 0.
 
 Examples files are named `Split-{split}/span-{n}-data_tfrecord-*` (`.gz` with gzip): carrying a span over is
 a file copy, unless one of its clips was deleted or changed since, then that span's files are
@@ -15,6 +15,7 @@ rewritten without those clips' segments.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,12 +24,11 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
+from config import DataConfig, group_to_json
 from contract import codec, features
 
 LEDGER_NAME = "ingested_objects.jsonl"
 INGESTED, SKIPPED = "ingested", "skipped"
-_SETTINGS = ("bucket", "prefix", "languages", "sample_rate", "segment_seconds", "hop_seconds", "eval_fraction",
-             "split_seed", "code_version", "compression")
 _SPAN_FILE = re.compile(r"^span-(\d+)-")
 # What each kind of row must hold for the listing, the split and the carry-over to use it.
 _COMMON = ("key", "etag", "language", "speaker", "span")
@@ -39,9 +39,13 @@ def span_file_prefix(span: int) -> str:
     return f"span-{span}-data_tfrecord"
 
 
-def settings_digest(exec_properties: dict) -> str:
-    """What must not change for earlier examples to stay valid (the corpus itself may)."""
-    chosen = {name: exec_properties.get(name) for name in _SETTINGS}
+def settings_digest(data: DataConfig, code_version: str, compression: str) -> str:
+    """What must not change for earlier examples to stay valid (the corpus itself may): every
+    DataConfig field on the wire but those marked KEEPS_EXAMPLES, the code and the compression."""
+    plain = group_to_json(data)["fields"]
+    chosen = {f.name: plain[f.name] for f in dataclasses.fields(data)
+              if f.name in plain and f.metadata.get("ledger", True) is not False}
+    chosen.update(code_version=code_version, compression=compression)
     return hashlib.sha256(json.dumps(chosen, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -126,3 +130,27 @@ def carry_over(previous: Previous, target_uri: str, splits: list[str], dropped: 
             tf.io.gfile.rename(target + ".tmp", target, overwrite=True)
             counts["rewritten"] += 1
     return counts
+
+
+def outcome_of_ledger_row(line: str) -> dict:
+    """An earlier ledger row as the outcome its clip had then, for the totals."""
+    row = json.loads(line)
+    if row["outcome"] == SKIPPED:
+        return {"kind": "skipped", "key": row["key"], "reason": row["reason"]}
+    return {"kind": "ingested", "key": row["key"], "split": row["split"], "language": row["language"],
+            "speaker_id": row["speaker"], "seconds": row["seconds"], "segments": row["segments"],
+            "no_speech_windows": row.get("no_speech_windows", 0)}
+
+
+def ledger_row(outcome: dict, span: int, clips: dict[str, tuple[str, str, str]]) -> str:
+    """This run's outcome of one clip as a ledger row."""
+    key = outcome["key"]
+    etag, language, speaker = clips[key]
+    row = {"key": key, "etag": etag, "language": language, "speaker": speaker, "span": span,
+           "fingerprint": outcome.get("fingerprint", "")}
+    if outcome["kind"] == "ingested":
+        row.update(outcome=INGESTED, split=outcome["split"], seconds=outcome["seconds"], segments=outcome["segments"],
+                   no_speech_windows=outcome["no_speech_windows"])
+    else:  # skipped (unfetched ones fail the run: no ledger is written)
+        row.update(outcome=SKIPPED, reason=outcome["reason"])
+    return json.dumps(row, sort_keys=True)

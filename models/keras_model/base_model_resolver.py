@@ -3,7 +3,7 @@
 LatestBlessedModelOfOtherData: the blessed model a Trainer run warm-starts from.
 
 The latest blessed model that was trained on a different corpus listing than this run's
-(the listing fingerprint is in the Trainer's custom_config). Skipping models of the same
+(the listing fingerprint is in the DataConfig of the Trainer's custom_config). Skipping models of the same
 listing keeps TFX's cache working: a rerun on an unchanged bucket resolves the same base
 model as the run that made the cached Trainer output (none on a first run), so the Trainer
 is a cache hit instead of training again on every run after a blessing.
@@ -19,28 +19,29 @@ import json
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-FINGERPRINT_KEY = "corpus_fingerprint"   # in the Trainer's custom_config
-LANGUAGES_KEY = "languages"              # in the Trainer's custom_config
+from config import ConfigError, DataConfig, trainer_settings
 
 
-def trainer_config(store, model_id: int) -> dict:
-    """The custom_config of the Trainer run that produced model `model_id` ({} when unknown)."""
+def trainer_data(store, model_id: int) -> DataConfig | None:
+    """The DataConfig of the Trainer run that produced model `model_id` (languages, corpus
+    fingerprint), from its custom_config; None when unknown or written by code of another
+    config wire version."""
     outputs = [e.execution_id for e in store.get_events_by_artifact_ids([model_id])
                if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
     for execution in store.get_executions_by_id(outputs):
         for props in (execution.custom_properties, execution.properties):
             if "custom_config" in props:
                 try:
-                    config = json.loads(props["custom_config"].string_value)
-                except (ValueError, AttributeError):
-                    return {}
-                return config if isinstance(config, dict) else {}
-    return {}
+                    return trainer_settings(props["custom_config"].string_value).data
+                except (ConfigError, AttributeError):
+                    return None
+    return None
 
 
 def trained_on(store, model_id: int) -> str | None:
     """The corpus fingerprint the model was trained on."""
-    return trainer_config(store, model_id).get(FINGERPRINT_KEY)
+    data = trainer_data(store, model_id)
+    return data.corpus_fingerprint if data else None
 
 
 def _blessed_newest_first(input_dict):
@@ -70,6 +71,7 @@ class LatestBlessedModelOfSameLanguages(tfx.dsl.experimental.ResolverStrategy):
 
     def resolve_artifacts(self, store, input_dict):
         for model, blessing in _blessed_newest_first(input_dict):
-            if trainer_config(store, model.id).get(LANGUAGES_KEY) == self._languages:
+            data = trainer_data(store, model.id)
+            if data is not None and list(data.languages) == self._languages:
                 return {"model": [model], "model_blessing": [blessing]}
         return {"model": [], "model_blessing": []}

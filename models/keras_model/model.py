@@ -75,7 +75,7 @@ def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_
     ``input_shapes`` maps each transformed feature (``log_mel_xf``...) to its per-example shape
     ([samples] or [frames, bands]), as the Transform output's feature spec gives it. The
     branches' pooled statistics are concatenated into the "embedding" layer. The sizes come
-    from ModelConfig in pipeline/config.py (through the Trainer's custom_config).
+    from ModelConfig in config/groups.py (through the Trainer's custom_config).
 
     `time_pool` > 1 averages that many 10 ms frames first in the image branches: phones last
     50-150 ms, and every layer after it costs that many times less."""

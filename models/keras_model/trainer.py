@@ -1,10 +1,11 @@
 """TFX Trainer entry point (`run_fn`): train the CNN on transformed examples and export it.
 
-Every setting comes from the Trainer's custom_config (pipeline/pipeline.py builds it from
-TrainingConfig in pipeline/config.py); none has a default here.
+Every setting comes from the Trainer's custom_config, decoded into TrainingConfig,
+FeatureConfig and DataConfig (config/wire.py); none has a default here.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from config import SpecAugmentConfig, group_to_json, trainer_settings
 from contract import features
 from models.keras_model import held_out, warm_start
 from models.keras_model.model import build_model
@@ -42,7 +44,7 @@ def model_artifact_uri(serving_dir: str) -> str:
 
 
 def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_classes: int,
-             spec_augment_config: dict | None = None, short_crops: dict | None = None):
+             spec_augment_config: SpecAugmentConfig | None = None, short_crops: dict | None = None):
     dataset = fn_args.data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_XF),
@@ -57,7 +59,7 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_cl
         if short_crops:   # before SpecAugment: crops pad with the silence frame serving sees
             x = random_crops(x, short_crops["silence"], short_crops["p"], short_crops["min_fraction"])
         if spec_augment_config and maskable:
-            x = spec_augment(x, maskable, **spec_augment_config)
+            x = spec_augment(x, maskable, **dataclasses.asdict(spec_augment_config))
         return x, tf.one_hot(tf.reshape(y, [-1]), num_classes)
 
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -85,36 +87,37 @@ def _plot_history(history: dict, path: str) -> None:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    cfg = fn_args.custom_config
-    languages = cfg["languages"]
-    feature_cfg = cfg["features"]
-    model_cfg = cfg["model"]
-    tf.keras.utils.set_random_seed(int(cfg["seed"]))
+    settings = trainer_settings(fn_args.custom_config)
+    training, data = settings.training, settings.data
+    languages = list(data.languages)
+    # The model sizes as plain JSON: build_model's keyword arguments, and what warm start compares.
+    model_cfg = group_to_json(training.model)["fields"]
+    tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
-    crops = cfg["short_crops"]
-    if crops and crops.get("p", 0) > 0:
+    crops = None
+    if training.short_crops and training.short_crops.p > 0:
         names = list(model_input_shapes(tf_transform_output))
-        silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(feature_cfg), names,
+        silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(data), names,
                                  tf_transform_output.raw_feature_spec()[features.WAVEFORM])
-        crops = {"p": float(crops["p"]), "silence": silence,
-                 "min_fraction": min(1.0, float(crops["min_seconds"]) / float(feature_cfg["segment_seconds"]))}
-    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, cfg["train_batch_size"], len(languages),
-                     spec_augment_config=cfg["spec_augment"], short_crops=crops or None)
-    evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, cfg["eval_batch_size"], len(languages))
+        crops = {"p": float(training.short_crops.p), "silence": silence,
+                 "min_fraction": min(1.0, float(training.short_crops.min_seconds) / float(data.segment_seconds))}
+    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, training.train_batch_size, len(languages),
+                     spec_augment_config=training.spec_augment, short_crops=crops)
+    evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, training.eval_batch_size, len(languages))
 
     shapes = model_input_shapes(tf_transform_output)
     model = build_model(len(languages), shapes, **model_cfg)
     base_dir = getattr(fn_args, "base_model", None)
-    record = warm_start.warm_start(model, base_dir, languages, shapes, model_cfg, enabled=bool(cfg["warm_start"]))
+    record = warm_start.warm_start(model, base_dir, languages, shapes, model_cfg, enabled=training.warm_start)
     if record["warm_started_from"]:   # report the Model artifact, not its Format-Serving folder
         record["warm_started_from"] = model_artifact_uri(record["warm_started_from"])
     logging.info("warm start: %s", record)
     steps = int(fn_args.train_steps)
-    epochs = max(1, min(int(cfg["epochs"]), steps))
-    schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], decay_steps=steps, alpha=0.05)
+    epochs = max(1, min(training.epochs, steps))
+    schedule = keras.optimizers.schedules.CosineDecay(training.learning_rate, decay_steps=steps, alpha=0.05)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg["label_smoothing"]),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=training.label_smoothing),
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     model.summary(print_fn=logging.info)
 
@@ -129,18 +132,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         json.dump(record, f)
     input_names = list(shapes)
     held = held_out.score_split(fn_args, fn_args.eval_files, tf_transform_output, model, input_names,
-                                cfg["eval_batch_size"])
+                                training.eval_batch_size)
     calibration = held_out.fit_calibration(held, fn_args.model_run_dir)
-    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(feature_cfg),
-                                 int(feature_cfg["sample_rate"]), temperature=calibration["temperature"])
+    signatures = make_signatures(model, tf_transform_output, languages, segment_samples(data),
+                                 data.sample_rate, temperature=calibration["temperature"])
     open_set_result = None
-    if cfg["open_set_dir"]:
-        clips = held_out.read_open_set_clips(cfg["open_set_dir"], int(feature_cfg["sample_rate"]))
+    if training.open_set_dir:
+        clips = held_out.read_open_set_clips(training.open_set_dir, data.sample_rate)
         train_scores = held_out.score_split(fn_args, fn_args.train_files, tf_transform_output, model, input_names,
-                                            cfg["eval_batch_size"], held_out.MAX_CENTROID_BATCHES)
+                                            training.eval_batch_size, held_out.MAX_CENTROID_BATCHES)
         open_set_result = held_out.choose_open_set(held, train_scores, calibration["temperature"], clips,
                                                    signatures["embed"], languages,
-                                                   float(cfg["open_set_min_kept_correct"]))
+                                                   training.open_set_min_kept_correct)
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
     warm_start.save(model, fn_args.serving_model_dir, languages, shapes, model_cfg)
     held_out.write_model_assets(fn_args.serving_model_dir, fn_args.model_run_dir, calibration, open_set_result)

@@ -1,11 +1,11 @@
 """Running the ingestion executor directly on a bucket, and reading back what it wrote."""
 from __future__ import annotations
 
-import json
-
 from tfx.types import standard_artifacts
 
+from components.s3_audio_example_gen.component import exec_properties
 from components.s3_audio_example_gen.executor import Executor
+from config import DataConfig
 from contract import features
 from contract.codec import read_floats, read_split
 
@@ -13,16 +13,16 @@ LANGUAGES = ["English", "French", "German"]
 RATE = 16000
 
 
+def _data(bucket, **overrides) -> DataConfig:
+    # 3 bad of 39 in the shared bucket; fault tests lower the retry budget.
+    settings = dict(bucket=bucket, prefix="clips/", languages=LANGUAGES, sample_rate=RATE, segment_seconds=1.0,
+                    eval_fraction=0.25, split_seed=3, max_skipped_fraction=0.2, fetch_retry_seconds=20.0)
+    return DataConfig(**{**settings, **overrides})
+
+
 def _props(bucket, **overrides):
-    props = {
-        "bucket": bucket, "prefix": "clips/", "s3_endpoint": "", "languages": json.dumps(LANGUAGES),
-        "sample_rate": RATE, "segment_seconds": 1.0, "hop_seconds": 0.5,
-        "eval_fraction": 0.25, "split_seed": 3, "corpus_fingerprint": "",
-        # 3 bad of 39 in the shared bucket; fault tests lower the retry budget.
-        "max_skipped_fraction": 0.2, "fetch_retry_seconds": 20.0, "compression": "none",
-    }
-    props.update(overrides)
-    return props
+    """The executor's properties, as the component writes them (DataConfig fields as overrides)."""
+    return exec_properties(_data(bucket, **overrides), compression="none")
 
 
 def _run(tmp_path, props):

@@ -5,15 +5,15 @@ features (Transform), training (Trainer, model included), evaluation (Evaluator)
 (Pusher) and runtime (Beam, caching, where artifacts go). Each group is a frozen dataclass
 whose defaults are the project's defaults; building one validates it and names the
 command-line flag in any error. The runners build it from these defaults plus flags
-(pipeline/flags.py) and hand it to `create_pipeline`, which reads nothing else; components,
-Trainer and model get their values from it through execution properties and custom_config.
+(pipeline/flags.py) and hand it to `create_pipeline`; the groups travel to the steps in the
+versioned JSON form of config/wire.py and come back as these dataclasses, validated again.
 
-This module reads no environment variable and holds no functions of the pipeline: the
-runners read the environment, pipeline/pipeline.py turns the config into components.
+This module reads no environment variable and imports nothing of pipeline/: it is the bottom
+layer that components/ and models/ import.
 
 Adding an option: a field with its default in the group it belongs to (and its check in
-that group's `__post_init__`), a flag in pipeline/flags.py that maps onto it, and the use
-in pipeline/pipeline.py. Both runners get the flag; tests/test_runner_options.py checks that.
+that group's `__post_init__`), a flag in pipeline/flags.py that maps onto it, and its use in
+the step that reads the group. Both runners get the flag; tests/test_runner_options.py checks that.
 """
 from __future__ import annotations
 
@@ -24,7 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.presets import (
+    AUGMENTATION_DEFAULT,
+    BEAM_RUNNERS,
+    INTERMEDIATE_COMPRESSIONS,
+    LOCAL_DIRECT_ARGS,
+    LOCAL_OUTPUT_DIR,
+)
 from contract.features import REPRESENTATIONS
+from contract.geometry import WindowGeometry
 from contract.schema import SCHEMA_PATH
 
 
@@ -44,37 +52,14 @@ def _as_tuple(instance, name: str) -> None:
         object.__setattr__(instance, name, tuple(value))
 
 
-# Presets the --augmentation flag names. Pitch scaling (resampling, so formants move with the
-# pitch) stands in for unseen voices, the demo's main difficulty; the rest of the second set
-# (time_shift ... volume) is off (p=0) by default. A "per_language" entry overrides fields for
-# one language's examples, e.g. {"per_language": {"Chinese": {"pitch_scale": {"p": 0.3}}}}.
-AUGMENTATION_DEFAULT = {"pitch_scale": {"p": 0.8, "min_semitones": -4.0, "max_semitones": 4.0}}
-# Every augmentation on, as bench/augmentation.py's "all" arm and the e2e "everything on" test use it.
-AUGMENTATION_ALL = {
-    **AUGMENTATION_DEFAULT,
-    "time_shift": {"p": 0.3, "max_fraction": 0.1},
-    "time_stretch": {"p": 0.3, "min_rate": 0.85, "max_rate": 1.15},
-    "vtlp": {"p": 0.3, "min_alpha": 0.9, "max_alpha": 1.1},
-    "random_crop": {"p": 0.2, "min_fraction": 0.6},
-    "room_reverb": {"p": 0.3, "min_rt60_s": 0.2, "max_rt60_s": 0.7},
-    "background_noise": {"p": 0.4, "min_snr_db": 5.0, "max_snr_db": 25.0},
-    "volume": {"p": 0.2, "min_db": -10.0, "max_db": 0.0},
-}
-
-# How ingestion, augmentation and Transform (components/transform_executor.py) write their TFRecords
-# (readers follow the files' ".gz" suffix).
-# "none" by measurement: gzip costs 51 ms per float segment written and 3.9 ms per read,
-# against 6.5 ms to decode that segment's MP3 (docs/kubeflow_and_scale.md), for 18 % less disk.
-INTERMEDIATE_COMPRESSIONS = ("none", "gzip")
-BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
-# DirectRunner defaults: one in-memory worker on a laptop (cheapest); a Kubeflow pod runs one
-# worker process per core. Any --beam-arg given later on the command line wins.
-LOCAL_DIRECT_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-KUBEFLOW_DIRECT_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
-
-# Local-run defaults of local_runner's own flags (not part of PipelineConfig).
-DEMO_CORPUS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "demo")
-LOCAL_OUTPUT_DIR = "tfx_output"
+# Field metadata of DataConfig (config/wire.py and components/s3_audio_example_gen/ledger.py read it).
+# OFF_WIRE: set by the pipeline definition on other components (data validation, resolvers), so it
+# stays out of the group's JSON and changing it leaves ingestion, Transform and Trainer cached;
+# a decoded DataConfig holds its default.
+OFF_WIRE = {"wire": False}
+# KEEPS_EXAMPLES: changing it leaves earlier ingested examples valid (incremental ingestion keeps
+# them); every other wired field is in the ledger's settings digest.
+KEEPS_EXAMPLES = {"ledger": False}
 
 
 @dataclass(frozen=True)
@@ -85,26 +70,30 @@ class DataConfig:
     prefix: str = ""             # runners: --prefix, else $LANGID_PREFIX, else this
     # Folder names under the prefix; their order fixes the label ids.
     languages: tuple[str, ...] = ("English", "French", "Spanish", "German", "Russian", "Chinese")
-    s3_endpoint: str = ""        # empty: the standard chain (AWS_ENDPOINT_URL, then real AWS)
-    corpus_fingerprint: str = ""  # set by local_runner from the bucket listing (cache key)
+    # Empty: the standard chain (AWS_ENDPOINT_URL, then real AWS).
+    s3_endpoint: str = field(default="", metadata=KEEPS_EXAMPLES)
+    # Set by local_runner from the bucket listing (cache key).
+    corpus_fingerprint: str = field(default="", metadata=KEEPS_EXAMPLES)
     sample_rate: int = 16000     # everything is resampled to this, mono
     segment_seconds: float = 3.0  # windows overlap by half (hop_seconds)
     eval_fraction: float = 0.2   # of each language's speakers, held out for eval
     split_seed: int = 42
     # Bad clips (undecodable, truncated, implausible) are skipped and reported; more than this
     # fraction of the listed clips fails the run instead of training on what is left.
-    max_skipped_fraction: float = 0.05
+    max_skipped_fraction: float = field(default=0.05, metadata=KEEPS_EXAMPLES)
     # How long one object's fetch is retried while the store answers 5xx, resets or times out;
     # past it the component fails (nothing is cached), so the rerun after recovery ingests all.
-    fetch_retry_seconds: float = 60.0
+    fetch_retry_seconds: float = field(default=60.0, metadata=KEEPS_EXAMPLES)
     # Data validation (StatisticsGen, ExampleValidator, corpus checks) warns by default; True
     # stops the run before Transform when it finds errors.
-    halt_on_anomalies: bool = False
+    halt_on_anomalies: bool = field(default=False, metadata=OFF_WIRE)
     # Build on the latest earlier ingestion: fetch only new or changed objects (by key and ETag)
     # and carry the rest over (docs/architecture.md, "New scrapes: incremental ingestion").
-    incremental: bool = True
-    min_speakers_per_language: int = 3   # fewer leaves the eval split one voice or none (a data warning)
-    max_language_imbalance: float = 3.0  # clips of the largest language / clips of the smallest
+    incremental: bool = field(default=True, metadata=OFF_WIRE)
+    # Fewer speakers leaves the eval split one voice or none (a data warning).
+    min_speakers_per_language: int = field(default=3, metadata=OFF_WIRE)
+    # Clips of the largest language / clips of the smallest.
+    max_language_imbalance: float = field(default=3.0, metadata=OFF_WIRE)
 
     def __post_init__(self):
         _as_tuple(self, "languages")
@@ -126,8 +115,13 @@ class DataConfig:
                f"must be >= 1, got {self.max_language_imbalance}")
 
     @property
+    def geometry(self) -> WindowGeometry:
+        """Window length, hop and pooling rule in samples (contract/geometry.py rounds them, once)."""
+        return WindowGeometry(self.sample_rate, self.segment_seconds)
+
+    @property
     def hop_seconds(self) -> float:
-        return self.segment_seconds / 2
+        return self.geometry.hop_seconds
 
 
 @dataclass(frozen=True)
