@@ -143,8 +143,9 @@ def plot(table: dict, arms: list[str], sets_order: list[str], path: str) -> None
         ax.set_ylabel("accuracy")
         ax.set_title(set_name, fontsize=10)
         ax.axhline(1 / 6, color="grey", lw=0.7, ls=":")
-    axes[0, 0].legend(fontsize=8, ncol=len(arms), loc="lower left")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=len(arms), loc="upper center")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.6 * len(sets_))))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
