@@ -352,6 +352,14 @@ MUTATIONS: list[Mutation] = [
     M("evaluator_regression_unchecked", "Evaluator gate", "pipeline/pipeline.py",
       'absolute={"value": -regression_tolerance}', 'absolute={"value": -1.0}',
       "tests/test_evaluator_gate.py"),
+    # -- the transfer bench (bench/transfer.py, bench/unseen_speech.py) ---------------------------
+    M("transfer_scores_every_answer_right", "transfer bench", "bench/transfer.py",
+      'cell["correct"] += int(row["predicted"] == row["language"])', 'cell["correct"] += 1',
+      "tests/test_bench_transfer.py"),
+    M("unseen_missing_package_raises", "transfer bench", "bench/unseen_speech.py",
+      "        missing.append(Missing(set_name, package, reason))\n        return None",
+      "        raise RuntimeError(reason)",
+      "tests/test_bench_transfer.py"),
 ]
 
 
