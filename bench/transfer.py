@@ -153,10 +153,9 @@ def plot(table: dict, arms: list[str], sets_order: list[str], path: str) -> None
 # ---- the split -----------------------------------------------------------------------------
 
 def split_defaults() -> tuple[float, int]:
-    try:
-        from config import DataConfig
-    except ImportError:
-        from pipeline.config import DataConfig
+    """The pipeline's own eval fraction and split seed, so the bench holds out the same voices."""
+    from config import DataConfig
+
     d = DataConfig()
     return d.eval_fraction, d.split_seed
 
