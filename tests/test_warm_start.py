@@ -46,7 +46,7 @@ def _embedding(model, inputs):
 
 
 def _body(model):
-    return [w for layer in warm_start._weighted_layers(model) if layer.name != warm_start.OUTPUT_LAYER
+    return [w for layer in warm_start._weighted_layers(model) if layer.name not in warm_start.OUTPUT_LAYERS
             for w in layer.get_weights()]
 
 
