@@ -83,3 +83,11 @@ def test_lineage_names_the_warm_start_base_or_says_from_scratch():
     scratch = {**SUMMARY, "trainer": {"warm_started_from": None, "warm_start_reason": "feature shapes differ"}}
     assert "- warm started from: nothing (trained from scratch) (feature shapes differ)" in \
         model_card.render_markdown(scratch, lineage, LANGUAGES, {}, "now")
+
+
+def test_a_whisper_model_states_its_licence_and_pretraining_data():
+    lineage = {"run_id": "r", "representations": ["whisper"]}
+    text = model_card.render_markdown(SUMMARY, lineage, LANGUAGES, {}, "now")
+    assert "MIT licence" in text and "680,000 hours" in text
+    cnn = model_card.render_markdown(SUMMARY, {**lineage, "representations": ["log_mel", "mfcc"]}, LANGUAGES, {}, "now")
+    assert "Whisper" not in cnn

@@ -49,7 +49,13 @@ def test_zero_shot_prior_is_the_log_softmax_over_the_known_user_languages_in_the
     expected = 2.0 * np.log(np.array([0.2, 0.6]) / 0.8)
     np.testing.assert_allclose(got, [expected[0], expected[1], 0.0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(ZeroShotPrior(LANGS, weight=0.0)(tf.constant(lp)).numpy(), np.zeros((1, 3)))
-    assert not ZeroShotPrior(LANGS).weights
+    # a fixed input: no variables, and no gradient reaches Whisper's log-probabilities
+    prior = ZeroShotPrior(LANGS)
+    x = tf.constant(lp)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(prior(x))
+    assert not prior.weights and tape.gradient(y, x) is None
 
 
 def test_whisper_model_adds_the_weighted_prior_to_the_head_logits_and_keeps_it_untrained():
