@@ -13,8 +13,8 @@ Serving:
   (0, 1 or 2) orders of regression deltas appended along the coefficient axis;
 - ``whisper``: one pass of Whisper-base's encoder per window (models/whisper, weights from
   ``encoder_weights``), giving ``whisper_xf`` (states pooled over time, ``whisper_pooling``:
-  [1024] or [512], z-scored per dimension) and ``whisper_language_xf`` (Whisper's
-  log-probabilities over its 99 languages, left as they are): 4,492 or 2,444 bytes a window.
+  [1024] or [512]) and ``whisper_language_xf`` (Whisper's log-probabilities over its 99
+  languages), both as the encoder gives them: 4,492 or 2,444 bytes a window.
 
 Log-domain representations get the per-utterance mean removed (``utterance_norm``); every
 2-D representation is then z-scored per band with full-pass analyzers over the train split.
@@ -195,8 +195,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         outputs[features.transformed_name(name)] = normalised
     if settings.features.uses_whisper:
         whisper = whisper_features(waveform, settings.features)
-        outputs[features.WHISPER_XF] = _normalise_per_band(whisper[features.WHISPER_XF])
-        outputs[features.WHISPER_LANGUAGE_XF] = whisper[features.WHISPER_LANGUAGE_XF]  # probabilities stay exact
+        # Both left as the encoder gives them (the model normalises the pooled states): no
+        # analyzer reads them, so tf.Transform's analysis pass never runs the encoder, and the
+        # train split goes through it once instead of twice.
+        outputs.update(whisper)
     if features.LABEL in inputs:
         outputs[features.LABEL_XF] = tf.reshape(inputs[features.LABEL], [-1, 1])
     if features.SPEAKER_ID in inputs:   # folds of held-out speakers: calibrate on one, measure on the other

@@ -11,9 +11,10 @@ deviation over time (statistics pooling, as in x-vector language ID) make the ou
 independent of clip length, so one model serves 1 s windows and long recordings alike.
 
 The `whisper` representation arrives pooled already (Whisper-base's encoder ran in
-Transform): its vector joins the others before the "embedding" layer, and the model ends in
-logits ("logits") to which ZeroShotPrior adds Whisper's own log-probabilities for the user's
-languages, times `zero_shot_weight`, before the softmax ("probabilities").
+Transform): normalised per dimension (BatchNormalization, "whisper_norm"), its vector joins
+the others before the "embedding" layer, and the model ends in logits ("logits") to which
+ZeroShotPrior adds Whisper's own log-probabilities for the user's languages, times
+`zero_shot_weight`, before the softmax ("probabilities").
 """
 from __future__ import annotations
 
@@ -135,9 +136,9 @@ def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_
             inputs[name] = keras.Input(shape=(None,), name=name)
             pooled.append(_waveform_branch(inputs[name], representation, reg))
             continue
-        if kind == "pretrained":                  # pooled in Transform already
+        if kind == "pretrained":                  # pooled in Transform already, not normalised there
             inputs[name] = keras.Input(shape=(int(shape[-1]),), name=name)
-            pooled.append(inputs[name])
+            pooled.append(keras.layers.BatchNormalization(name=f"{representation}_norm")(inputs[name]))
             continue
         bands = int(shape[-1])
         inputs[name] = keras.Input(shape=(None, bands), name=name)
