@@ -6,11 +6,15 @@ its replacement) and the pytest selection that covers it. For each entry, one at
 copy the repository's files to a temporary folder, apply the breakage there (the working
 tree is never touched), run the selection, restore. "killed" means the tests failed, as they
 must; "survived" means the suite would not notice the capability going away; "stale" means
-the snippet is no longer in the file (the code moved on: refresh the entry). Anything but
+the snippet is no longer in the file (the code moved on: refresh the entry); "unreached"
+means the selection, run unbroken, never executes the mutated line (bench/reach.py), so no
+assertion in it can notice the breakage: point it at the tests that do. Anything but
 "killed" is an error, and the exit status is 1.
 
     python -m bench.mutations              # all of them (the whole-pipeline ones take minutes)
-    python -m bench.mutations --list       # the table; exit status 1 if an entry is stale
+    python -m bench.mutations --list       # the table; exit status 1 if an entry is stale or unreached
+    python -m bench.mutations --check-reach  # the table, after running each selection (unbroken) whose
+                                             # reach is not cached, to see it executes its line
     python -m bench.mutations --only pooling_weights_0_1 --only spec_augment_not_in_training
     python -m bench.mutations --jobs 2     # two mutations at a time, each in its own copy
     python -m bench.mutations --baseline   # first check that each selection passes unbroken
@@ -30,6 +34,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from bench import reach
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -247,6 +253,18 @@ MUTATIONS: list[Mutation] = [
     M("open_set_distance_ignored", "open-set rejection", "models/open_set.py",
       "    elif distance > params[\"max_distance\"]:", "    elif False:",
       "tests/test_open_set.py"),
+    M("open_set_whisper_score_ignored", "open-set rejection (Whisper rule)", "models/open_set.py",
+      "        elif score > rule[\"threshold\"]:", "        elif False:",
+      "tests/test_open_set_whisper.py"),
+    M("open_set_guess_may_be_a_model_language", "open-set unknown_guess", "models/open_set.py",
+      "    out = np.where(outside, w, -1.0)", "    out = w",
+      "tests/test_open_set_whisper.py"),
+    M("open_set_whisper_chosen_on_measure_languages", "open-set rejection (Whisper rule)", "models/open_set.py",
+      'out_features[role == "threshold"]', "out_features",
+      "tests/test_open_set_whisper.py"),
+    M("open_set_whisper_threshold_keeps_too_few", "open-set rejection (Whisper rule)", "models/open_set.py",
+      "threshold = float(correct_scores[max(keep, 1) - 1])", "threshold = float(correct_scores[max(keep, 1) - 2])",
+      "tests/test_open_set_whisper.py"),
     # -- speech / no-speech ----------------------------------------------------------------------
     M("speech_flatness_ignored", "speech detection", "audio/speech.py",
       "    return bool(flatness < MAX_FLATNESS)", "    return True",
@@ -433,10 +451,56 @@ def run_one(mutation: Mutation, copy: str, timeout_s: float) -> dict:
             "detail": tail if status != "killed" else tail[-600:]}
 
 
+def list_entries(chosen: list[Mutation], cache_path: str, check_reach: bool, timeout_s: float) -> int:
+    """The table, each entry checked: stale (static), and whether its selection reaches the
+    mutated line (cached answers; with `check_reach`, the missing ones measured first).
+    Exit status 1 when an entry is stale or known not to reach its line."""
+    problems = {m.name: staleness(m, REPO) for m in chosen}
+    live = [m for m in chosen if problems[m.name] is None]
+    cache = reach.load_cache(cache_path)
+    if check_reach and live:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="langid-reach-copy-") as tmp:
+            copy_repo(REPO, tmp)
+            answers = reach.check(live, tmp, REPO, cache, timeout_s, log=lambda line: print(line, flush=True))
+        reach.save_cache(cache_path, cache)
+        print(f"reach checked in {time.monotonic() - started:.0f} s (cache: {cache_path})")
+    else:
+        answers = {m.name: reach.cached(cache, m, REPO) for m in live}
+    for m in chosen:
+        note = ""
+        if problems[m.name]:
+            note = f"  STALE: {problems[m.name]}"
+        elif answers[m.name] is False:
+            with open(os.path.join(REPO, m.file), encoding="utf-8") as f:
+                lines = reach.snippet_lines(f.read(), m.original)
+            note = f"  UNREACHED: the selection never runs {m.file} line(s) {', '.join(map(str, lines))}"
+        elif answers[m.name] is None:
+            note = "  (reach unchecked)"
+        print(f"{m.name:42} {m.capability:42} {m.file:44} {' '.join(m.tests)}{note}")
+    stale = sum(p is not None for p in problems.values())
+    unreached = sum(a is False for a in answers.values())
+    unchecked = sum(a is None for a in answers.values())
+    if stale:
+        print(f"{stale} stale entries: refresh them to the current code", file=sys.stderr)
+    if unreached:
+        print(f"{unreached} entries whose tests never run the mutated line: point them at the tests that do",
+              file=sys.stderr)
+    if unchecked:
+        print(f"{unchecked} entries' reach unchecked (not cached for this code): run --check-reach",
+              file=sys.stderr)
+    return 1 if stale or unreached else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", default=[], metavar="NAME", help="run this mutation (repeatable)")
-    parser.add_argument("--list", action="store_true", help="print the table and exit")
+    parser.add_argument("--list", action="store_true",
+                        help="print the table and exit; marks stale entries, and unreached ones known from the cache")
+    parser.add_argument("--check-reach", action="store_true",
+                        help="--list, after running each selection whose reach is not cached (or is outdated), "
+                             "unmutated, to see that it executes the mutated line")
+    parser.add_argument("--reach-cache", default=reach.default_cache_path(), help="where reach answers are kept")
     parser.add_argument("--jobs", type=int, default=1, help="mutations run at once, each in its own copy")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutation's tests")
     parser.add_argument("--output", default="mutations.json")
@@ -450,16 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown mutation(s): {', '.join(unknown)}")
     chosen = [m for m in MUTATIONS if not args.only or m.name in args.only]
-    if args.list:  # also checks that each entry still applies: a stale one is an error here too
-        stale = 0
-        for m in chosen:
-            problem = staleness(m, REPO)
-            stale += problem is not None
-            print(f"{m.name:42} {m.capability:42} {m.file:44} {' '.join(m.tests)}"
-                  + (f"  STALE: {problem}" if problem else ""))
-        if stale:
-            print(f"{stale} stale entries: refresh them to the current code", file=sys.stderr)
-        return 1 if stale else 0
+    if args.list or args.check_reach:
+        return list_entries(chosen, args.reach_cache, args.check_reach, args.timeout)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
 

@@ -3,13 +3,18 @@
 Written as reports/model_card.md and .html, and beside the SavedModel in the pushed
 version's assets.extra/ (TF Serving reads only the warm-up file there, so loading is
 unaffected). It says what the model was trained and evaluated on, how well it did, which
-gate let it through, what it is for and not for, and where it came from.
+gate let it through, what it is for and not for, and where it came from, with the run's
+pictures of the model: inline in the HTML (data: URIs, so the one file shows them wherever it
+is opened or copied), linked by name from the Markdown and copied beside both copies.
 """
 from __future__ import annotations
 
+import base64
 import datetime
+import html
 import json
 import os
+import re
 import subprocess
 
 import tensorflow as tf
@@ -32,6 +37,23 @@ SYNTHETIC_WARNING = (
     "**Trained on synthetic speech.** Part or all of the data is espeak-ng speech synthesis "
     "(the demo corpus, data/demo/README.md): a model trained on it says nothing about real speakers "
     "and is for demonstration only.")
+# The run's pictures of the model the card shows (file names in reports/, from reports/run_report.py),
+# by section. Not augmentations.png: about 0.7 MB of one clip's augmentations, twice in the pushed model.
+PICTURES = {
+    "confusion_matrix.png": ("evaluation", "Confusion matrix on the held-out speakers (segments)."),
+    "reliability_diagram.png": ("evaluation", "Reliability diagram: accuracy against confidence, "
+                                              "before and after calibration."),
+    "training_curves.png": ("training", "Training curves: loss and accuracy per epoch, train and validation."),
+}
+
+
+# Stated on every card of a model on the `whisper` representation (docs/whisper.md).
+PRETRAINED_WHISPER = (
+    "Part of this model is OpenAI's Whisper-base (multilingual, 74M parameters; its encoder and "
+    "language-token head run in the serving graph), released under the MIT licence. Whisper was "
+    "pretrained on 680,000 hours of weakly supervised multilingual audio collected from the web "
+    "(Radford et al., 2022, \"Robust Speech Recognition via Large-Scale Weak Supervision\"); "
+    "its biases across languages, accents and recording conditions carry into this model.")
 
 
 def git_version() -> str:
@@ -122,21 +144,31 @@ def synthetic_by_language(manifest_rows: list[dict], languages: list[str]) -> di
         else:
             out[language] = "yes" if all(known) and len(known) == len(flags) else ("no" if not any(known) else "partly")
     return out
-# Stated on every card of a model on the `whisper` representation (docs/whisper.md).
-PRETRAINED_WHISPER = (
-    "Part of this model is OpenAI's Whisper-base (multilingual, 74M parameters; its encoder and "
-    "language-token head run in the serving graph), released under the MIT licence. Whisper was "
-    "pretrained on 680,000 hours of weakly supervised multilingual audio collected from the web "
-    "(Radford et al., 2022, \"Robust Speech Recognition via Large-Scale Weak Supervision\"); "
-    "its biases across languages, accents and recording conditions carry into this model.")
 
 
 def _fmt(value, pattern="{:.3f}"):
     return "-" if value is None else pattern.format(value)
 
 
-def render_markdown(summary: dict, lineage: dict, languages: list[str], synthetic: dict, created: str) -> str:
-    """The card as Markdown; every number comes from `summary` or `lineage`."""
+def _escape(text: str) -> str:
+    """Data-derived text (anomaly messages) as literal Markdown: no stray emphasis, links or HTML."""
+    return re.sub(r"([\\`*_\[\]])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def _figures(pictures, section: str) -> list[str]:
+    """Markdown image lines for `section`'s pictures (relative names: they sit beside the card)."""
+    out = []
+    for name in pictures:
+        where, caption = PICTURES[name]
+        if where == section:
+            out += ["", f"![{caption}]({name})", "", f"*{caption}*"]
+    return out
+
+
+def render_markdown(summary: dict, lineage: dict, languages: list[str], synthetic: dict, created: str,
+                    pictures=()) -> str:
+    """The card as Markdown; every number comes from `summary` or `lineage`. `pictures`: names
+    from PICTURES present beside the card, each shown in its section."""
     version = os.path.basename(str(summary.get("pushed_to") or "").rstrip("/")) or "-"
     lines = [f"# Model card: langid ({version})", "",
              f"Spoken-language identification, {len(languages)} languages: {', '.join(languages)}. "
@@ -160,8 +192,10 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
     validation = summary.get("data_validation")
     if validation:
         lines += ["", f"Data validation: {validation['clips_checked']} clips, {validation['errors']} error(s), "
-                  f"{validation['warnings']} warning(s)."]
-        lines += [f"- {a['severity']}: {a['check']}: {a['message']}" for a in validation["anomalies"][:20]]
+                  f"{validation['warnings']} warning(s).", ""]   # a list needs a blank line above it
+        lines += [f"- {a['severity']}: `{a['check']}`: {_escape(a['message'])}" for a in validation["anomalies"][:20]]
+        if len(validation["anomalies"]) > 20:
+            lines.append(f"- ... {len(validation['anomalies']) - 20} more in run_summary.json")
 
     evaluation = summary.get("evaluation") or {}
     lines += ["", "## Evaluation (held-out speakers, per segment)", "",
@@ -180,6 +214,10 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
                   for name, e in durations.items()]
     else:
         lines += ["", "Per-duration slices: not computed in this run."]
+    lines += _figures(pictures, "evaluation")
+    training = _figures(pictures, "training")
+    if training:
+        lines += ["", "## Training"] + training
 
     lines += ["", "## Gate", ""]
     for metric, threshold in (lineage.get("gate") or {}).items():
@@ -201,14 +239,26 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
     return "\n".join(lines) + "\n"
 
 
-def render_html(markdown_text: str, title: str) -> str:
+def render_html(markdown_text: str, title: str, image_dir: str | None = None) -> str:
+    """The card as one self-contained HTML page: each picture found in `image_dir` is inlined as a
+    data: URI, so the page shows them wherever it is opened or copied (assets.extra/, a download)."""
     import markdown  # Markdown, pinned in requirements/constraints.txt (tensorboard's dependency)
 
     body = markdown.markdown(markdown_text, extensions=["tables"])
+    if image_dir:
+        body = re.sub(r'src="([^"/:]+\.png)"', lambda m: f'src="{_data_uri(image_dir, m.group(1))}"', body)
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:.2em .6em}")
+             "td,th{border:1px solid #ccc;padding:.2em .6em}img{max-width:100%}")
     return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<style>{style}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _data_uri(image_dir: str, name: str) -> str:
+    path = os.path.join(image_dir, name)
+    if not tf.io.gfile.exists(path):
+        return name
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return "data:image/png;base64," + base64.b64encode(f.read()).decode("ascii")
 
 
 def _write(path: str, text: str) -> None:
@@ -235,14 +285,19 @@ def write_model_card(pipeline, summary: dict, output_dir: str, languages: list[s
     lineage = lineage_from_metadata(pipeline)
     synthetic = synthetic_by_language(read_manifest_rows(lineage), languages)
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = render_markdown(summary, lineage, languages, synthetic, created)
-    html = render_html(text, "langid model card")
-    paths = {"md": os.path.join(output_dir, "reports", f"{CARD_NAME}.md"),
-             "html": os.path.join(output_dir, "reports", f"{CARD_NAME}.html")}
+    reports = os.path.join(output_dir, "reports")
+    made = {os.path.basename(path) for path in summary.get("pngs", [])}
+    pictures = [name for name in PICTURES if name in made and tf.io.gfile.exists(os.path.join(reports, name))]
+    text = render_markdown(summary, lineage, languages, synthetic, created, pictures)
+    page = render_html(text, "langid model card", image_dir=reports)
+    paths = {"md": os.path.join(reports, f"{CARD_NAME}.md"), "html": os.path.join(reports, f"{CARD_NAME}.html")}
     if summary.get("pushed_to"):
         extra = os.path.join(summary["pushed_to"], "assets.extra")
         paths.update(pushed_md=os.path.join(extra, f"{CARD_NAME}.md"),
                      pushed_html=os.path.join(extra, f"{CARD_NAME}.html"))
+        tf.io.gfile.makedirs(extra)
+        for name in pictures:   # the Markdown copy's relative links resolve there too
+            tf.io.gfile.copy(os.path.join(reports, name), os.path.join(extra, name), overwrite=True)
     for key, path in paths.items():
-        _write(path, html if key.endswith("html") else text)
+        _write(path, page if key.endswith("html") else text)
     return paths

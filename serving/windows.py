@@ -21,6 +21,10 @@ from contract.geometry import WindowGeometry, pooling_weights, serving_window_co
 from serving.retry import ServingError
 
 NO_SPEECH = "no_speech"  # the model's answer for audio without speech (models/keras_model/signatures.py)
+# A model with Whisper gives its [99] language distribution per window; pooled like the embedding,
+# it lets --reject-unknown name what an unknown clip most likely is (models/open_set.py).
+WHISPER_WINDOWS = "window_whisper_language_probabilities"
+WHISPER_POOLED = "whisper_language_probabilities"
 
 
 class Backend(Protocol):
@@ -116,6 +120,8 @@ def analyse_stream(backend: Backend, blocks: Iterable[np.ndarray], geometry: Geo
         out["window_end_s"] = np.asarray(out["window_end_s"]) + offset
         for k in keys:
             parts[k].append(np.asarray(out[k], np.float64))
+        if WHISPER_WINDOWS in out:
+            parts.setdefault(WHISPER_WINDOWS, []).append(np.asarray(out[WHISPER_WINDOWS], np.float64))
     merged = {k: np.concatenate(v) for k, v in parts.items()}
     return pool(merged, geometry.languages, total / geometry.sample_rate, allowed)
 
@@ -154,6 +160,9 @@ def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: t
     if "window_embeddings" in merged:
         emb_weights = weights if has_speech else merged["window_weight"]
         result["embedding"] = weighted_pool(merged["window_embeddings"], emb_weights)
+    if WHISPER_WINDOWS in merged and len(merged[WHISPER_WINDOWS]) == len(merged["window_weight"]):
+        whisper_weights = weights if has_speech else merged["window_weight"]
+        result[WHISPER_POOLED] = weighted_pool(merged[WHISPER_WINDOWS], whisper_weights)
     return result
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from google.protobuf import json_format
@@ -83,6 +84,54 @@ def test_lineage_names_the_warm_start_base_or_says_from_scratch():
     scratch = {**SUMMARY, "trainer": {"warm_started_from": None, "warm_start_reason": "feature shapes differ"}}
     assert "- warm started from: nothing (trained from scratch) (feature shapes differ)" in \
         model_card.render_markdown(scratch, lineage, LANGUAGES, {}, "now")
+
+
+def test_validation_findings_are_a_markdown_list_with_their_text_taken_literally():
+    summary = {**SUMMARY, "data_validation": {"clips_checked": 3, "errors": 0, "warnings": 1, "anomalies": [
+        {"check": "speaker_language_conflict", "severity": "warning", "keys": [], "keys_total": 0,
+         "message": "speaker '**x_1**' <b>has</b> clips in [2] languages"}]}}
+    text = model_card.render_markdown(summary, {}, LANGUAGES, {}, "now")
+    assert "warning(s).\n\n- warning: `speaker_language_conflict`: " in text     # a list needs the blank line
+    html = model_card.render_html(text, "card")
+    assert "<li>warning: <code>speaker_language_conflict</code>: speaker '**x_1**' &lt;b&gt;has&lt;/b&gt; " \
+           "clips in [2] languages</li>" in html
+
+
+def test_pictures_sit_in_their_sections_and_the_html_carries_them_inline(tmp_path):
+    (tmp_path / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\nconfusion")
+    text = model_card.render_markdown(SUMMARY, {}, LANGUAGES, {}, "now",
+                                      pictures=["confusion_matrix.png", "training_curves.png"])
+    evaluation, training = text.index("## Evaluation"), text.index("## Training")
+    assert evaluation < text.index("![Confusion matrix") < training < text.index("(training_curves.png)")
+    assert "reliability_diagram.png" not in text
+    html = model_card.render_html(text, "card", image_dir=str(tmp_path))
+    assert 'src="data:image/png;base64,iVBORw0KGgpjb25mdXNpb24="' in html     # the bytes above
+    assert 'src="training_curves.png"' in html                                 # not on disk: left as a link
+    assert "## Training" not in model_card.render_markdown(SUMMARY, {}, LANGUAGES, {}, "now")
+
+
+def test_the_card_written_beside_the_pushed_model_takes_its_pictures_along(tmp_path, monkeypatch):
+    reports, pushed = tmp_path / "reports", tmp_path / "serving" / "7"
+    reports.mkdir()
+    pushed.mkdir(parents=True)
+    (reports / "reliability_diagram.png").write_bytes(b"\x89PNG\r\n\x1a\nreliability")
+    (reports / "confusion_matrix.png").write_bytes(b"\x89PNG\r\n\x1a\nconfusion")   # not in summary["pngs"]
+    (reports / "augmentations.png").write_bytes(b"\x89PNG\r\n\x1a\naugmentations")
+    monkeypatch.setattr(model_card, "lineage_from_metadata", lambda pipeline: {})
+    monkeypatch.setattr(model_card, "read_manifest_rows", lambda lineage: [])
+    summary = {**SUMMARY, "pushed_to": str(pushed), "pngs": [str(reports / "reliability_diagram.png"),
+                                                             str(reports / "training_curves.png"),
+                                                             str(reports / "augmentations.png")]}
+    paths = model_card.write_model_card(None, summary, str(tmp_path), LANGUAGES)
+    card = open(paths["md"]).read()
+    assert card == open(paths["pushed_md"]).read() and "(reliability_diagram.png)" in card
+    assert "training_curves.png" not in card and "confusion_matrix.png" not in card     # absent; not listed
+    assert "augmentations.png" not in card                                             # not a card picture
+    assert sorted(os.listdir(pushed / "assets.extra")) == ["model_card.html", "model_card.md",
+                                                           "reliability_diagram.png"]
+    page = open(paths["html"]).read()
+    assert page == open(paths["pushed_html"]).read() and page.count('src="data:image/png;base64,') == 1
+    assert "data:image" not in card
 
 
 def test_a_whisper_model_states_its_licence_and_pretraining_data():

@@ -10,6 +10,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
+from config import SpecAugmentConfig
 from contract import features
 from models.keras_model import trainer
 
@@ -17,7 +18,7 @@ FRAMES, BANDS, COEFFS, SAMPLES, BATCH = 60, 32, 13, 400, 8
 # The trainer reads Transform's outputs, named by the contract's transformed-name convention.
 XF_LOG_MEL, XF_MFCC, XF_WAVEFORM_REP = (features.transformed_name(name) for name in
                                         (features.LOG_MEL, features.MFCC, features.WAVEFORM_REP))
-SPEC_AUGMENT_ON = {"freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_width": 20}
+SPEC_AUGMENT_ON = SpecAugmentConfig(freq_masks=2, freq_width=8, time_masks=2, time_width=20)
 
 
 class _TransformOutput:

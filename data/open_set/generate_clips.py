@@ -88,6 +88,41 @@ LANGUAGES = {
         "Huomenna meidän täytyy ostaa leipää ja vähän tuoreita hedelmiä.",
         "Juna Helsinkiin lähtee kaksikymmentä minuuttia myöhässä.",
         "Luin lomalla erittäin mielenkiintoisen kirjan."]),
+    "Japanese": ("ja", "measure", [   # kana: espeak-ng reads kanji poorly
+        "きょうは てんきが よくて ともだちと うみに いきます。",
+        "まちの としょかんは あさ くじに あきます。",
+        "わたしの あには えきの ちかくの レストランで はたらいています。",
+        "あした パンと くだものを かわなければ なりません。",
+        "おおさかゆきの でんしゃは にじゅっぷん おくれて でます。",
+        "やすみの あいだに とても おもしろい ほんを よみました。"]),
+    "Korean": ("ko", "measure", [
+        "오늘은 날씨가 좋아서 친구들과 바다에 갑니다.",
+        "시립 도서관은 아침 아홉 시에 문을 엽니다.",
+        "우리 형은 역 근처 식당에서 일합니다.",
+        "내일 빵과 신선한 과일을 사야 합니다.",
+        "부산행 기차는 이십 분 늦게 출발합니다.",
+        "방학 동안 아주 재미있는 책을 읽었습니다."]),
+    "Arabic": ("ar", "measure", [
+        "الطقس جميل اليوم وسنذهب إلى البحر مع الأصدقاء.",
+        "تفتح مكتبة المدينة في الساعة التاسعة صباحا.",
+        "يعمل أخي في مطعم قريب من المحطة.",
+        "غدا يجب أن نشتري الخبز وبعض الفاكهة الطازجة.",
+        "يغادر القطار إلى القاهرة متأخرا عشرين دقيقة.",
+        "قرأت كتابا مثيرا جدا خلال العطلة."]),
+    "Hindi": ("hi", "measure", [
+        "आज मौसम बहुत अच्छा है और हम दोस्तों के साथ समुद्र तट पर जा रहे हैं।",
+        "शहर का पुस्तकालय सुबह नौ बजे खुलता है।",
+        "मेरा भाई स्टेशन के पास एक रेस्तरां में काम करता है।",
+        "कल हमें रोटी और कुछ ताज़े फल खरीदने हैं।",
+        "दिल्ली जाने वाली ट्रेन बीस मिनट देर से चल रही है।",
+        "छुट्टियों में मैंने एक बहुत दिलचस्प किताब पढ़ी।"]),
+    "Greek": ("el", "measure", [
+        "Σήμερα ο καιρός είναι ωραίος και πηγαίνουμε στη θάλασσα με τους φίλους.",
+        "Η δημοτική βιβλιοθήκη ανοίγει στις εννέα το πρωί.",
+        "Ο αδερφός μου δουλεύει σε ένα εστιατόριο κοντά στον σταθμό.",
+        "Αύριο πρέπει να αγοράσουμε ψωμί και λίγα φρέσκα φρούτα.",
+        "Το τρένο για την Αθήνα φεύγει με είκοσι λεπτά καθυστέρηση.",
+        "Διάβασα ένα πολύ ενδιαφέρον βιβλίο στις διακοπές."]),
 }
 
 
@@ -105,6 +140,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--voices-per-sentence", type=int, default=2)
+    ap.add_argument("--languages", nargs="+", choices=sorted(LANGUAGES), default=sorted(LANGUAGES),
+                    help="regenerate only these; the manifest keeps the other languages' rows")
     args = ap.parse_args(argv)
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -113,6 +150,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "clip.wav"
         for name, (voice, role, sentences) in LANGUAGES.items():
+            if name not in args.languages:
+                continue
             folder = args.out / name
             folder.mkdir(parents=True, exist_ok=True)
             for old in folder.glob("*.mp3"):
@@ -126,10 +165,15 @@ def main(argv=None) -> int:
                              subtype="MPEG_LAYER_III", compression_level=0.85, bitrate_mode="VARIABLE")
                     rows.append({"key": key, "language": name, "role": role, "voice": f"{voice}+{variant}",
                                  "text": text, "duration_s": round(len(y) / TARGET_SR, 3)})
-    with (args.out / "manifest.jsonl").open("w", encoding="utf-8") as f:
+    written = len(rows)
+    manifest = args.out / "manifest.jsonl"
+    if manifest.exists():  # keep the rows of the languages not regenerated (their MP3s are unchanged)
+        rows += [row for row in map(json.loads, manifest.read_text(encoding="utf-8").splitlines())
+                 if row["language"] not in args.languages]
+    with manifest.open("w", encoding="utf-8") as f:
         for row in sorted(rows, key=lambda r: r["key"]):
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    print(f"wrote {len(rows)} clips to {args.out}")
+    print(f"wrote {written} clips to {args.out}; the manifest lists {len(rows)}")
     return 0
 
 

@@ -22,7 +22,15 @@ import tensorflow as tf
 import tf_keras as keras
 
 from contract import features
-from models.whisper.languages import WHISPER_CODES, code_for
+from models.whisper.languages import CODES, UnknownLanguageName, code_for
+
+
+def whisper_code(name: str) -> str | None:
+    """Whisper's code of a language folder name; None for a language Whisper does not know."""
+    try:
+        return code_for(name)
+    except UnknownLanguageName:
+        return None
 
 
 class ZeroShotPrior(keras.layers.Layer):
@@ -34,9 +42,9 @@ class ZeroShotPrior(keras.layers.Layer):
         super().__init__(trainable=False, **kwargs)
         self.languages = list(languages)
         self.weight = float(weight)
-        codes = [code_for(name) for name in self.languages]
+        codes = [whisper_code(name) for name in self.languages]
         self.known = [code is not None for code in codes]
-        self.indices = [WHISPER_CODES.index(code) if code else 0 for code in codes]
+        self.indices = [CODES.index(code) if code else 0 for code in codes]
 
     def call(self, log_probs):
         log_probs = tf.stop_gradient(tf.convert_to_tensor(log_probs, tf.float32))

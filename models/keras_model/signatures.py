@@ -47,7 +47,7 @@ from contract.geometry import (
     tf_window_weight,
 )
 from models.preprocessing import dense_waveform, raw_waveform
-from models.whisper.languages import WHISPER_CODES
+from models.whisper.languages import CODES as WHISPER_CODES
 
 EMBEDDING_LAYER = "embedding"
 NO_SPEECH = "no_speech"

@@ -55,7 +55,7 @@ class WindowFeatures(Embedder):
 
     What Transform computes for the `whisper` representation: the pooled states feed the
     Keras head, the log-softmax of the language head's logits (Whisper's order,
-    models.whisper.languages.WHISPER_CODES) is the zero-shot term. 4 * (dim + 99) bytes a window.
+    models.whisper.languages.CODES) is the zero-shot term. 4 * (dim + 99) bytes a window.
     """
 
     def __init__(self, location: str | None = None, pooling: str = "mean_std"):

@@ -1,48 +1,79 @@
-"""Whisper's 99 languages: their codes in Whisper's token order, and the user's folder names mapped to them.
+"""Whisper's 99 languages: codes in Whisper's token order, their English names, and the
+mapping from a user's language folder name ("French", "mandarin", "fr") to a Whisper code.
 
-WHISPER_CODES is the order of the language tokens (<|en|>, <|zh|>, ...) of the multilingual
-models up to large-v2, i.e. the order of LanguageHead's logits (tests check it against the
-installed vocabulary). `code_for` lets a folder name such as "French" or "Mandarin" find its
-token, so the Keras model can add Whisper's own opinion for the user's languages.
+The table is Whisper's own (openai/whisper tokenizer.py LANGUAGES, multilingual models up
+to large-v2; large-v3's 100th, Cantonese, is not in Whisper-base). Its order is the order
+of the language tokens <|en|>, <|zh|>, ... in the model's config `lang_ids`, so a [99]
+vector of Whisper language probabilities is indexed by `CODES` (a test checks the order
+against the installed weights).
 """
 from __future__ import annotations
 
-# code -> Whisper's English name (openai/whisper tokenizer.py LANGUAGES), in token order.
-NAMES = {
-    "en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
-    "fr": "french", "ja": "japanese", "pt": "portuguese", "tr": "turkish", "pl": "polish", "ca": "catalan",
-    "nl": "dutch", "ar": "arabic", "sv": "swedish", "it": "italian", "id": "indonesian", "hi": "hindi",
-    "fi": "finnish", "vi": "vietnamese", "he": "hebrew", "uk": "ukrainian", "el": "greek", "ms": "malay",
-    "cs": "czech", "ro": "romanian", "da": "danish", "hu": "hungarian", "ta": "tamil", "no": "norwegian",
-    "th": "thai", "ur": "urdu", "hr": "croatian", "bg": "bulgarian", "lt": "lithuanian", "la": "latin",
-    "mi": "maori", "ml": "malayalam", "cy": "welsh", "sk": "slovak", "te": "telugu", "fa": "persian",
-    "lv": "latvian", "bn": "bengali", "sr": "serbian", "az": "azerbaijani", "sl": "slovenian", "kn": "kannada",
-    "et": "estonian", "mk": "macedonian", "br": "breton", "eu": "basque", "is": "icelandic", "hy": "armenian",
-    "ne": "nepali", "mn": "mongolian", "bs": "bosnian", "kk": "kazakh", "sq": "albanian", "sw": "swahili",
-    "gl": "galician", "mr": "marathi", "pa": "punjabi", "si": "sinhala", "km": "khmer", "sn": "shona",
-    "yo": "yoruba", "so": "somali", "af": "afrikaans", "oc": "occitan", "ka": "georgian", "be": "belarusian",
-    "tg": "tajik", "sd": "sindhi", "gu": "gujarati", "am": "amharic", "yi": "yiddish", "lo": "lao",
-    "uz": "uzbek", "fo": "faroese", "ht": "haitian creole", "ps": "pashto", "tk": "turkmen", "nn": "nynorsk",
-    "mt": "maltese", "sa": "sanskrit", "lb": "luxembourgish", "my": "myanmar", "bo": "tibetan", "tl": "tagalog",
-    "mg": "malagasy", "as": "assamese", "tt": "tatar", "haw": "hawaiian", "ln": "lingala", "ha": "hausa",
-    "ba": "bashkir", "jw": "javanese", "su": "sundanese",
+import numpy as np
+
+# code -> English name, in Whisper's token order
+NAMES: dict[str, str] = {
+    "en": "English", "zh": "Chinese", "de": "German", "es": "Spanish", "ru": "Russian",
+    "ko": "Korean", "fr": "French", "ja": "Japanese", "pt": "Portuguese", "tr": "Turkish",
+    "pl": "Polish", "ca": "Catalan", "nl": "Dutch", "ar": "Arabic", "sv": "Swedish",
+    "it": "Italian", "id": "Indonesian", "hi": "Hindi", "fi": "Finnish", "vi": "Vietnamese",
+    "he": "Hebrew", "uk": "Ukrainian", "el": "Greek", "ms": "Malay", "cs": "Czech",
+    "ro": "Romanian", "da": "Danish", "hu": "Hungarian", "ta": "Tamil", "no": "Norwegian",
+    "th": "Thai", "ur": "Urdu", "hr": "Croatian", "bg": "Bulgarian", "lt": "Lithuanian",
+    "la": "Latin", "mi": "Maori", "ml": "Malayalam", "cy": "Welsh", "sk": "Slovak",
+    "te": "Telugu", "fa": "Persian", "lv": "Latvian", "bn": "Bengali", "sr": "Serbian",
+    "az": "Azerbaijani", "sl": "Slovenian", "kn": "Kannada", "et": "Estonian", "mk": "Macedonian",
+    "br": "Breton", "eu": "Basque", "is": "Icelandic", "hy": "Armenian", "ne": "Nepali",
+    "mn": "Mongolian", "bs": "Bosnian", "kk": "Kazakh", "sq": "Albanian", "sw": "Swahili",
+    "gl": "Galician", "mr": "Marathi", "pa": "Punjabi", "si": "Sinhala", "km": "Khmer",
+    "sn": "Shona", "yo": "Yoruba", "so": "Somali", "af": "Afrikaans", "oc": "Occitan",
+    "ka": "Georgian", "be": "Belarusian", "tg": "Tajik", "sd": "Sindhi", "gu": "Gujarati",
+    "am": "Amharic", "yi": "Yiddish", "lo": "Lao", "uz": "Uzbek", "fo": "Faroese",
+    "ht": "Haitian Creole", "ps": "Pashto", "tk": "Turkmen", "nn": "Nynorsk", "mt": "Maltese",
+    "sa": "Sanskrit", "lb": "Luxembourgish", "my": "Myanmar", "bo": "Tibetan", "tl": "Tagalog",
+    "mg": "Malagasy", "as": "Assamese", "tt": "Tatar", "haw": "Hawaiian", "ln": "Lingala",
+    "ha": "Hausa", "ba": "Bashkir", "jw": "Javanese", "su": "Sundanese",
 }
-WHISPER_CODES = tuple(NAMES)
-# Other English names a folder may carry.
-ALIASES = {"mandarin": "zh", "burmese": "my", "castilian": "es", "flemish": "nl", "haitian": "ht",
-           "letzeburgesch": "lb", "moldavian": "ro", "moldovan": "ro", "panjabi": "pa", "pushto": "ps",
-           "sinhalese": "si", "valencian": "ca", "farsi": "fa", "javanese": "jw"}
-_BY_NAME = {**{name: code for code, name in NAMES.items()}, **ALIASES}
+CODES: tuple[str, ...] = tuple(NAMES)
+# other names people use for a language Whisper knows (Whisper's own aliases, plus a few)
+ALIASES: dict[str, str] = {
+    "mandarin": "zh", "burmese": "my", "valencian": "ca", "flemish": "nl", "haitian": "ht",
+    "letzeburgesch": "lb", "pushto": "ps", "panjabi": "pa", "moldavian": "ro", "moldovan": "ro",
+    "sinhalese": "si", "castilian": "es", "farsi": "fa", "norwegian bokmal": "no", "bokmal": "no",
+    "filipino": "tl", "hawaiian": "haw",
+}
+_BY_NAME = {**{name.lower(): code for code, name in NAMES.items()}, **ALIASES}
 
 
-def code_for(name: str) -> str | None:
-    """'French' / 'french' / 'fr' / 'Mandarin' -> Whisper's code ('fr', 'zh'); None when Whisper lacks it."""
-    key = " ".join(name.strip().lower().replace("_", " ").split())
+class UnknownLanguageName(ValueError):
+    """A language name that is none of Whisper's 99 languages (nor an alias of one)."""
+
+
+def code_for(name: str) -> str:
+    """Whisper code of a language folder name: an English name or alias (any case, "_"/"-" as
+    spaces) or a code itself ("fr"). UnknownLanguageName for anything else."""
+    key = " ".join(str(name).replace("_", " ").replace("-", " ").split()).lower()
+    if key in _BY_NAME:
+        return _BY_NAME[key]
     if key in NAMES:
         return key
-    return _BY_NAME.get(key)
+    raise UnknownLanguageName(f"language {name!r} is none of Whisper's {len(CODES)} languages "
+                              f"(English names such as 'French', aliases such as 'Mandarin', or codes such as 'fr')")
 
 
-def name_for(code: str) -> str:
-    """'fr' -> 'French' (Whisper's English name, capitalised)."""
-    return NAMES[code].title()
+def codes_for(names) -> tuple[str, ...]:
+    """Whisper codes of a model's languages, in the model's order; each must be distinct."""
+    codes = tuple(code_for(n) for n in names)
+    if len(set(codes)) != len(codes):
+        raise UnknownLanguageName(f"languages {list(names)} name the same Whisper language twice: {codes}")
+    return codes
+
+
+def indices_for(names) -> np.ndarray:
+    """Positions in Whisper's [99] vector of a model's languages, in the model's order."""
+    return np.array([CODES.index(c) for c in codes_for(names)], np.int64)
+
+
+def name_of(code: str) -> str:
+    """English name of a Whisper code ('it' -> 'Italian')."""
+    return NAMES[code]
