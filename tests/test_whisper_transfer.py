@@ -169,3 +169,30 @@ def test_transform_computes_pooled_whisper_features_and_language_log_probabiliti
     ref_pooled, ref_log_probs = (t.numpy() for t in features_fn(np.stack([r[features.WAVEFORM] for r in raw])))
     np.testing.assert_allclose(log_probs, ref_log_probs, atol=2e-3)
     np.testing.assert_allclose(pooled, ref_pooled, atol=2e-3 * np.abs(ref_pooled).max())
+
+
+def test_whisper_features_run_in_tflite_as_in_tensorflow():
+    """export-tflite carries the Transform graph: Whisper's front end, encoder and language step
+    must convert and run in the TFLite interpreter (its RFFT takes power-of-two lengths only)."""
+    from models.whisper.embedding import WindowFeatures
+
+    if not os.path.isfile(os.path.join(W.default_dir(), "model.bin")):
+        pytest.skip("Whisper weights not installed")
+    window = WindowFeatures()
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 16_000], tf.float32)])
+    def features_fn(x):
+        pooled, log_probs = window(x)
+        return {"pooled": pooled, "log_probs": log_probs}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([features_fn.get_concrete_function()], features_fn)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    x = (0.1 * np.sin(np.arange(16_000) * 2 * np.pi * 220 / 16_000)).astype(np.float32)[None]
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    got = {d["shape"][-1]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+    want = features_fn(tf.constant(x))
+    np.testing.assert_allclose(got[99], want["log_probs"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(got[1024], want["pooled"].numpy(), atol=1e-3 * np.abs(want["pooled"].numpy()).max())
