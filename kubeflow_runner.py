@@ -70,6 +70,10 @@ def parse_args(argv=None) -> argparse.Namespace:
             # on Kubeflow every run ingests everything.
             runtime={"custom_resolvers": False, "pipeline_root": root, "direct_args": KUBEFLOW_DIRECT_ARGS,
                      "schema_path": f"{IMAGE_PROJECT_DIR}/{SCHEMA_RELATIVE_PATH}"})
+        # The image's installed copy is checked where the image is built (Dockerfile); a given
+        # location (s3://...) is checked here, before the spec is written.
+        if args.config.features.encoder_weights:
+            flags.check_encoder_weights(args.config)
     except ConfigError as err:
         p.error(str(err))
     return args

@@ -56,6 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             runtime={"pipeline_root": args.pipeline_root or os.path.join(os.path.abspath(args.output_dir),
                                                                          "pipeline_root"),
                      "enable_cache": not args.no_cache})
+        flags.check_encoder_weights(args.config)   # before any component runs (exit status 2)
     except ConfigError as err:
         p.error(str(err))
     return args

@@ -31,9 +31,12 @@ from config.presets import (
     LOCAL_DIRECT_ARGS,
     LOCAL_OUTPUT_DIR,
 )
-from contract.features import REPRESENTATIONS
+from contract.features import REPRESENTATIONS, WHISPER
 from contract.geometry import WindowGeometry
 from contract.schema import SCHEMA_PATH
+
+WHISPER_POOLINGS = ("mean_std", "mean")  # models/whisper/embedding.py POOLINGS
+WHISPER_SAMPLE_RATE = 16000              # Whisper's front end takes 16 kHz only
 
 
 class ConfigError(ValueError):
@@ -164,6 +167,12 @@ class FeatureConfig:
     # Subtract each utterance's own per-band mean before the global normalisation: it removes
     # the channel and much of the speaker's spectral tilt, which the model should not learn.
     utterance_norm: bool = True
+    # The `whisper` representation's weights (models/whisper/weights.py): "" = the installed copy
+    # (weights.default_dir() where Transform runs), else a directory or s3:// prefix holding
+    # model.bin, config.json, tokenizer.json, vocabulary.txt; every file is checked against its pinned hash.
+    encoder_weights: str = ""
+    # Whisper's encoder states pooled over time: "mean_std" (1024 floats a window) or "mean" (512).
+    whisper_pooling: str = "mean_std"
 
     def __post_init__(self):
         _as_tuple(self, "representations")
@@ -178,6 +187,15 @@ class FeatureConfig:
                f"must be in [1, num_mel_bins={self.num_mel_bins}], got {self.num_mfcc}")
         _check(0 < self.hop_ms <= self.frame_ms, "FeatureConfig.hop_ms", "must be in (0, frame_ms]")
         _check(0 <= self.lower_hz < self.upper_hz, "FeatureConfig.lower_hz", "must be >= 0 and below upper_hz")
+        _check(self.whisper_pooling in WHISPER_POOLINGS, "--whisper-pooling",
+               f"must be one of {', '.join(WHISPER_POOLINGS)}, got {self.whisper_pooling!r}")
+        _check(isinstance(self.encoder_weights, str) and self.encoder_weights.strip() == self.encoder_weights,
+               "--encoder-weights", f"must be a directory or s3:// prefix without spaces around it, "
+               f"got {self.encoder_weights!r}")
+
+    @property
+    def uses_whisper(self) -> bool:
+        return WHISPER in self.representations
 
 
 @dataclass(frozen=True)
@@ -252,6 +270,10 @@ class TrainingConfig:
     # model sizes match (a new language gets a new output layer): models/keras_model/warm_start.py.
     # Needs the latest-blessed-model resolver (EvaluationConfig.baseline_resolver).
     warm_start: bool = True
+    # Models on the `whisper` representation: final logits = head logits + this weight x Whisper's
+    # own log-probabilities restricted to the user's languages (models/keras_model/model.py,
+    # ZeroShotPrior); 0 leaves the head alone. A fixed input, not a learned branch.
+    zero_shot_weight: float = 1.0
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
@@ -262,6 +284,8 @@ class TrainingConfig:
         _check(self.learning_rate > 0, "TrainingConfig.learning_rate", f"must be > 0, got {self.learning_rate}")
         _check(0.0 <= self.label_smoothing < 1.0, "TrainingConfig.label_smoothing",
                f"must be in [0, 1), got {self.label_smoothing}")
+        _check(0.0 <= self.zero_shot_weight <= 100.0, "--zero-shot-weight",
+               f"must be in [0, 100], got {self.zero_shot_weight}")
         _check(0.0 < self.open_set_min_kept_correct <= 1.0, "TrainingConfig.open_set_min_kept_correct",
                f"must be in (0, 1], got {self.open_set_min_kept_correct}")
 
@@ -347,6 +371,8 @@ class PipelineConfig:
     def __post_init__(self):
         for name, group in _GROUPS.items():
             _check(isinstance(getattr(self, name), group), f"PipelineConfig.{name}", f"must be a {group.__name__}")
+        _check(not self.features.uses_whisper or self.data.sample_rate == WHISPER_SAMPLE_RATE, "--representations",
+               f"whisper needs a sample rate of {WHISPER_SAMPLE_RATE} Hz, got {self.data.sample_rate}")
         unknown = sorted(set(self.augmenter.policy_languages()) - set(self.data.languages))
         _check(not unknown, "--augmentation",
                f"per-language augmentation for language(s) {unknown} not in --languages {list(self.data.languages)}")

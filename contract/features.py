@@ -35,9 +35,14 @@ STFT_MAGNITUDE = "stft_magnitude"     # [frames, fft bins], linear magnitude    
 POWER_SPECTROGRAM = "power_spectrogram"  # [frames, fft bins], log power         -> 2-D conv branch
 LOG_MEL = "log_mel"            # [frames, mel bins], normalised per band         -> 2-D conv branch
 MFCC = "mfcc"                  # [frames, coefficients (+ deltas)], per coefficient -> temporal conv branch
+# Whisper-base's encoder (models/whisper), one pass per window giving two transformed features:
+# WHISPER_XF, its states pooled over time ([1024] mean_std or [512] mean), z-scored per dimension
+# -> the dense head; WHISPER_LANGUAGE_XF, Whisper's own log-probabilities over its 99 languages
+# (log-softmax, Whisper's order) -> a fixed zero-shot term added to the head's logits.
+WHISPER = "whisper"
 
 REPRESENTATIONS = {WAVEFORM_REP: "waveform", STFT_MAGNITUDE: "image", POWER_SPECTROGRAM: "image",
-                   LOG_MEL: "image", MFCC: "sequence"}
+                   LOG_MEL: "image", MFCC: "sequence", WHISPER: "pretrained"}
 
 # Transformed features (the Transform's output): a representation or the label, suffixed.
 TRANSFORMED_SUFFIX = "_xf"
@@ -54,5 +59,7 @@ def representation_of(transformed: str) -> str:
 
 
 LABEL_XF = transformed_name(LABEL)
+WHISPER_XF = transformed_name(WHISPER)
+WHISPER_LANGUAGE_XF = transformed_name("whisper_language")  # [99] log-probabilities, not z-scored
 # Transform passes a hash of the speaker id through for the Trainer's calibration folds (not a model input).
 SPEAKER_BUCKET = "speaker_bucket"

@@ -10,7 +10,11 @@ Serving:
 - ``power_spectrogram``: log |STFT|^2 [frames, fft_length // 2 + 1];
 - ``log_mel``: log mel-filterbank energies [frames, num_mel_bins] over [lower_hz, upper_hz];
 - ``mfcc``: the first num_mfcc DCT-II coefficients of the log-mel, plus ``mfcc_deltas``
-  (0, 1 or 2) orders of regression deltas appended along the coefficient axis.
+  (0, 1 or 2) orders of regression deltas appended along the coefficient axis;
+- ``whisper``: one pass of Whisper-base's encoder per window (models/whisper, weights from
+  ``encoder_weights``), giving ``whisper_xf`` (states pooled over time, ``whisper_pooling``:
+  [1024] or [512]) and ``whisper_language_xf`` (Whisper's log-probabilities over its 99
+  languages), both as the encoder gives them: 4,492 or 2,444 bytes a window.
 
 Log-domain representations get the per-utterance mean removed (``utterance_norm``); every
 2-D representation is then z-scored per band with full-pass analyzers over the train split.
@@ -101,7 +105,9 @@ def representations(waveform: tf.Tensor, config: FeatureConfig, sample_rate: int
 
     Per-utterance normalisation is applied here; the per-band (train split) z-score is not.
     """
-    names = list(config.representations)
+    names = [name for name in config.representations if name != features.WHISPER]  # whisper_features()
+    if not names:
+        return {}
     rate = sample_rate
     frame = int(round(rate * config.frame_ms / 1000))
     hop = int(round(rate * config.hop_ms / 1000))
@@ -151,6 +157,15 @@ def representations(waveform: tf.Tensor, config: FeatureConfig, sample_rate: int
     return {name: out[name] for name in names}
 
 
+def whisper_features(waveform: tf.Tensor, config: FeatureConfig) -> dict[str, tf.Tensor]:
+    """[batch, samples] at 16 kHz -> {WHISPER_XF: pooled states, WHISPER_LANGUAGE_XF: log-probabilities [99]},
+    one encoder pass (the weights become constants of the Transform graph, so serving carries them)."""
+    from models.whisper.embedding import WindowFeatures
+
+    pooled, log_probs = WindowFeatures(config.encoder_weights or None, config.whisper_pooling)(waveform)
+    return {features.WHISPER_XF: pooled, features.WHISPER_LANGUAGE_XF: log_probs}
+
+
 def spectral_features(waveform: tf.Tensor, config: FeatureConfig, sample_rate: int) -> tuple[tf.Tensor, tf.Tensor]:
     """[batch, samples] -> (log-mel [batch, frames, mels], MFCC [batch, frames, coefficients])."""
     both = dataclasses.replace(config, representations=(features.LOG_MEL, features.MFCC))
@@ -178,6 +193,12 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         # The waveform is already scale-free per utterance; a per-sample z-score would be noise.
         normalised = value if features.REPRESENTATIONS[name] == "waveform" else _normalise_per_band(value)
         outputs[features.transformed_name(name)] = normalised
+    if settings.features.uses_whisper:
+        whisper = whisper_features(waveform, settings.features)
+        # Both left as the encoder gives them (the model normalises the pooled states): no
+        # analyzer reads them, so tf.Transform's analysis pass never runs the encoder, and the
+        # train split goes through it once instead of twice.
+        outputs.update(whisper)
     if features.LABEL in inputs:
         outputs[features.LABEL_XF] = tf.reshape(inputs[features.LABEL], [-1, 1])
     if features.SPEAKER_ID in inputs:   # folds of held-out speakers: calibrate on one, measure on the other

@@ -22,6 +22,7 @@ from config import (
     ShortCropsConfig,
     SpecAugmentConfig,
 )
+from config.groups import WHISPER_POOLINGS
 
 DEFAULTS = PipelineConfig()
 AUGMENTATION_PRESETS = {"default": AUGMENTATION_DEFAULT, "all": AUGMENTATION_ALL}
@@ -85,7 +86,18 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     feats.add_argument("--open-set-dir", default=d.training.open_set_dir,
                        help="out-of-set clips (manifest.jsonl + MP3s) for the open-set threshold; '' for none")
     feats.add_argument("--representations", default=",".join(d.features.representations),
-                       help="comma-separated: waveform,stft_magnitude,power_spectrogram,log_mel,mfcc")
+                       help="comma-separated: waveform,stft_magnitude,power_spectrogram,log_mel,mfcc,whisper "
+                            "(whisper: Whisper-base's pooled encoder states and its own language "
+                            "probabilities, docs/whisper.md)")
+    feats.add_argument("--encoder-weights", default=d.features.encoder_weights, metavar="DIR",
+                       help="Whisper weights for --representations whisper: a directory or s3:// prefix; "
+                            "'' (default): the installed copy. Checked against the pinned hashes before any "
+                            "component runs")
+    feats.add_argument("--whisper-pooling", default=d.features.whisper_pooling, choices=WHISPER_POOLINGS,
+                       help="Whisper encoder states pooled per window: mean_std (4,096 bytes) or mean (2,048)")
+    feats.add_argument("--zero-shot-weight", type=float, default=d.training.zero_shot_weight,
+                       help="weight of Whisper's own language log-probabilities added to the head's logits "
+                            "(0: head only)")
     feats.add_argument("--num-mel-bins", type=int, default=d.features.num_mel_bins, help="log-mel bands")
     feats.add_argument("--mfcc-deltas", type=int, default=d.features.mfcc_deltas,
                        help="delta orders appended to the MFCC (0, 1 or 2)")
@@ -142,6 +154,19 @@ def short_crops(text: str) -> ShortCropsConfig | None:
     return _preset_or_fields("--short-crops", text, SHORT_CROPS_PRESETS, ShortCropsConfig)
 
 
+def check_encoder_weights(config: PipelineConfig) -> None:
+    """With `whisper` selected, every weights file must be the pinned bytes before any component
+    runs: ConfigError (the runners exit with status 2) naming the file and its expected hash."""
+    if not config.features.uses_whisper:
+        return
+    from models.whisper.weights import WeightsError, verify
+
+    try:
+        verify(config.features.encoder_weights or None)
+    except WeightsError as err:
+        raise ConfigError(f"--encoder-weights: {err}") from None
+
+
 def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> PipelineConfig:
     """The validated PipelineConfig the shared flags stand for (ConfigError names the flag).
 
@@ -157,10 +182,12 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
               "halt_on_anomalies": args.halt_on_anomalies, "incremental": not args.no_incremental},
         augmenter={"copies": args.augment_copies, "policy": augmentation_policy(args.augmentation)},
         features={"representations": comma_list(args.representations), "num_mel_bins": args.num_mel_bins,
-                  "mfcc_deltas": args.mfcc_deltas},
+                  "mfcc_deltas": args.mfcc_deltas, "encoder_weights": args.encoder_weights,
+                  "whisper_pooling": args.whisper_pooling},
         training={"train_steps": args.train_steps, "epochs": args.epochs, "eval_steps": args.eval_steps,
                   "spec_augment": spec_augment(args.spec_augment), "short_crops": short_crops(args.short_crops),
-                  "open_set_dir": args.open_set_dir, "warm_start": not args.no_warm_start},
+                  "open_set_dir": args.open_set_dir, "warm_start": not args.no_warm_start,
+                  "zero_shot_weight": args.zero_shot_weight},
         evaluation={"accuracy_lower_bound": args.accuracy_bound},
         push={"serving_model_dir": args.serving_dir} if args.serving_dir else {},
         runtime={"beam_runner": args.beam_runner, "beam_args": tuple(args.beam_arg),

@@ -19,7 +19,7 @@ import subprocess
 
 import tensorflow as tf
 
-from config import DATA_PROPERTY, code_version_of, data_from_property
+from config import DATA_PROPERTY, ConfigError, code_version_of, data_from_property, transform_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CARD_NAME = "model_card"
@@ -45,6 +45,15 @@ PICTURES = {
                                               "before and after calibration."),
     "training_curves.png": ("training", "Training curves: loss and accuracy per epoch, train and validation."),
 }
+
+
+# Stated on every card of a model on the `whisper` representation (docs/whisper.md).
+PRETRAINED_WHISPER = (
+    "Part of this model is OpenAI's Whisper-base (multilingual, 74M parameters; its encoder and "
+    "language-token head run in the serving graph), released under the MIT licence. Whisper was "
+    "pretrained on 680,000 hours of weakly supervised multilingual audio collected from the web "
+    "(Radford et al., 2022, \"Robust Speech Recognition via Large-Scale Weak Supervision\"); "
+    "its biases across languages, accents and recording conditions carry into this model.")
 
 
 def git_version() -> str:
@@ -91,6 +100,12 @@ def lineage_from_metadata(pipeline) -> dict:
         out["data_fingerprint"] = data.corpus_fingerprint
         out["source"] = f"s3://{data.bucket}/{data.prefix}"
         out["bucket"], out["prefix"] = data.bucket, data.prefix
+    if "Transform" in run:
+        try:
+            settings = transform_settings(_property(run["Transform"][0], "custom_config"))
+            out["representations"] = list(settings.features.representations)
+        except ConfigError:   # another wire version: the card leaves the section out
+            pass
     if "Evaluator" in run:
         config = _property(run["Evaluator"][0], "eval_config")
         out["gate"] = gate_from_eval_config(json.loads(config)) if config else {}
@@ -160,6 +175,8 @@ def render_markdown(summary: dict, lineage: dict, languages: list[str], syntheti
              f"Created {created}.", ""]
     if any(flag in ("yes", "partly") for flag in synthetic.values()):
         lines += [SYNTHETIC_WARNING, ""]
+    if "whisper" in (lineage.get("representations") or ()):
+        lines += ["## Pretrained component", "", PRETRAINED_WHISPER, ""]
     lines += ["## Intended use", "", INTENDED_USE, "", "## Limitations", ""]
     lines += [f"- {item}" for item in LIMITATIONS] + [""]
 

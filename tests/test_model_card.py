@@ -132,3 +132,11 @@ def test_the_card_written_beside_the_pushed_model_takes_its_pictures_along(tmp_p
     page = open(paths["html"]).read()
     assert page == open(paths["pushed_html"]).read() and page.count('src="data:image/png;base64,') == 1
     assert "data:image" not in card
+
+
+def test_a_whisper_model_states_its_licence_and_pretraining_data():
+    lineage = {"run_id": "r", "representations": ["whisper"]}
+    text = model_card.render_markdown(SUMMARY, lineage, LANGUAGES, {}, "now")
+    assert "MIT licence" in text and "680,000 hours" in text
+    cnn = model_card.render_markdown(SUMMARY, {**lineage, "representations": ["log_mel", "mfcc"]}, LANGUAGES, {}, "now")
+    assert "Whisper" not in cnn

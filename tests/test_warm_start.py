@@ -46,7 +46,7 @@ def _embedding(model, inputs):
 
 
 def _body(model):
-    return [w for layer in warm_start._weighted_layers(model) if layer.name != warm_start.OUTPUT_LAYER
+    return [w for layer in warm_start._weighted_layers(model) if layer.name not in warm_start.OUTPUT_LAYERS
             for w in layer.get_weights()]
 
 
@@ -116,3 +116,26 @@ def test_the_record_names_the_model_artifact():
     assert model_artifact_uri("/root/Trainer/model/7/Format-Serving") == "/root/Trainer/model/7"
     assert model_artifact_uri("s3://b/root/Trainer/model/7/Format-Serving/") == "s3://b/root/Trainer/model/7"
     assert model_artifact_uri("/root/Trainer/model/7") == "/root/Trainer/model/7"
+
+
+def test_a_whisper_head_transfers_to_an_added_language_and_never_from_a_cnn(tmp_path):
+    whisper_shapes = {"whisper_xf": (1024,), "whisper_language_xf": (99,)}
+
+    def whisper_model(languages, seed):
+        keras.utils.set_random_seed(seed)
+        return build_model(len(languages), whisper_shapes, **SIZES, languages=languages)
+
+    trained = whisper_model(FIVE, seed=1)
+    folder = str(tmp_path / "whisper")
+    warm_start.save(trained, folder, FIVE, whisper_shapes, SIZES)
+    fresh = whisper_model(SIX, seed=2)
+    record = warm_start.warm_start(fresh, folder, SIX, whisper_shapes, SIZES)
+    assert record["warm_start_reason"] == "languages added: transfer"
+    np.testing.assert_array_equal(fresh.get_layer("embedding").get_weights()[0],
+                                  trained.get_layer("embedding").get_weights()[0])
+    np.testing.assert_array_equal(fresh.get_layer("logits").get_weights()[0][:, :5],
+                                  trained.get_layer("logits").get_weights()[0])
+    cnn_folder = str(tmp_path / "cnn")
+    warm_start.save(_model(FIVE), cnn_folder, FIVE, SHAPES, SIZES)
+    assert warm_start.warm_start(whisper_model(FIVE, seed=3), cnn_folder, FIVE, whisper_shapes, SIZES) == {
+        "warm_started_from": None, "warm_start_reason": "feature shapes differ"}

@@ -9,12 +9,55 @@ frequency axis out as channels lets the 1-D convolutions follow those patterns a
 hundred milliseconds, roughly a syllable, which is where languages differ. Mean and standard
 deviation over time (statistics pooling, as in x-vector language ID) make the output
 independent of clip length, so one model serves 1 s windows and long recordings alike.
+
+The `whisper` representation arrives pooled already (Whisper-base's encoder ran in
+Transform): normalised per dimension (BatchNormalization, "whisper_norm"), its vector joins
+the others before the "embedding" layer, and the model ends in logits ("logits") to which
+ZeroShotPrior adds Whisper's own log-probabilities for the user's languages, times
+`zero_shot_weight`, before the softmax ("probabilities").
 """
 from __future__ import annotations
 
+import tensorflow as tf
 import tf_keras as keras
 
 from contract import features
+from models.whisper.languages import CODES, UnknownLanguageName, code_for
+
+
+def whisper_code(name: str) -> str | None:
+    """Whisper's code of a language folder name; None for a language Whisper does not know."""
+    try:
+        return code_for(name)
+    except UnknownLanguageName:
+        return None
+
+
+class ZeroShotPrior(keras.layers.Layer):
+    """Whisper's log-probabilities [B, 99] -> weight x their log-softmax over the user's languages
+    that Whisper knows, in the user's order; languages it does not know get 0. No weights: a
+    fixed input the head's logits are added to, never trained away."""
+
+    def __init__(self, languages, weight: float = 1.0, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.languages = list(languages)
+        self.weight = float(weight)
+        codes = [whisper_code(name) for name in self.languages]
+        self.known = [code is not None for code in codes]
+        self.indices = [CODES.index(code) if code else 0 for code in codes]
+
+    def call(self, log_probs):
+        log_probs = tf.stop_gradient(tf.convert_to_tensor(log_probs, tf.float32))
+        if self.weight == 0.0 or not any(self.known):
+            return tf.zeros([tf.shape(log_probs)[0], len(self.languages)], tf.float32)
+        known = tf.constant(self.known)
+        chosen = tf.gather(log_probs, self.indices, axis=-1)
+        masked = tf.where(known, chosen, tf.fill(tf.shape(chosen), float("-inf")))
+        restricted = chosen - tf.reduce_logsumexp(masked, axis=-1, keepdims=True)
+        return self.weight * tf.where(known, restricted, tf.zeros_like(restricted))
+
+    def get_config(self):
+        return {**super().get_config(), "languages": self.languages, "weight": self.weight}
 
 
 def _stats_pooling(x):
@@ -70,7 +113,8 @@ def _waveform_branch(x, name: str, reg):
 
 
 def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_units: int, dropout: float,
-                l2: float, embedding_units: int, time_pool: int) -> keras.Model:
+                l2: float, embedding_units: int, time_pool: int, languages=None,
+                zero_shot_weight: float = 1.0) -> keras.Model:
     """One branch per input, chosen by the representation's kind (contract.features.REPRESENTATIONS):
     ``input_shapes`` maps each transformed feature (``log_mel_xf``...) to its per-example shape
     ([samples] or [frames, bands]), as the Transform output's feature spec gives it. The
@@ -78,12 +122,20 @@ def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_
     from ModelConfig in config/groups.py (through the Trainer's custom_config).
 
     `time_pool` > 1 averages that many 10 ms frames first in the image branches: phones last
-    50-150 ms, and every layer after it costs that many times less."""
+    50-150 ms, and every layer after it costs that many times less.
+
+    With the whisper features (features.WHISPER_XF and WHISPER_LANGUAGE_XF) the output is
+    softmax(logits + ZeroShotPrior(languages, zero_shot_weight)); `languages` are the label
+    names (folder names), needed to find Whisper's code of each."""
     if not input_shapes:
         raise ValueError("the model needs at least one input representation")
     reg = keras.regularizers.L2(l2)
     inputs, pooled = {}, []
+    prior_input = None
     for name, shape in input_shapes.items():
+        if name == features.WHISPER_LANGUAGE_XF:   # not a branch: the zero-shot term below
+            prior_input = inputs[name] = keras.Input(shape=(int(shape[-1]),), name=name)
+            continue
         representation = features.representation_of(name)   # layer names: log_mel_conv0, ...
         kind = features.REPRESENTATIONS.get(representation)
         if kind is None:
@@ -91,6 +143,10 @@ def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_
         if kind == "waveform":
             inputs[name] = keras.Input(shape=(None,), name=name)
             pooled.append(_waveform_branch(inputs[name], representation, reg))
+            continue
+        if kind == "pretrained":                  # pooled in Transform already, not normalised there
+            inputs[name] = keras.Input(shape=(int(shape[-1]),), name=name)
+            pooled.append(keras.layers.BatchNormalization(name=f"{representation}_norm")(inputs[name]))
             continue
         bands = int(shape[-1])
         inputs[name] = keras.Input(shape=(None, bands), name=name)
@@ -104,5 +160,15 @@ def build_model(num_classes: int, input_shapes: dict, *, conv_filters, temporal_
     h = keras.layers.Dropout(dropout)(h)
     h = keras.layers.Dense(embedding_units, activation="relu", kernel_regularizer=reg, name="embedding")(h)
     h = keras.layers.Dropout(dropout)(h)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(h)
-    return keras.Model(inputs=inputs, outputs=probabilities, name="langid_cnn")
+    if prior_input is None:
+        probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(h)
+        return keras.Model(inputs=inputs, outputs=probabilities, name="langid_cnn")
+    if not pooled:
+        raise ValueError(f"{features.WHISPER_LANGUAGE_XF} needs {features.WHISPER_XF} beside it")
+    if languages is None or len(languages) != num_classes:
+        raise ValueError(f"the zero-shot term needs the {num_classes} language names, got {languages}")
+    logits = keras.layers.Dense(num_classes, name="logits")(h)
+    prior = ZeroShotPrior(languages, zero_shot_weight, name="zero_shot_prior")(prior_input)
+    combined = keras.layers.Add(name="combined_logits")([logits, prior])
+    probabilities = keras.layers.Softmax(name="probabilities")(combined)
+    return keras.Model(inputs=inputs, outputs=probabilities, name="langid_whisper")

@@ -15,7 +15,10 @@ outputs are averaged weighted by how much real audio it holds. Besides the poole
 `window_start_s`, `window_end_s`, `window_weight`) for timelines, `languages` (the names of
 the probability columns) and the window geometry (`window_seconds`, `hop_seconds`,
 `sample_rate` of the waveform inputs), so a
-client of a remote server needs nothing but the model. Every output has the batch as its
+client of a remote server needs nothing but the model. A model on the `whisper`
+representation also returns Whisper's own distribution over its 99 languages,
+`window_whisper_language_probabilities` [batch, windows, 99] and its pooled
+`whisper_language_probabilities` [batch, 99], with the codes in `whisper_languages`. Every output has the batch as its
 first axis, so TF Serving's REST row format ("instances") works too.
 
 Speech: each window gets a speech/no-speech decision (audio/speech.py's definition, computed
@@ -44,6 +47,7 @@ from contract.geometry import (
     tf_window_weight,
 )
 from models.preprocessing import dense_waveform, raw_waveform
+from models.whisper.languages import CODES as WHISPER_CODES
 
 EMBEDDING_LAYER = "embedding"
 NO_SPEECH = "no_speech"
@@ -126,6 +130,9 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         transformed = model.tft_layer(raw_features)
         return {k: transformed[k] for k in model.input_names}
 
+    zero_shot = features.WHISPER_LANGUAGE_XF in model.input_names
+    whisper_codes = tf.constant(WHISPER_CODES, dtype=tf.string)
+
     def classify(raw_features):
         return calibrate(model(transform(raw_features), training=False), model.calibration_temperature)
 
@@ -150,8 +157,11 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         flat = tf.reshape(windows, [-1, n])
         voiced = tf.reshape(speech_flags(flat, tf.reshape(real, [-1]), sample_rate), [batch, count])
         weights = tf_pooling_weights(real, n, voiced)                        # [batch, count]
-        out = heads(transform({features.WAVEFORM: raw_waveform(flat, waveform_spec)}), training=False)
+        inputs = transform({features.WAVEFORM: raw_waveform(flat, waveform_spec)})
+        out = heads(inputs, training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
+        if zero_shot:   # Whisper's own answer over its 99 languages, uncalibrated
+            out["whisper_language_probabilities"] = tf.nn.softmax(inputs[features.WHISPER_LANGUAGE_XF], axis=-1)
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         pooled = {k: tf_weighted_pool(v, weights) for k, v in per_window.items()}
         ones = tf.ones([batch], tf.float32)
@@ -170,6 +180,10 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
             "embedding": pooled["embedding"],
             "window_embeddings": per_window["embedding"],
         })
+        if zero_shot:
+            result.update({"whisper_language_probabilities": pooled["whisper_language_probabilities"],
+                           "window_whisper_language_probabilities": per_window["whisper_language_probabilities"],
+                           "whisper_languages": tf.tile(whisper_codes[None, :], [batch, 1])})
         return result
 
     def full_lengths(waveform):

@@ -37,6 +37,13 @@ def model_input_shapes(tf_transform_output) -> dict:
 WARM_START_RECORD = "warm_start.json"   # in the model_run folder, for reports/run_report.py
 
 
+def croppable_inputs(shapes: dict) -> list[str]:
+    """Inputs with a time axis (frames or samples): short crops apply to them, not to the
+    whisper features, which Transform pooled over the whole window."""
+    return [name for name in shapes if features.REPRESENTATIONS.get(features.representation_of(name))
+            not in (None, "pretrained")]
+
+
 def model_artifact_uri(serving_dir: str) -> str:
     """The Model artifact's URI from the folder the Trainer hands run_fn (`<uri>/Format-Serving`)."""
     serving_dir = serving_dir.rstrip("/")
@@ -53,11 +60,13 @@ def _dataset(fn_args, file_pattern, tf_transform_output, batch_size: int, num_cl
     inputs = list(shapes)
     # SpecAugment masks time-frequency features; raw waveforms have no bands to mask.
     maskable = [k for k in inputs if len(shapes[k]) == 2]
+    croppable = croppable_inputs(shapes)
 
     def split(x, y):
         x = {k: x[k] for k in inputs}
-        if short_crops:   # before SpecAugment: crops pad with the silence frame serving sees
-            x = random_crops(x, short_crops["silence"], short_crops["p"], short_crops["min_fraction"])
+        if short_crops and croppable:   # before SpecAugment: crops pad with the silence frame serving sees
+            x.update(random_crops({k: x[k] for k in croppable}, short_crops["silence"], short_crops["p"],
+                                  short_crops["min_fraction"]))
         if spec_augment_config and maskable:
             x = spec_augment(x, maskable, **dataclasses.asdict(spec_augment_config))
         return x, tf.one_hot(tf.reshape(y, [-1]), num_classes)
@@ -96,8 +105,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     crops = None
-    if training.short_crops and training.short_crops.p > 0:
-        names = list(model_input_shapes(tf_transform_output))
+    names = croppable_inputs(model_input_shapes(tf_transform_output))
+    if training.short_crops and training.short_crops.p > 0 and names:
         silence = silence_frames(tf_transform_output.transform_features_layer(), segment_samples(data), names,
                                  tf_transform_output.raw_feature_spec()[features.WAVEFORM])
         crops = {"p": float(training.short_crops.p), "silence": silence,
@@ -107,7 +116,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, training.eval_batch_size, len(languages))
 
     shapes = model_input_shapes(tf_transform_output)
-    model = build_model(len(languages), shapes, **model_cfg)
+    model = build_model(len(languages), shapes, **model_cfg, languages=languages,
+                        zero_shot_weight=training.zero_shot_weight)
     base_dir = getattr(fn_args, "base_model", None)
     record = warm_start.warm_start(model, base_dir, languages, shapes, model_cfg, enabled=training.warm_start)
     if record["warm_started_from"]:   # report the Model artifact, not its Format-Serving folder

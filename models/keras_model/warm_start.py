@@ -24,7 +24,7 @@ import tf_keras as keras
 WARM_START_DIR = "warm_start"
 WEIGHTS_FILE = "weights.npz"
 META_FILE = "meta.json"
-OUTPUT_LAYER = "probabilities"
+OUTPUT_LAYERS = ("probabilities", "logits")   # the CNN's softmax layer, the whisper head's logits
 FROM_SCRATCH = None   # mode when nothing is copied
 
 
@@ -93,7 +93,7 @@ def apply(model: keras.Model, meta: dict, weights: dict, mode: str, languages) -
         raise ValueError(f"base model has {len(meta['layers'])} weighted layers, this one {len(layers)}")
     for index, layer in enumerate(layers):
         base = weights[index]
-        if layer.name == OUTPUT_LAYER and mode == "transfer":
+        if layer.name in OUTPUT_LAYERS and mode == "transfer":
             kernel, bias = layer.get_weights()
             for new_row, language in enumerate(languages):
                 if language in meta["languages"]:

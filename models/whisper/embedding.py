@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from models.whisper import frontend, weights
 from models.whisper.encoder import WIDTH, Encoder
+from models.whisper.language import LanguageHead
 
 POOLINGS = {"mean": 1, "mean_std": 2}  # pooling -> vectors of WIDTH per window
 
@@ -49,15 +50,52 @@ class Embedder:
         return pool(encoder_for(self.location)(frontend.log_mel(waveforms)), self.pooling)
 
 
+class WindowFeatures(Embedder):
+    """waveforms [B, n] -> (pooled features [B, dim], Whisper's log-probabilities [B, 99]), one encoder pass.
+
+    What Transform computes for the `whisper` representation: the pooled states feed the
+    Keras head, the log-softmax of the language head's logits (Whisper's order,
+    models.whisper.languages.CODES) is the zero-shot term. 4 * (dim + 99) bytes a window.
+    """
+
+    def __init__(self, location: str | None = None, pooling: str = "mean_std"):
+        super().__init__(location, pooling)
+        self.bytes_per_window = 4 * (self.dim + NUM_LANGUAGES)
+
+    def __call__(self, waveforms: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        states = encoder_for(self.location)(frontend.log_mel(waveforms))
+        logits = language_head_for(self.location)(states)
+        return pool(states, self.pooling), tf.nn.log_softmax(logits, axis=-1)
+
+
+NUM_LANGUAGES = 99
+_WEIGHTS: dict[str, weights.WhisperWeights] = {}
 _ENCODERS: dict[str, Encoder] = {}
+_HEADS: dict[str, LanguageHead] = {}
+
+
+def weights_for(location: str | None = None) -> weights.WhisperWeights:
+    """The verified weights at location (default: the installed copy), read once a process."""
+    location = location or weights.default_dir()
+    if location not in _WEIGHTS:
+        _WEIGHTS[location] = weights.load(location)
+    return _WEIGHTS[location]
 
 
 def encoder_for(location: str | None = None) -> Encoder:
     """The Encoder of the weights at location (default: the installed copy), loaded once a process."""
     location = location or weights.default_dir()
     if location not in _ENCODERS:
-        _ENCODERS[location] = Encoder(weights.load(location))
+        _ENCODERS[location] = Encoder(weights_for(location))
     return _ENCODERS[location]
+
+
+def language_head_for(location: str | None = None) -> LanguageHead:
+    """The LanguageHead of the weights at location, built once a process."""
+    location = location or weights.default_dir()
+    if location not in _HEADS:
+        _HEADS[location] = LanguageHead(weights_for(location))
+    return _HEADS[location]
 
 
 def make_embedding_fn(window_samples: int, pooling: str = "mean_std",

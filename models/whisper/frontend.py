@@ -1,13 +1,13 @@
 """Whisper's front end in core TensorFlow ops: 16 kHz waveform -> 80-band log-mel, 100 frames/s.
 
 Same arithmetic as faster-whisper's FeatureExtractor (and openai/whisper audio.py): 400-sample
-periodic Hann window, hop 160, reflect-padded centred STFT of the waveform with 160 zeros
-appended, power spectrum, Slaney mel filters, log10 floored at 1e-10, dynamic range clipped
-to 8 (a factor 1e8) below each example's peak, then (x + 4) / 4. A window of n samples gives
-n // 160 frames, as faster-whisper's `extractor(chunk)[..., :-1]`; the peak is taken over
+periodic Hann window, hop 160, reflect-padded centred STFT (the 400-point DFT as a matmul)
+of the waveform with 160 zeros appended, power spectrum, Slaney mel filters, log10 floored at
+1e-10, dynamic range clipped to 8 (a factor 1e8) below each example's peak, then (x + 4) / 4.
+A window of n samples gives n // 160 frames, as faster-whisper's `extractor(chunk)[..., :-1]`; the peak is taken over
 those frames plus the last one dropped, as faster-whisper does.
 
-Pure graph ops (pad, frame, rfft, matmul): usable inside a tf.function or a tf.Transform
+Pure graph ops (pad, frame, matmul): usable inside a tf.function or a tf.Transform
 preprocessing_fn; no weights.
 """
 from __future__ import annotations
@@ -39,6 +39,13 @@ def mel_filters(n_mels: int = N_MELS, sr: int = SAMPLE_RATE, n_fft: int = N_FFT)
     return weights.astype(np.float32)
 
 
+def dft_matrices(n_fft: int = N_FFT) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of the real DFT [n_fft, n_fft // 2 + 1] (float32): x @ cos and x @ sin are the
+    real part and minus the imaginary part of np.fft.rfft(x)."""
+    angles = 2.0 * np.pi * np.outer(np.arange(n_fft), np.arange(n_fft // 2 + 1)) / n_fft
+    return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
+
+
 def num_frames(num_samples: int) -> int:
     """Log-mel frames for a window of num_samples (100 per second)."""
     return num_samples // HOP
@@ -54,8 +61,13 @@ def log_mel(waveforms: tf.Tensor) -> tf.Tensor:
     x = tf.pad(x, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
     frames = tf.signal.frame(x, N_FFT, HOP)  # [B, 1 + (n + 160) // 160, 400]
     window = tf.constant(np.hanning(N_FFT + 1)[:-1].astype(np.float32))
-    spec = tf.signal.rfft(frames * window)[:, :-1, :]  # faster-whisper drops the last frame
-    power = tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
+    windowed = (frames * window)[:, :-1, :]  # faster-whisper drops the last frame
+    # The 400-point DFT as two matmuls: TFLite's RFFT takes power-of-two lengths only, and a
+    # zero-padded 512-point FFT would move the bins; [400, 201] x 2 costs little beside the encoder.
+    cos, sin = dft_matrices()
+    real = tf.einsum("btn,nf->btf", windowed, tf.constant(cos))
+    imag = tf.einsum("btn,nf->btf", windowed, tf.constant(sin))
+    power = tf.math.square(real) + tf.math.square(imag)
     mel = tf.einsum("btf,mf->bmt", power, tf.constant(mel_filters()))
     logs = tf.math.log(tf.maximum(mel, 1e-10)) / np.log(10.0).astype(np.float32)
     peak = tf.reduce_max(logs, axis=[1, 2], keepdims=True)

@@ -106,6 +106,14 @@ def read_verified(name: str, location: str | None = None) -> bytes:
     return data
 
 
+def verify(location: str | None = None) -> str:
+    """Check every pinned file at a directory or s3:// prefix (WeightsError names the first bad one)."""
+    location = location or default_dir()
+    for name in FILES:
+        read_verified(name, location)
+    return location
+
+
 def parse_model_bin(data: bytes) -> dict[str, np.ndarray]:
     """CTranslate2 model.bin -> {variable name: array}, aliases resolved (format version 6)."""
     pos = 0
@@ -223,10 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "install":
             print(f"whisper weights: {install(args.dest)} verified")
         else:
-            location = args.location or default_dir()
-            for name in FILES:
-                read_verified(name, location)
-            print(f"whisper weights: {location} verified")
+            print(f"whisper weights: {verify(args.location)} verified")
     except WeightsError as err:
         print(err, file=sys.stderr)
         return 1
