@@ -148,7 +148,7 @@ def one_seed(d, seed: int, held_out: int = 4) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from models import open_set
+    from models import open_set, open_set_whisper
     from models.whisper import languages as whisper_languages
 
     roles, langs, speakers = d["role"], d["language"], d["speaker"]
@@ -169,11 +169,11 @@ def one_seed(d, seed: int, held_out: int = 4) -> dict:
     predicted = probabilities.argmax(axis=1)
     embed = probe[0].transform(d["pooled"])      # the probe's `embed`: standardised pooled features
     centres = open_set.centroids(embed[train], y[train], len(IN_SET))
-    mahalanobis = open_set.fit_mahalanobis(embed[train], y[train], len(IN_SET))
+    mahalanobis = open_set_whisper.fit_mahalanobis(embed[train], y[train], len(IN_SET))
     top = probabilities.max(axis=1)
     distance = open_set.centroid_distance(embed, predicted, centres)
-    features = open_set.rule_features(top, distance, open_set.mahalanobis_distance(embed, predicted, mahalanobis),
-                                      whisper, indices)
+    maha = open_set_whisper.mahalanobis_distance(embed, predicted, mahalanobis)
+    features = open_set_whisper.rule_features(top, distance, maha, whisper, indices)
     return {"features": features, "top": top, "distance": distance, "correct": predicted == y,
             "choose_in": choose_in, "measure_in": measure_in, "threshold": roles == "threshold",
             "measure": roles == "measure", "language": langs}
@@ -191,11 +191,11 @@ def _summary(split: dict, rejected: np.ndarray, chosen_rejected: float) -> dict:
 
 
 def whisper_rule(split: dict, columns=slice(None)) -> dict:
-    from models import open_set
+    from models import open_set_whisper
 
     f, ci, thr = split["features"][:, columns], split["choose_in"], split["threshold"]
-    chosen = open_set.choose_whisper_rule(f[ci], split["correct"][ci], f[thr])
-    return _summary(split, open_set.whisper_is_unknown(f, chosen), chosen["chosen_rejected"])
+    chosen = open_set_whisper.choose_whisper_rule(f[ci], split["correct"][ci], f[thr])
+    return _summary(split, open_set_whisper.whisper_is_unknown(f, chosen), chosen["chosen_rejected"])
 
 
 def closed_set_rule(split: dict) -> dict:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from models import open_set
+from models import open_set, open_set_whisper
 from models.whisper import languages as wl
 
 LANGS = ["English", "French", "Mandarin"]          # folder names: "Mandarin" is Whisper's "zh"
@@ -64,8 +64,9 @@ def _synthetic(rng, n: int, unknown: bool) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _features(top, emb, predicted, whisper, centres, fit):
-    return open_set.rule_features(top, open_set.centroid_distance(emb, predicted, centres),
-                                  open_set.mahalanobis_distance(emb, predicted, fit), whisper, wl.indices_for(LANGS))
+    return open_set_whisper.rule_features(top, open_set.centroid_distance(emb, predicted, centres),
+                                          open_set_whisper.mahalanobis_distance(emb, predicted, fit), whisper,
+                                          wl.indices_for(LANGS))
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +75,14 @@ def chosen_rule():
     labels = rng.integers(0, 3, 300)
     train = np.eye(6)[labels] + 0.1 * rng.normal(size=(300, 6))
     centres = open_set.centroids(train, labels, 3)
-    fit = open_set.fit_mahalanobis(train, labels, 3, dims=4)
+    fit = open_set_whisper.fit_mahalanobis(train, labels, 3, dims=4)
     held = _synthetic(rng, 200, unknown=False)
     out = _synthetic(rng, 100, unknown=True)
     correct = np.ones(200, bool)
-    chosen = open_set.choose_whisper_rule(_features(*held, centres, fit), correct, _features(*out, centres, fit))
+    chosen = open_set_whisper.choose_whisper_rule(_features(*held, centres, fit), correct,
+                                                  _features(*out, centres, fit))
     params = {"languages": LANGS, "centroids": centres, "min_probability": 0.0, "max_distance": 2.0,
-              "whisper": open_set.whisper_rule_params(chosen, fit, LANGS)}
+              "whisper": open_set_whisper.whisper_rule_params(chosen, fit, LANGS)}
     return chosen, params, centres, fit
 
 
@@ -89,10 +91,10 @@ def test_rule_keeps_in_set_and_rejects_out_of_set(chosen_rule):
     assert chosen["chosen_kept_correct"] >= 0.95 and chosen["chosen_rejected"] >= 0.95
     rng = np.random.default_rng(1)                    # new clips, never seen by the choice
     new_in, new_out = _synthetic(rng, 100, unknown=False), _synthetic(rng, 100, unknown=True)
-    assert open_set.whisper_is_unknown(_features(*new_in, centres, fit), chosen).mean() <= 0.1
-    assert open_set.whisper_is_unknown(_features(*new_out, centres, fit), chosen).mean() >= 0.9
+    assert open_set_whisper.whisper_is_unknown(_features(*new_in, centres, fit), chosen).mean() <= 0.1
+    assert open_set_whisper.whisper_is_unknown(_features(*new_out, centres, fit), chosen).mean() >= 0.9
     assert params["whisper"]["codes"] == list(IN_CODES)
-    assert params["whisper"]["features"] == list(open_set.WHISPER_FEATURES)
+    assert params["whisper"]["features"] == list(open_set_whisper.WHISPER_FEATURES)
 
 
 def test_threshold_keeps_the_asked_share_of_correct_answers():
@@ -100,8 +102,8 @@ def test_threshold_keeps_the_asked_share_of_correct_answers():
     in_features, out_features = rng.normal(size=(200, 5)), rng.normal(0.5, 1.0, size=(50, 5))
     correct = rng.uniform(size=200) < 0.9
     for floor in (0.8, 0.95, 1.0):
-        chosen = open_set.choose_whisper_rule(in_features, correct, out_features, floor)
-        kept = ~open_set.whisper_is_unknown(in_features, chosen) & correct
+        chosen = open_set_whisper.choose_whisper_rule(in_features, correct, out_features, floor)
+        kept = ~open_set_whisper.whisper_is_unknown(in_features, chosen) & correct
         assert kept.sum() >= np.ceil(floor * correct.sum() - 1e-9)
         assert kept.sum() - 1 < floor * correct.sum()   # the lowest such threshold: one less would not do
 
@@ -123,7 +125,7 @@ def test_decide_names_the_guess_only_when_unknown(chosen_rule, tmp_path):
 
 def test_guess_is_never_one_of_the_models_languages():
     w = _whisper({"en": 0.6, "zh": 0.2, "pt": 0.1})
-    assert open_set.unknown_guess(w, wl.indices_for(LANGS)) == {"unknown_guess": "Portuguese",
+    assert open_set_whisper.unknown_guess(w, wl.indices_for(LANGS)) == {"unknown_guess": "Portuguese",
                                                                "unknown_guess_probability": pytest.approx(0.1)}
 
 
@@ -226,12 +228,12 @@ def test_trainer_choice_never_reads_the_measure_languages():
            for i, k in enumerate(("top", "embedding", "predicted", "whisper"))}
     out.update(role=np.array(["threshold"] * 40 + ["measure"] * 40),
                language=np.array(["Italian"] * 40 + ["Czech"] * 40))
-    params, report = open_set.choose_whisper_open_set(LANGS, train, labels, centres, in_set, out)
+    params, report = open_set_whisper.choose_whisper_open_set(LANGS, train, labels, centres, in_set, out)
     measure = out["role"] == "measure"
     noise = rng.normal(size=out["embedding"].shape)
     scrambled = {**out, "embedding": np.where(measure[:, None], noise, out["embedding"]),
                  "whisper": np.where(measure[:, None], _whisper({"en": 0.9}), out["whisper"])}
-    params2, report2 = open_set.choose_whisper_open_set(LANGS, train, labels, centres, in_set, scrambled)
+    params2, report2 = open_set_whisper.choose_whisper_open_set(LANGS, train, labels, centres, in_set, scrambled)
     assert params == params2 and report["chosen_on"] == report2["chosen_on"]
     assert report["per_language"]["Czech"] != report2["per_language"]["Czech"]
     assert report["chosen_on"]["out_of_set_clips"] == 40 and report["measured"]["out_of_set_examples"] == 40
