@@ -1,5 +1,7 @@
 """Mutation check: break one capability at a time in a copy of the repository, run its tests.
 
+(Long because MUTATIONS is the whole table, one row per breakage; the runner is short.)
+
 A test suite is worth what it catches. Each entry of MUTATIONS names a capability README
 promises, one small deliberate breakage of the code that provides it (an exact snippet and
 its replacement) and the pytest selection that covers it. For each entry, one at a time:

@@ -1,5 +1,6 @@
 """Side by side, on one speaker split: pushed models, Whisper zero-shot and pretrained-feature probes,
 on the demo corpus's held-out voices and on speech from other sources (bench/unseen_speech.py).
+(One module: the arms, the scoring and the report share one split and one set of windows.)
 
 The split is the pipeline's: the demo corpus's voices go to train or eval as
 components/speaker_split.py assigns them (eval fraction 0.2, seed 42 by default), so a pushed

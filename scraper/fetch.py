@@ -1,4 +1,5 @@
 """A polite HTTP fetcher: one host, robots.txt, a rate limit, retries, a size cap.
+(One module: each rule below guards the same request path, and splitting it would scatter them.)
 
 Every request the scraper makes (robots.txt, listing pages, HEADs, clips) goes through
 `Fetcher`, so the politeness and safety rules hold everywhere:
