@@ -87,9 +87,9 @@ def test_whisper_settings_have_flags_and_checks():
     from pipeline import flags
 
     args = local_runner.parse_args(["--representations", "whisper", "--whisper-pooling", "mean",
-                                    "--zero-shot-weight", "0.5", "--encoder-weights", W.default_dir()])
+                                    "--zero-shot-weight", "0.7", "--encoder-weights", W.default_dir()])
     assert args.config.features.representations == ("whisper",)
-    assert args.config.features.whisper_pooling == "mean" and args.config.training.zero_shot_weight == 0.5
+    assert args.config.features.whisper_pooling == "mean" and args.config.training.zero_shot_weight == 0.7
     assert args.config.features.encoder_weights == W.default_dir()
     with pytest.raises(ConfigError, match="--zero-shot-weight"):
         PipelineConfig().override(training={"zero_shot_weight": -1.0})
