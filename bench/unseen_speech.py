@@ -255,6 +255,18 @@ def _finish(x: np.ndarray) -> np.ndarray:
     return (x * (10 ** (-3 / 20) / peak)).astype(np.float32) if peak > 0 else x
 
 
+def _speak_each(writer: Writer, missing: list[Missing], texts: list[str], command, wav: str, *, engine: str,
+                voice: str, language: str, package: str, stdin: bool = True) -> None:
+    """One clip a text from `command(text)`; a text the synthesizer gives no audio for is reported."""
+    for text in texts:
+        audio = _synth_clip(command(text), text, wav, stdin=stdin)
+        if audio is None:
+            missing.append(Missing("other_synth", f"{engine} {voice}", f"no audio for {text!r}"))
+            continue
+        source = "mbrola" if engine == "espeak-ng" else engine
+        writer.add(audio, "other_synth", language, source, voice, text=text, package=package)
+
+
 def build_other_synth(writer: Writer, apt: Apt, missing: list[Missing], allow_install: bool, **_) -> None:
     sentences = new_sentences()
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,33 +274,22 @@ def build_other_synth(writer: Writer, apt: Apt, missing: list[Missing], allow_in
         if ensure_installed(apt, ["festival"], "other_synth", missing, allow_install):
             have = ensure_installed(apt, [p for p, _, _ in FESTIVAL_VOICES], "other_synth", missing, allow_install)
             for package, voice, language in FESTIVAL_VOICES:
-                if package not in have:
-                    continue
-                for text in sentences[language]:
-                    audio = _synth_clip(["text2wave", "-eval", f"(voice_{voice})", "-o", wav], text, wav)
-                    if audio is None:
-                        missing.append(Missing("other_synth", f"festival {voice}", f"no audio for {text!r}"))
-                        continue
-                    writer.add(audio, "other_synth", language, "festival", voice, text=text, package=package)
+                if package in have:
+                    _speak_each(writer, missing, sentences[language],
+                                lambda text, v=voice: ["text2wave", "-eval", f"(voice_{v})", "-o", wav], wav,
+                                engine="festival", voice=voice, language=language, package=package)
         if ensure_installed(apt, ["flite"], "other_synth", missing, allow_install):
             for voice in FLITE_VOICES:
-                for text in sentences["English"]:
-                    audio = _synth_clip(["flite", "-voice", voice, "-t", text, "-o", wav], text, wav, stdin=False)
-                    if audio is None:
-                        missing.append(Missing("other_synth", f"flite {voice}", f"no audio for {text!r}"))
-                        continue
-                    writer.add(audio, "other_synth", "English", "flite", voice, text=text, package="flite")
+                _speak_each(writer, missing, sentences["English"],
+                            lambda text, v=voice: ["flite", "-voice", v, "-t", text, "-o", wav], wav,
+                            engine="flite", voice=voice, language="English", package="flite", stdin=False)
         if ensure_installed(apt, ["espeak-ng"], "other_synth", missing, allow_install):
             have = ensure_installed(apt, [p for p, _, _ in MBROLA_VOICES], "other_synth", missing, allow_install)
             for package, voice, language in MBROLA_VOICES:
-                if package not in have:
-                    continue
-                for text in sentences[language]:
-                    audio = _synth_clip(["espeak-ng", "-v", voice, "-w", wav, "--stdin"], text, wav)
-                    if audio is None:
-                        missing.append(Missing("other_synth", f"espeak-ng {voice}", f"no audio for {text!r}"))
-                        continue
-                    writer.add(audio, "other_synth", language, "mbrola", voice, text=text, package=package)
+                if package in have:
+                    _speak_each(writer, missing, sentences[language],
+                                lambda text, v=voice: ["espeak-ng", "-v", v, "-w", wav, "--stdin"], wav,
+                                engine="espeak-ng", voice=voice, language=language, package=package)
 
 
 def build_human_words(writer: Writer, apt: Apt, missing: list[Missing], cache: str, per_language: int, **_) -> None:
