@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import tempfile
 
 import numpy as np
 import pytest
@@ -120,21 +119,14 @@ def test_unknown_representation_or_delta_order_is_rejected_by_the_feature_config
 
 
 def test_preprocessing_fn_outputs_every_selected_representation_with_fixed_shapes():
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+    from tests.helpers.transform_run import transform_waveforms
 
     config = transform_custom_config(
         dataclasses.replace(FEATURES, representations=ALL, num_mel_bins=128, mfcc_deltas=1),
         dataclasses.replace(PipelineConfig().data, segment_seconds=0.5), code_version="", compression="none",
         batch_size=64)
     raw = [{features.WAVEFORM: tone(200.0 + 100 * i, seconds=0.5), features.LABEL: [i % 2]} for i in range(6)]
-    spec = {features.WAVEFORM: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64),
-            features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
-        (_, transformed_metadata), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            functools.partial(preprocessing_fn, custom_config=config))
-    out = schema_utils.schema_as_feature_spec(transformed_metadata.schema).feature_spec
+    _, out = transform_waveforms(raw, functools.partial(preprocessing_fn, custom_config=config))
     frames = 1 + (8000 - 400) // 160
     expected = {"waveform": [8000], "stft_magnitude": [frames, 257], "power_spectrogram": [frames, 257],
                 "log_mel": [frames, 128], "mfcc": [frames, 26]}

@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import os
 import shutil
-import tempfile
 
 import numpy as np
 import pytest
@@ -130,11 +129,9 @@ def test_bad_weights_stop_the_runner_before_any_component_with_exit_status_2(tmp
 
 
 def test_transform_computes_pooled_whisper_features_and_language_log_probabilities():
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
-
     from audio.decode import decode_audio
     from models.preprocessing import preprocessing_fn
+    from tests.helpers.transform_run import transform_waveforms
 
     if not os.path.isfile(os.path.join(W.default_dir(), "model.bin")):
         pytest.skip("Whisper weights not installed")
@@ -150,13 +147,7 @@ def test_transform_computes_pooled_whisper_features_and_language_log_probabiliti
     config = transform_custom_config(dataclasses.replace(base.features, representations=("whisper",)),
                                      dataclasses.replace(base.data, segment_seconds=1.0), code_version="",
                                      compression="none", batch_size=64)
-    spec = {features.WAVEFORM: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64),
-            features.LABEL: tf.io.FixedLenFeature([1], tf.int64)}
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
-        (rows, transformed_metadata), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            functools.partial(preprocessing_fn, custom_config=config))
-    out = schema_utils.schema_as_feature_spec(transformed_metadata.schema).feature_spec
+    rows, out = transform_waveforms(raw, functools.partial(preprocessing_fn, custom_config=config))
     assert {k: list(v.shape) for k, v in out.items() if k != features.LABEL_XF} == {
         features.WHISPER_XF: [1024], features.WHISPER_LANGUAGE_XF: [99]}
     pooled = np.stack([r[features.WHISPER_XF] for r in rows])
