@@ -2,7 +2,7 @@
 
     python -m bench.augmentation [--train-steps 1000] [--output-dir bench_output/augmentation]
 
-Three arms, each a real run of the whole pipeline (local_runner: embedded S3 -> ingestion ->
+Three arms, each a real run of the whole pipeline on the CNN (local_runner: embedded S3 -> ingestion ->
 AudioAugmenter -> Transform -> Trainer -> Evaluator), sharing one pipeline root and ML
 Metadata store, so ingestion runs once and every arm reuses the same speaker-held-out split:
 
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from config import DEMO_CORPUS_DIR, PipelineConfig
+from config import CNN_REPRESENTATIONS, DEMO_CORPUS_DIR, PipelineConfig
 from pipeline.flags import comma_list
 
 DEFAULTS = PipelineConfig()
@@ -104,7 +104,8 @@ def run_arm(name: str, args) -> dict:
             "--serving-dir", os.path.join(args.output_dir, "serving", name),
             "--train-steps", str(args.train_steps), "--epochs", str(args.epochs),
             "--augment-copies", str(arm["augment_copies"]), "--augmentation", arm["augmentation"],
-            "--spec-augment", arm["spec_augment"], "--accuracy-bound", "0", "--quiet", *arm.get("flags", [])]
+            "--spec-augment", arm["spec_augment"], "--accuracy-bound", "0", "--quiet",
+            "--representations", ",".join(CNN_REPRESENTATIONS), *arm.get("flags", [])]
     started = time.time()
     summary = local_runner.run(local_runner.parse_args(argv))
     model_dir = os.path.join(summary["trained_model_uri"], "Format-Serving")

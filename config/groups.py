@@ -30,6 +30,7 @@ from config.presets import (
     INTERMEDIATE_COMPRESSIONS,
     LOCAL_DIRECT_ARGS,
     LOCAL_OUTPUT_DIR,
+    WHISPER_REPRESENTATIONS,
 )
 from contract.features import REPRESENTATIONS, WHISPER
 from contract.geometry import WindowGeometry
@@ -155,7 +156,8 @@ class FeatureConfig:
     """What Transform computes (models/preprocessing.py), with core tf.signal ops."""
 
     # Any of contract.features.REPRESENTATIONS; the Trainer builds one model branch each.
-    representations: tuple[str, ...] = ("log_mel", "mfcc")
+    # presets.CNN_REPRESENTATIONS selects the CNN on log-mel + MFCC instead of Whisper.
+    representations: tuple[str, ...] = WHISPER_REPRESENTATIONS
     frame_ms: float = 25.0
     hop_ms: float = 10.0
     fft_length: int = 512

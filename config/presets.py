@@ -20,6 +20,13 @@ AUGMENTATION_ALL = {
     "volume": {"p": 0.2, "min_db": -10.0, "max_db": 0.0},
 }
 
+# The two model families --representations names. The default is Whisper's pretrained encoder: on
+# speech the training never heard it measures best (docs/transfer.md, docs/benchmarks.md: human
+# sentences 0.970 against 0.261 for the CNN). The CNN's own features (the source documents' model)
+# need no weights, train on any sample rate and cost a sixth of Transform's time.
+WHISPER_REPRESENTATIONS = ("whisper",)
+CNN_REPRESENTATIONS = ("log_mel", "mfcc")
+
 # How ingestion, augmentation and Transform (components/transform_executor.py) write their TFRecords
 # (readers follow the files' ".gz" suffix).
 # "none" by measurement: gzip costs 51 ms per float segment written and 3.9 ms per read,

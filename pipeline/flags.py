@@ -87,8 +87,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="out-of-set clips (manifest.jsonl + MP3s) for the open-set threshold; '' for none")
     feats.add_argument("--representations", default=",".join(d.features.representations),
                        help="comma-separated: waveform,stft_magnitude,power_spectrogram,log_mel,mfcc,whisper "
-                            "(whisper: Whisper-base's pooled encoder states and its own language "
-                            "probabilities, docs/whisper.md)")
+                            "(whisper, the default: Whisper-base's pooled encoder states and its own language "
+                            "probabilities, docs/whisper.md; log_mel,mfcc: the CNN, no weights needed)")
     feats.add_argument("--encoder-weights", default=d.features.encoder_weights, metavar="DIR",
                        help="Whisper weights for --representations whisper: a directory or s3:// prefix; "
                             "'' (default): the installed copy. Checked against the pinned hashes before any "

@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from bench.heavy_stages import read_records, run_ingestion_and_transform
-from config import PipelineConfig
+from config import CNN_REPRESENTATIONS, PipelineConfig
 from contract.features import LABEL_XF, LOG_MEL, MFCC, transformed_name
 from storage import s3
 from storage.corpus import upload_corpus
@@ -61,6 +61,7 @@ def runs(s3_endpoint, tiny_corpus, tmp_path_factory):
     s3.ensure_bucket(client, BUCKET)
     upload_corpus(client, BUCKET, tiny_corpus[0], "", languages=LANGUAGES)
     common = PipelineConfig().override(
+        features=dict(representations=CNN_REPRESENTATIONS),
         data=dict(bucket=BUCKET, prefix="", languages=LANGUAGES, segment_seconds=1.5, eval_fraction=0.25))
 
     def beam(args):

@@ -10,11 +10,11 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from config import PipelineConfig, transform_custom_config
+from config import CNN_REPRESENTATIONS, PipelineConfig, transform_custom_config
 from contract import features
 from models.preprocessing import fixed_length, preprocessing_fn, spectral_features
 
-DEFAULTS = PipelineConfig()
+DEFAULTS = PipelineConfig().override(features={"representations": CNN_REPRESENTATIONS})
 CONFIG = DEFAULTS.features
 RATE = DEFAULTS.data.sample_rate
 CUSTOM_CONFIG = transform_custom_config(CONFIG, dataclasses.replace(DEFAULTS.data, segment_seconds=1.0),

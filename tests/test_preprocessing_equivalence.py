@@ -21,7 +21,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-from config import PipelineConfig, transform_custom_config, transform_settings
+from config import CNN_REPRESENTATIONS, PipelineConfig, transform_custom_config, transform_settings
 from contract import features
 from contract.schema import SCHEMA_PATH
 from models.preprocessing import (
@@ -35,7 +35,8 @@ from models.preprocessing import (
 )
 
 DATA = PipelineConfig().override(data={"segment_seconds": 1.0}).data
-CONFIG = transform_custom_config(PipelineConfig().features, DATA, code_version="", compression="none", batch_size=8)
+CNN = PipelineConfig().override(features={"representations": CNN_REPRESENTATIONS}).features
+CONFIG = transform_custom_config(CNN, DATA, code_version="", compression="none", batch_size=8)
 RATE = DATA.sample_rate
 
 

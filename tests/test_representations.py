@@ -10,13 +10,13 @@ import pytest
 import scipy.fft
 import tensorflow as tf
 
-from config import ModelConfig, PipelineConfig, transform_custom_config
+from config import CNN_REPRESENTATIONS, ModelConfig, PipelineConfig, transform_custom_config
 from contract import features
 from models.preprocessing import deltas, preprocessing_fn, representations
 
 RATE = 16000
 ALL = ["waveform", "stft_magnitude", "power_spectrogram", "log_mel", "mfcc"]
-FEATURES = PipelineConfig().features
+FEATURES = PipelineConfig().override(features={"representations": CNN_REPRESENTATIONS}).features
 CONFIG = dataclasses.replace(FEATURES, utterance_norm=False)
 
 

@@ -40,7 +40,8 @@ def s3_run(s3_endpoint, tiny_corpus, tmp_path_factory):
             "--languages", ",".join(LANGUAGES), "--output-dir", str(out / "local"),
             "--pipeline-root", f"s3://{ARTIFACTS}/tfx", "--serving-dir", f"s3://{ARTIFACTS}/serving",
             "--train-steps", "40", "--epochs", "1", "--eval-steps", "1", "--augment-copies", "1",
-            "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.0", "--quiet"]
+            "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.0", "--quiet",
+            "--representations", "log_mel,mfcc"]
     done = subprocess.run(argv, env=subprocess_env(), capture_output=True, text=True, timeout=900)
     keys = [obj.key for obj in s3.list_objects(client, ARTIFACTS)]
     return done, keys, out, client

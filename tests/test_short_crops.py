@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from config import PipelineConfig, ShortCropsConfig
+from config import CNN_REPRESENTATIONS, PipelineConfig, ShortCropsConfig
 from contract import features
 from models.keras_model.short_crops import crop_example, random_crops
 from models.preprocessing import representations
 
-CONFIG = PipelineConfig().features
+CONFIG = PipelineConfig().override(features={"representations": CNN_REPRESENTATIONS}).features
 RATE = PipelineConfig().data.sample_rate
 
 

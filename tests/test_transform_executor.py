@@ -18,7 +18,15 @@ from components.transform_executor import (
     batch_size_of,
     compression_of,
 )
-from config import BATCH_SIZE_KEY, COMPRESSION_KEY, EXECUTOR_KEY, DataConfig, FeatureConfig, transform_custom_config
+from config import (
+    BATCH_SIZE_KEY,
+    CNN_REPRESENTATIONS,
+    COMPRESSION_KEY,
+    EXECUTOR_KEY,
+    DataConfig,
+    FeatureConfig,
+    transform_custom_config,
+)
 from contract.codec import compression_type, split_files
 
 SCHEMA = """
@@ -63,7 +71,8 @@ def inputs(tmp_path_factory):
 def _transform(inputs, out, compression: str | None, batch_size: int = 2) -> standard_artifacts.Examples:
     graph, transformed = standard_artifacts.TransformGraph(), standard_artifacts.Examples()
     graph.uri, transformed.uri = str(out / "transform_graph"), str(out / "transformed_examples")
-    custom_config = transform_custom_config(FeatureConfig(), DataConfig(), code_version="", compression=compression,
+    custom_config = transform_custom_config(FeatureConfig(representations=CNN_REPRESENTATIONS), DataConfig(),
+                                            code_version="", compression=compression,
                                             batch_size=batch_size)
     if compression is None:
         del custom_config[EXECUTOR_KEY][COMPRESSION_KEY]

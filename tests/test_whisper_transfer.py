@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from config import ConfigError, ModelConfig, PipelineConfig, transform_custom_config
+from config import CNN_REPRESENTATIONS, ConfigError, ModelConfig, PipelineConfig, transform_custom_config
 from contract import features
 from models.keras_model.model import ZeroShotPrior, build_model
 from models.whisper import languages as whisper_languages
@@ -96,7 +96,10 @@ def test_whisper_settings_have_flags_and_checks():
         PipelineConfig().override(features={"whisper_pooling": "max"})
     with pytest.raises(ConfigError, match="16000 Hz"):
         PipelineConfig().override(features={"representations": ("whisper",)}, data={"sample_rate": 8000})
-    flags.check_encoder_weights(PipelineConfig())  # no whisper: nothing read
+    cnn = PipelineConfig().override(features={"representations": CNN_REPRESENTATIONS, "encoder_weights": "/nowhere"})
+    flags.check_encoder_weights(cnn)  # the CNN needs no weights: nothing read, however wrong the path
+    with pytest.raises(ConfigError, match="--encoder-weights"):
+        flags.check_encoder_weights(cnn.override(features={"representations": ("whisper",)}))
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "altered"])

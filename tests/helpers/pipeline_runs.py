@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 
+from config import CNN_REPRESENTATIONS
+
 PIPELINE_LANGUAGES = ["English", "French", "German"]
 
 
 def pipeline_argv(corpus_dir: str, out) -> list[str]:
-    """local_runner flags of the tiny end-to-end run (1.5 s windows, a few seconds of training)."""
-    return ["--corpus-dir", corpus_dir, "--languages", ",".join(PIPELINE_LANGUAGES),
+    """local_runner flags of the tiny end-to-end run: the CNN (no encoder, so it runs in seconds),
+    1.5 s windows, a few seconds of training."""
+    return ["--representations", ",".join(CNN_REPRESENTATIONS),
+            "--corpus-dir", corpus_dir, "--languages", ",".join(PIPELINE_LANGUAGES),
             "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
             "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
             "--segment-seconds", "1.5", "--eval-fraction", "0.25", "--accuracy-bound", "0.5", "--quiet"]
