@@ -27,17 +27,19 @@ def _whisper(mass: dict) -> np.ndarray:
 
 
 def _clip(rng, label: int, unknown: bool) -> dict:
-    """Probabilities, embedding [6] and Whisper [99] of one clip: out-of-set ones sit off the class
-    clusters, are less sure, and Whisper hears Italian."""
+    """Probabilities, embedding [6], Whisper's encoder features [8] and distribution [99] of one
+    clip: out-of-set ones sit off the class clusters, are less sure, and Whisper hears Italian."""
     emb = np.eye(6)[label] + 0.1 * rng.normal(size=6)
+    encoder = 3.0 * np.eye(8)[label] + 0.3 * rng.normal(size=8)
     probs = np.full(3, 0.02)
     probs[label] = 0.96
-    whisper = _whisper({IN_CODES[label]: 0.7, "ja": 0.1})
+    whisper = _whisper({IN_CODES[label]: rng.uniform(0.5, 0.8), "ja": 0.1})
     if unknown:
         emb = emb + 0.8 * np.eye(6)[3 + rng.integers(0, 3)]
+        encoder = encoder + 3.0 * np.eye(8)[3 + rng.integers(0, 5)]
         probs = np.roll([0.6, 0.3, 0.1], label)      # still the clip's label on top, less sure
-        whisper = _whisper({IN_CODES[label]: 0.1, "it": 0.6})
-    return {"probabilities": probs / probs.sum(), "embedding": emb, "whisper": whisper}
+        whisper = _whisper({IN_CODES[label]: 0.1, "it": rng.uniform(0.4, 0.7)})
+    return {"probabilities": probs / probs.sum(), "embedding": emb, "whisper": whisper, "encoder": encoder}
 
 
 class _Tensor:
@@ -55,6 +57,7 @@ def _embed_fn(outputs: dict, whisper: bool):
         result = {"probabilities": _Tensor(clip["probabilities"][None]), "embedding": _Tensor(clip["embedding"][None])}
         if whisper:
             result["whisper_language_probabilities"] = _Tensor(clip["whisper"][None])
+            result["whisper_embedding"] = _Tensor(clip["encoder"][None])
         return result
     return embed
 
@@ -63,9 +66,10 @@ def _scores(rng, n: int, whisper: bool) -> dict:
     labels = rng.integers(0, 3, n)
     clips = [_clip(rng, int(y), unknown=False) for y in labels]
     out = {"probabilities": np.stack([c["probabilities"] for c in clips]),
-           "embedding": np.stack([c["embedding"] for c in clips]), "label": labels, "fold": np.arange(n) % 4}
+           "embedding": np.stack([c["embedding"] for c in clips]), "label": labels, "fold": np.arange(n) % 8}
     if whisper:
         out["whisper"] = np.stack([c["whisper"] for c in clips])
+        out["whisper_embedding"] = np.stack([c["encoder"] for c in clips])
     return out
 
 
@@ -89,6 +93,7 @@ def test_a_whisper_model_stores_the_rule_beside_the_two_thresholds(tmp_path):
     assert set(params) == TWO_THRESHOLD_KEYS | {"whisper"}
     assert params["whisper"]["codes"] == list(IN_CODES)
     assert report["whisper"]["chosen_on"]["out_of_set_clips"] == 40
+    assert report["whisper"]["chosen_on"]["reference_clips"] == 300 + 100   # training + choosing fold
     assert report["whisper"]["measured"]["out_of_set_examples"] == 40
     assert report["whisper"]["measured"]["out_of_set_rejected"] >= 0.9
     assert report["whisper"]["measured"]["in_set_kept_correct"] >= 0.9
@@ -97,12 +102,13 @@ def test_a_whisper_model_stores_the_rule_beside_the_two_thresholds(tmp_path):
     assert stored["whisper"]["threshold"] == params["whisper"]["threshold"]
     unseen = outputs[-1]                          # a measure-language clip, decided as serving decides
     probs = dict(zip(LANGS, unseen["probabilities"]))
-    decision = open_set.decide(probs, unseen["embedding"], stored, whisper_probabilities=unseen["whisper"])
+    decision = open_set.decide(probs, unseen["embedding"], stored, whisper_probabilities=unseen["whisper"],
+                               whisper_embedding=unseen["encoder"])
     assert decision["language"] == open_set.UNKNOWN and "open-set score" in decision["unknown_reason"]
     assert decision["unknown_guess"] == "Italian"
     known = _clip(np.random.default_rng(9), 1, unknown=False)
     decision = open_set.decide(dict(zip(LANGS, known["probabilities"])), known["embedding"], stored,
-                               whisper_probabilities=known["whisper"])
+                               whisper_probabilities=known["whisper"], whisper_embedding=known["encoder"])
     assert decision["language"] == "French" and "unknown_guess" not in decision
 
 
