@@ -290,6 +290,13 @@ MUTATIONS: list[Mutation] = [
     M("open_set_whisper_embedding_not_passed", "open-set rejection (Whisper rule)", "serving/cli.py",
       "result.get(WHISPER_POOLED), result.get(WHISPER_EMBEDDING))", "result.get(WHISPER_POOLED), None)",
       "tests/test_open_set_whisper.py", "-k", "cli"),
+    M("open_set_whisper_embedding_not_served", "open-set rejection (Whisper rule)", "models/keras_model/signatures.py",
+      '            out["whisper_embedding"] = inputs[features.WHISPER_XF]',
+      '            out["whisper_embedding"] = 0.0 * inputs[features.WHISPER_XF]',
+      "tests/test_open_set_signatures.py"),
+    M("open_set_whisper_embedding_not_pooled", "open-set rejection (Whisper rule)", "serving/windows.py",
+      "        for k in (WHISPER_WINDOWS, WHISPER_EMBEDDING_WINDOWS):", "        for k in (WHISPER_WINDOWS,):",
+      "tests/test_open_set_signatures.py"),
     # -- speech / no-speech ----------------------------------------------------------------------
     M("speech_flatness_ignored", "speech detection", "audio/speech.py",
       "    return bool(flatness < MAX_FLATNESS)", "    return True",
