@@ -127,7 +127,7 @@ def main(argv=None) -> int:
         for name, rule in RULES.items():
             r = rule(split)
             results[name].append(r)
-            print(f"  seed {seed} {name:22s} measure-languages rejected {r['rejected']:.2f} | in-set kept correct "
+            print(f"  seed {seed} {name:22s} measure-languages rejected {r['rejected']:.3f} | in-set kept correct "
                   f"{r['kept_correct']:.2f} of accuracy {r['accuracy']:.2f} ({r['kept_of_correct']:.2f} of correct "
                   f"answers) | threshold-languages rejected {r['chosen_rejected']:.2f}")
         print("    per measure language (whisper rule): " + ", ".join(
