@@ -15,7 +15,9 @@ import tf_keras as keras
 
 from contract import features
 from models.keras_model.signatures import EMBEDDING_LAYER, make_signatures
-from tests.helpers.stand_in_model import LANGUAGES, RATE, WINDOW, clip
+from tests.helpers.stand_in_model import RATE, WINDOW, clip
+
+LANGUAGES = ["English", "French", "German"]     # Whisper knows them: the Trainer fits its rule
 
 
 def _window_features(x):
@@ -81,3 +83,27 @@ def test_the_cli_pools_calls_into_the_same_whisper_embedding(signatures):
     result = analyse_stream(Backend(), blocks, geometry, windows_per_call=2, embeddings=True)
     np.testing.assert_allclose(result[WHISPER_EMBEDDING], whole["whisper_embedding"].numpy()[0], rtol=1e-4)
     np.testing.assert_allclose(result[WHISPER_POOLED], whole["whisper_language_probabilities"].numpy()[0], rtol=1e-4)
+
+
+def test_the_trainer_fits_the_rule_from_what_embed_returns(signatures):
+    """models/keras_model/held_out.choose_open_set with the real `embed` of a Whisper model:
+    the out-of-set clips' Whisper outputs reach the rule, and the rule is stored."""
+    from models.keras_model import held_out
+
+    rng = np.random.default_rng(0)
+
+    def rows(n: int) -> dict:
+        label = rng.integers(0, 3, n)
+        encoder = np.eye(3)[label] + 0.1 * rng.normal(size=(n, 3))
+        whisper = np.full((n, 99), 0.5 / 96)
+        whisper[np.arange(n), [(0, 6, 2)[k] for k in label]] = 0.5     # en, fr, de in Whisper's order
+        return {"probabilities": np.eye(3)[label] * 0.9 + 0.033, "embedding": rng.normal(size=(n, 2)),
+                "label": label, "fold": np.arange(n) % 6, "whisper": whisper / whisper.sum(1, keepdims=True),
+                "whisper_embedding": encoder}
+
+    clips = [{"waveform": (k + 1) / 4 * clip(2.0), "role": "threshold" if k < 4 else "measure",
+              "language": "Italian" if k < 4 else "Czech"} for k in range(8)]
+    params, report = held_out.choose_open_set(rows(120), rows(180), 1.0, clips, signatures["embed"], LANGUAGES, 0.95)
+    assert params["whisper"]["codes"] == ["en", "fr", "de"]
+    assert report["whisper"]["chosen_on"]["out_of_set_clips"] == 4
+    assert report["whisper"]["measured"]["out_of_set_examples"] == 4
