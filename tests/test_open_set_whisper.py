@@ -237,7 +237,9 @@ def _bench_split(rng) -> dict:
             "top": rng.uniform(0.4, 1, n), "distance": rng.uniform(0, 1, n), "predicted": cat["predicted"],
             "label": np.where(cat["language"] < 3, cat["language"], -1), "speaker": cat["group"],
             "correct": cat["language"] < 3, "train": part == 0, "choose_in": part == 1, "measure_in": part == 2,
-            "threshold": part == 3, "measure": part == 4, "language": np.where(part == 4, "Czech", "x")}
+            "threshold": part == 3, "measure": part == 4,
+            "language": np.select([part == 4, (part == 3) & (cat["language"] == 3), part == 3],
+                                  ["Czech", "Italian", "Dutch"], "in-set")}
 
 
 def test_offline_choice_never_reads_the_measure_languages():
@@ -254,6 +256,8 @@ def test_offline_choice_never_reads_the_measure_languages():
         a, b = rule(split), rule(scrambled)
         assert (a["chosen_rejected"], a["kept_correct"]) == (b["chosen_rejected"], b["kept_correct"])
         assert a["rejected"] != b["rejected"] or rule is not bench.whisper_rule
+    held_out = bench.leave_one_out(split)             # each threshold language measured without it
+    assert sorted(held_out) == ["Dutch", "Italian"] and held_out == bench.leave_one_out(scrambled)
 
 
 def test_trainer_choice_never_reads_the_measure_languages():
