@@ -166,8 +166,8 @@ def _print_leave_one_out(d, seeds, held_out: int) -> int:
         means.append(np.mean([r["rejected"] for r in results.values()]))
         print(f"  seed {seed} held-out threshold language rejected: mean {means[-1]:.3f} | " + ", ".join(
             f"{lang} {r['rejected']:.2f} (kept {r['kept_of_correct']:.2f} of correct)" for lang, r in results.items()))
-    print(f"summary over seeds {' '.join(map(str, seeds))}: mean {np.mean(means):.3f}, spread {100 * np.ptp(means):.1f} "
-          "points")
+    print(f"summary over seeds {' '.join(map(str, seeds))}: mean {np.mean(means):.3f}, "
+          f"spread {100 * np.ptp(means):.1f} points")
     return 0
 
 
