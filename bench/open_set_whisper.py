@@ -12,11 +12,13 @@ on the pooled features of the training voices, its log-probabilities added to Wh
 zero-shot log-probabilities restricted to the six languages (the model's "sum of
 log-probabilities"). For each seed, the 16 voices are split at random into 12 training and
 4 held-out voices (held out in all six languages at once), the held-out voices into two
-halves: one with the `threshold`-role languages chooses the rule's thresholds
-(models/open_set.choose_whisper_thresholds), the other with the `measure`-role languages
-measures it. Printed per seed: out-of-set rejected share on the measure languages (and per
-language), in-set kept-correct on the measure half, and the spread over seeds; the same for
-the closed-set rule (calibrated top probability + centroid distance) for comparison.
+halves: the choosing voices and the `threshold`-role languages choose the rule
+(models/open_set_whisper.choose_rule, the training voices cross-fitted voice by voice, as the
+Trainer does with its training speakers), the measuring voices and the `measure`-role languages
+measure it. Printed per seed: out-of-set rejected share on the measure languages (and per
+language), in-set kept-correct on the measuring voices, and the spread over seeds; the same for
+Whisper's out-of-set mass alone and the closed-set rule (calibrated top probability + centroid
+distance) for comparison.
 
     python -m bench.open_set_whisper [--seeds 0 1 2] [--held-out-voices 4] [--first-window]
                                      [--features /tmp/open_set_whisper.npz]
@@ -104,6 +106,9 @@ def main(argv=None) -> int:
     p.add_argument("--first-window", action="store_true",
                    help="only each clip's first window (default: all its serving windows, pooled)")
     p.add_argument("--extract-only", action="store_true")
+    p.add_argument("--leave-one-out", action="store_true",
+                   help="instead: each threshold language measured by a rule chosen without it (the measure "
+                        "languages unread)")
     args = p.parse_args(argv)
     if not os.path.exists(args.features):
         t0 = time.perf_counter()
@@ -119,13 +124,15 @@ def main(argv=None) -> int:
     print(f"features: {args.features} ({len(langs)} clips, {cut}); "
           f"threshold languages: {', '.join(sorted(set(langs[roles == 'threshold'])))}; "
           f"measure languages: {', '.join(sorted(set(langs[roles == 'measure'])))}")
+    if args.leave_one_out:
+        return _print_leave_one_out(d, args.seeds, args.held_out_voices)
     results = {name: [] for name in RULES}
     for seed in args.seeds:
         split = one_seed(d, seed, args.held_out_voices)
         for name, rule in RULES.items():
             r = rule(split)
             results[name].append(r)
-            print(f"  seed {seed} {name:22s} measure-languages rejected {r['rejected']:.2f} | in-set kept correct "
+            print(f"  seed {seed} {name:22s} measure-languages rejected {r['rejected']:.3f} | in-set kept correct "
                   f"{r['kept_correct']:.2f} of accuracy {r['accuracy']:.2f} ({r['kept_of_correct']:.2f} of correct "
                   f"answers) | threshold-languages rejected {r['chosen_rejected']:.2f}")
         print("    per measure language (whisper rule): " + ", ".join(
@@ -138,6 +145,29 @@ def main(argv=None) -> int:
         print(f"  {name:22s} rejected mean {rej.mean():.3f} (min {rej.min():.3f}, spread {100 * np.ptp(rej):.1f} "
               f"points) | kept correct mean {kept.mean():.3f} (min {kept.min():.3f}); of correct answers "
               f"{kept_of.mean():.3f} | in-set espeak clips rejected {np.mean([r['in_rejected'] for r in rs]):.3f}")
+    return 0
+
+
+def leave_one_out(split: dict) -> dict:
+    """{threshold language: summary} with each threshold language measured by the rule chosen on
+    the other threshold languages: a check of the rule's design that never reads the measure
+    languages."""
+    out = {}
+    for language in sorted(set(split["language"][split["threshold"]])):
+        held = split["language"] == language
+        out[language] = whisper_rule({**split, "threshold": split["threshold"] & ~held, "measure": held})
+    return out
+
+
+def _print_leave_one_out(d, seeds, held_out: int) -> int:
+    means = []
+    for seed in seeds:
+        results = leave_one_out(one_seed(d, seed, held_out))
+        means.append(np.mean([r["rejected"] for r in results.values()]))
+        print(f"  seed {seed} held-out threshold language rejected: mean {means[-1]:.3f} | " + ", ".join(
+            f"{lang} {r['rejected']:.2f} (kept {r['kept_of_correct']:.2f} of correct)" for lang, r in results.items()))
+    print(f"summary over seeds {' '.join(map(str, seeds))}: mean {np.mean(means):.3f}, "
+          f"spread {100 * np.ptp(means):.1f} points")
     return 0
 
 
@@ -169,12 +199,9 @@ def one_seed(d, seed: int, held_out: int = 4) -> dict:
     predicted = probabilities.argmax(axis=1)
     embed = probe[0].transform(d["pooled"])      # the probe's `embed`: standardised pooled features
     centres = open_set.centroids(embed[train], y[train], len(IN_SET))
-    mahalanobis = open_set_whisper.fit_mahalanobis(embed[train], y[train], len(IN_SET))
-    top = probabilities.max(axis=1)
-    distance = open_set.centroid_distance(embed, predicted, centres)
-    maha = open_set_whisper.mahalanobis_distance(embed, predicted, mahalanobis)
-    features = open_set_whisper.rule_features(top, distance, maha, whisper, indices)
-    return {"features": features, "top": top, "distance": distance, "correct": predicted == y,
+    return {"x": open_set_whisper.rule_inputs(d["pooled"], whisper), "whisper": whisper, "in_set_indices": indices,
+            "top": probabilities.max(axis=1), "distance": open_set.centroid_distance(embed, predicted, centres),
+            "predicted": predicted, "label": y, "speaker": speakers, "correct": predicted == y, "train": train,
             "choose_in": choose_in, "measure_in": measure_in, "threshold": roles == "threshold",
             "measure": roles == "measure", "language": langs}
 
@@ -190,12 +217,31 @@ def _summary(split: dict, rejected: np.ndarray, chosen_rejected: float) -> dict:
                              for lang in sorted(set(split["language"][measure]))}}
 
 
-def whisper_rule(split: dict, columns=slice(None)) -> dict:
+def whisper_rule(split: dict, folds: int = 12) -> dict:
+    """The rule the Trainer stores (models/open_set_whisper.choose_rule): training voices as
+    the training rows (cross-fitted by voice), the choosing voices, the threshold languages."""
     from models import open_set_whisper
 
-    f, ci, thr = split["features"][:, columns], split["choose_in"], split["threshold"]
-    chosen = open_set_whisper.choose_whisper_rule(f[ci], split["correct"][ci], f[thr])
-    return _summary(split, open_set_whisper.whisper_is_unknown(f, chosen), chosen["chosen_rejected"])
+    tr, ci, thr = split["train"], split["choose_in"], split["threshold"]
+    x, predicted = split["x"], split["predicted"]
+    rule = open_set_whisper.choose_rule(
+        {"x": x[tr], "label": split["label"][tr], "predicted": predicted[tr], "correct": split["correct"][tr],
+         "group": split["speaker"][tr]},
+        x[thr], {"x": x[ci], "predicted": predicted[ci], "correct": split["correct"][ci]}, len(IN_SET), folds=folds)
+    rejected = open_set_whisper.whisper_is_unknown(x, predicted, rule)
+    return _summary(split, rejected, float(rejected[thr].mean()))
+
+
+def whisper_mass_rule(split: dict) -> dict:
+    """Whisper's probability mass outside the model's languages alone, threshold on the choosing voices."""
+    from models import open_set_whisper
+
+    mass, _, _ = open_set_whisper.whisper_out_of_set(split["whisper"], split["in_set_indices"])
+    ci = split["choose_in"]
+    cs = np.sort(mass[ci & split["correct"]])
+    threshold = cs[int(np.ceil(0.95 * len(cs) - 1e-9)) - 1]
+    rejected = mass > threshold
+    return _summary(split, rejected, float(rejected[split["threshold"]].mean()))
 
 
 def closed_set_rule(split: dict) -> dict:
@@ -209,10 +255,10 @@ def closed_set_rule(split: dict) -> dict:
 
 
 RULES = {
-    "whisper_rule": whisper_rule,                                           # the five signals
-    "whisper_mass_only": lambda split: whisper_rule(split, [3]),            # Whisper's out-of-set mass alone
-    "closed_set_only": lambda split: whisper_rule(split, [0, 1, 2]),       # same score, no Whisper distribution
-    "two_thresholds": closed_set_rule,                                      # the rule of CNN-only models
+    "whisper_rule": whisper_rule,                                  # background class + LDA distance, cross-fitted
+    "whisper_rule_4_folds": lambda split: whisper_rule(split, 4),  # fewer refits: 3 voices a group
+    "whisper_mass_only": whisper_mass_rule,                        # Whisper's out-of-set mass alone
+    "two_thresholds": closed_set_rule,                             # the rule of CNN-only models
 }
 
 

@@ -10,21 +10,15 @@ the most out-of-set clips of the *threshold* languages while at least `min_kept_
 of the in-set held-out segments stay correct and accepted. The result is stored in the
 SavedModel's `assets.extra/open_set.json` (TF Serving ignores that folder; the CLI reads it).
 
-A model with Whisper (its outputs hold `whisper_language_probabilities`, Whisper's [99]
-distribution in models/whisper/languages.CODES order) gets a stronger rule on top
-(`"whisper"` in open_set.json, version 2; fitted in models/open_set_whisper.py): a tiny
-logistic score over five signals,
-
-  log(1 - calibrated top probability), centroid distance, Mahalanobis distance of `embed` to
-  the predicted language (shared covariance in a PCA subspace), log of Whisper's probability
-  mass outside the model's languages, log of Whisper's top language outside them,
-
-fitted on the in-set held-out fold vs the `threshold` languages, with the threshold on that
-score at the lowest value that keeps `min_kept_correct` of the correct in-set answers.
-The espeak-ng voices fool Whisper alone (an in-set clip often gets most of its mass on 'ja'
-or 'la'), so no signal decides alone. An unknown answer also names Whisper's most likely
-language outside the model's (`unknown_guess`, English name, with its Whisper probability):
-what a closed-set model cannot say. Models without Whisper keep the two-threshold rule.
+A model with Whisper (its `embed` outputs hold `whisper_language_probabilities`, Whisper's [99]
+distribution in models/whisper/languages.CODES order, and `whisper_embedding`, its pooled
+encoder features) gets a stronger rule (`"whisper"` in open_set.json, version 3; fitted in
+models/open_set_whisper.py): a background "other" class and a discriminant distance on
+Whisper's own representation, with a threshold cross-fitted over the training speakers. With
+Whisper's outputs at hand it decides instead of the two thresholds (which stay stored for
+callers without them). An unknown answer also names Whisper's most likely language outside the
+model's (`unknown_guess`, English name, with its Whisper probability): what a closed-set model
+cannot say. Models without Whisper keep the two-threshold rule.
 """
 from __future__ import annotations
 
@@ -36,7 +30,7 @@ import numpy as np
 UNKNOWN = "unknown"
 PARAMS_FILE = os.path.join("assets.extra", "open_set.json")
 DEFAULT_MIN_KEPT_CORRECT = 0.95   # a margin over the 0.90 target: it is measured on other speakers
-PARAMS_VERSION = 2                # 2: optional "whisper" rule; 1 (no "version"): thresholds only
+PARAMS_VERSION = 3                # 3: optional "whisper" rule (background_lda); 1 (no "version"): thresholds only
 
 
 class OpenSetError(ValueError):
@@ -141,12 +135,12 @@ def load_params(model_dir: str) -> dict:
     params["centroids"] = np.asarray(params["centroids"], np.float64)
     rule = params.get("whisper")
     if rule is not None:
-        from models.open_set_whisper import WHISPER_FEATURES
+        from models.open_set_whisper import RULE_KIND
         from models.whisper import languages as whisper_languages
 
-        if tuple(rule.get("features", ())) != WHISPER_FEATURES:
-            raise OpenSetError(f"stored Whisper rule features {rule.get('features')}, this code computes "
-                               f"{list(WHISPER_FEATURES)}")
+        if rule.get("kind") != RULE_KIND:
+            raise OpenSetError(f"stored Whisper rule is {rule.get('kind')!r}; this code applies {RULE_KIND!r}: "
+                               "re-run the pipeline")
         if list(rule["codes"]) != list(whisper_languages.codes_for(params["languages"])):
             raise OpenSetError(f"stored Whisper codes {rule['codes']} do not match languages {params['languages']}")
     return params
@@ -160,14 +154,15 @@ def validate_threshold(value: float, what: str = "threshold") -> float:
 
 
 def decide(probabilities: dict, embedding: np.ndarray, params: dict, min_probability: float | None = None,
-           whisper_probabilities=None) -> dict:
+           whisper_probabilities=None, whisper_embedding=None) -> dict:
     """{"language": name or "unknown", "unknown_reason"?, "centroid_distance", "unknown_guess"?,
     "unknown_guess_probability"?} for one clip.
 
     `probabilities` maps language -> calibrated probability (the pooled answer);
-    `min_probability` overrides the stored probability threshold; `whisper_probabilities` is the
-    clip's pooled Whisper distribution [99] when the model has one: with it, a stored Whisper
-    rule decides, and an unknown answer names Whisper's guess.
+    `min_probability` overrides the stored probability threshold; `whisper_probabilities` [99]
+    and `whisper_embedding` are the clip's pooled Whisper distribution and encoder features
+    when the model gives them: with both, a stored Whisper rule decides; with the distribution,
+    an unknown answer names Whisper's guess.
     """
     languages = list(params["languages"])
     if sorted(probabilities) != sorted(languages):
@@ -179,14 +174,10 @@ def decide(probabilities: dict, embedding: np.ndarray, params: dict, min_probabi
     distance = float(centroid_distance(embedding, predicted, params["centroids"])[0])
     out = {"language": top_language, "centroid_distance": round(distance, 6)}
     rule = params.get("whisper")
-    if rule is not None and whisper_probabilities is not None:
-        from models.open_set_whisper import logistic_score, mahalanobis_distance, rule_features
-        from models.whisper import languages as whisper_languages
+    if rule is not None and whisper_probabilities is not None and whisper_embedding is not None:
+        from models.open_set_whisper import rule_inputs, rule_score
 
-        in_set = whisper_languages.indices_for(params["languages"])
-        features = rule_features([top], [distance], mahalanobis_distance(embedding, predicted, rule["mahalanobis"]),
-                                 whisper_probabilities, in_set)
-        score = float(logistic_score(features, rule["logistic"])[0])
+        score = float(rule_score(rule_inputs(whisper_embedding, whisper_probabilities), predicted, rule)[0])
         if p_min is not None and top < p_min:
             out.update(language=UNKNOWN, unknown_reason=f"top probability {top:.3f} < {p_min:.3f} ({top_language})")
         elif score > rule["threshold"]:
@@ -240,10 +231,11 @@ def cli_params(args, model_path: str) -> dict | None:
 
 
 def apply_to_record(record: dict, embedding, params: dict, min_probability: float | None,
-                    whisper_probabilities=None) -> dict:
+                    whisper_probabilities=None, whisper_embedding=None) -> dict:
     """The CLI's JSON record with `language` replaced by "unknown" when rejected (reason added,
     and Whisper's guess when the model gives Whisper's distribution)."""
-    decision = decide(record["probabilities"], embedding, params, min_probability, whisper_probabilities)
+    decision = decide(record["probabilities"], embedding, params, min_probability, whisper_probabilities,
+                      whisper_embedding)
     record = {**record, "language": decision["language"], "centroid_distance": decision["centroid_distance"]}
     for key in ("unknown_reason", "unknown_guess", "unknown_guess_probability"):
         if key in decision:

@@ -21,7 +21,7 @@ from serving import settings as defaults
 from serving.audio_input import AudioStream, InputError, Limits, expand_paths
 from serving.retry import CallPolicy, ServingError
 from serving.settings import ServingSettings
-from serving.windows import NO_SPEECH, WHISPER_POOLED, analyse_stream, probe_geometry
+from serving.windows import NO_SPEECH, WHISPER_EMBEDDING, WHISPER_POOLED, analyse_stream, probe_geometry
 
 
 def _non_negative_int(text: str) -> int:
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
         record = _record(path, result, stream, args, s)
         if unknown_params is not None and record["language"] != NO_SPEECH:
             record = open_set.apply_to_record(record, result["embedding"], unknown_params, args.unknown_threshold,
-                                              result.get(WHISPER_POOLED))
+                                              result.get(WHISPER_POOLED), result.get(WHISPER_EMBEDDING))
         if embeddings:
             embedded.append((record, result["embedding"]))
             if args.nearest is None:

@@ -25,6 +25,9 @@ NO_SPEECH = "no_speech"  # the model's answer for audio without speech (models/k
 # it lets --reject-unknown name what an unknown clip most likely is (models/open_set.py).
 WHISPER_WINDOWS = "window_whisper_language_probabilities"
 WHISPER_POOLED = "whisper_language_probabilities"
+# ... and (from `embed`) its pooled encoder features per window, which the open-set rule reads.
+WHISPER_EMBEDDING_WINDOWS = "window_whisper_embeddings"
+WHISPER_EMBEDDING = "whisper_embedding"
 
 
 class Backend(Protocol):
@@ -120,8 +123,9 @@ def analyse_stream(backend: Backend, blocks: Iterable[np.ndarray], geometry: Geo
         out["window_end_s"] = np.asarray(out["window_end_s"]) + offset
         for k in keys:
             parts[k].append(np.asarray(out[k], np.float64))
-        if WHISPER_WINDOWS in out:
-            parts.setdefault(WHISPER_WINDOWS, []).append(np.asarray(out[WHISPER_WINDOWS], np.float64))
+        for k in (WHISPER_WINDOWS, WHISPER_EMBEDDING_WINDOWS):
+            if k in out:
+                parts.setdefault(k, []).append(np.asarray(out[k], np.float64))
     merged = {k: np.concatenate(v) for k, v in parts.items()}
     return pool(merged, geometry.languages, total / geometry.sample_rate, allowed)
 
@@ -160,9 +164,10 @@ def pool(merged: dict, languages: tuple[str, ...], duration_s: float, allowed: t
     if "window_embeddings" in merged:
         emb_weights = weights if has_speech else merged["window_weight"]
         result["embedding"] = weighted_pool(merged["window_embeddings"], emb_weights)
-    if WHISPER_WINDOWS in merged and len(merged[WHISPER_WINDOWS]) == len(merged["window_weight"]):
-        whisper_weights = weights if has_speech else merged["window_weight"]
-        result[WHISPER_POOLED] = weighted_pool(merged[WHISPER_WINDOWS], whisper_weights)
+    whisper_weights = weights if has_speech else merged["window_weight"]
+    for windows, pooled in ((WHISPER_WINDOWS, WHISPER_POOLED), (WHISPER_EMBEDDING_WINDOWS, WHISPER_EMBEDDING)):
+        if windows in merged and len(merged[windows]) == len(merged["window_weight"]):
+            result[pooled] = weighted_pool(merged[windows], whisper_weights)
     return result
 
 

@@ -1,6 +1,6 @@
-"""The open-set rule with Whisper's 99 languages (models/open_set.py), the language-name table
-(models/whisper/languages.py) and what `predict --reject-unknown` prints with and without
-Whisper outputs."""
+"""The open-set rule with Whisper's outputs (models/open_set_whisper.py, decided in
+models/open_set.py), the language-name table (models/whisper/languages.py) and what
+`predict --reject-unknown` prints with and without Whisper outputs."""
 from __future__ import annotations
 
 import json
@@ -50,77 +50,101 @@ def _whisper(mass: dict) -> np.ndarray:
     return w
 
 
-def _synthetic(rng, n: int, unknown: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(top probability, embeddings [n, 6], predicted, whisper [n, 99]) for in-set or out-of-set clips."""
-    predicted = rng.integers(0, 3, n)
-    emb = np.eye(6)[predicted] + 0.1 * rng.normal(size=(n, 6))
-    whisper = np.stack([_whisper({IN_CODES[p]: 0.7, "ja": 0.1}) for p in predicted])
-    top = rng.uniform(0.8, 1.0, n)
-    if unknown:   # off the class clusters, less sure, and Whisper hears another language
-        emb += 0.8 * np.eye(6)[3 + rng.integers(0, 3, n)]
-        whisper = np.stack([_whisper({IN_CODES[p]: 0.1, "it": 0.6}) for p in predicted])
-        top = rng.uniform(0.5, 0.9, n)
-    return top, emb, predicted, whisper
+DIMS = 12   # encoder features of the synthetic clips: languages 0-2 in-set, 3-8 out of set
 
 
-def _features(top, emb, predicted, whisper, centres, fit):
-    return open_set_whisper.rule_features(top, open_set.centroid_distance(emb, predicted, centres),
-                                          open_set_whisper.mahalanobis_distance(emb, predicted, fit), whisper,
-                                          wl.indices_for(LANGS))
+def _clips(rng, n: int, languages, speakers: int, voice: float = 0.6, first_speaker: int = 0) -> dict:
+    """Synthetic clips: each language a direction of the encoder features, each speaker an offset
+    shared by all its clips (voices vary more than one clip does); Whisper hears the in-set
+    languages as themselves at 0.5, the others as Japanese (as it hears espeak-ng)."""
+    language = np.asarray(languages)[rng.integers(0, len(languages), n)]
+    speaker = rng.integers(0, speakers, n)
+    offsets = np.random.default_rng(1000 + first_speaker).normal(size=(speakers, DIMS)) * voice
+    f = 3.0 * np.eye(DIMS)[language] + offsets[speaker] + 0.3 * rng.normal(size=(n, DIMS))
+    heard = rng.uniform(0.3, 0.6, n)
+    whisper = np.stack([_whisper({IN_CODES[k]: p} if k < 3 else {"ja": p}) for k, p in zip(language, heard)])
+    predicted = np.where(language < 3, language, rng.integers(0, 3, n))
+    return {"f": f, "whisper": whisper, "language": language, "predicted": predicted,
+            "group": speaker + first_speaker, "x": open_set_whisper.rule_inputs(f, whisper)}
+
+
+def _choose(rng, folds: int = open_set_whisper.DEFAULT_FOLDS, min_kept_correct: float = 0.95):
+    train = _clips(rng, 300, [0, 1, 2], speakers=10)
+    other = _clips(rng, 60, [3, 4], speakers=4, first_speaker=50)          # the `threshold` languages
+    choose = _clips(rng, 60, [0, 1, 2], speakers=2, first_speaker=20)
+    return open_set_whisper.choose_rule(
+        {"x": train["x"], "label": train["language"], "predicted": train["predicted"],
+         "correct": np.ones(300, bool), "group": train["group"]}, other["x"],
+        {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, 3, min_kept_correct, folds)
 
 
 @pytest.fixture(scope="module")
 def chosen_rule():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, 300)
-    train = np.eye(6)[labels] + 0.1 * rng.normal(size=(300, 6))
-    centres = open_set.centroids(train, labels, 3)
-    fit = open_set_whisper.fit_mahalanobis(train, labels, 3, dims=4)
-    held = _synthetic(rng, 200, unknown=False)
-    out = _synthetic(rng, 100, unknown=True)
-    correct = np.ones(200, bool)
-    chosen = open_set_whisper.choose_whisper_rule(_features(*held, centres, fit), correct,
-                                                  _features(*out, centres, fit))
+    rule = _choose(np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    train = _clips(rng, 300, [0, 1, 2], speakers=10)
+    centres = open_set.centroids(train["f"], train["language"], 3)
     params = {"languages": LANGS, "centroids": centres, "min_probability": 0.0, "max_distance": 2.0,
-              "whisper": open_set_whisper.whisper_rule_params(chosen, fit, LANGS)}
-    return chosen, params, centres, fit
+              "whisper": open_set_whisper.whisper_rule_params(rule, LANGS)}
+    return rule, params
 
 
-def test_rule_keeps_in_set_and_rejects_out_of_set(chosen_rule):
-    chosen, params, centres, fit = chosen_rule
-    assert chosen["chosen_kept_correct"] >= 0.95 and chosen["chosen_rejected"] >= 0.95
-    rng = np.random.default_rng(1)                    # new clips, never seen by the choice
-    new_in, new_out = _synthetic(rng, 100, unknown=False), _synthetic(rng, 100, unknown=True)
-    assert open_set_whisper.whisper_is_unknown(_features(*new_in, centres, fit), chosen).mean() <= 0.1
-    assert open_set_whisper.whisper_is_unknown(_features(*new_out, centres, fit), chosen).mean() >= 0.9
-    assert params["whisper"]["codes"] == list(IN_CODES)
-    assert params["whisper"]["features"] == list(open_set_whisper.WHISPER_FEATURES)
+def test_rule_keeps_new_speakers_and_rejects_languages_it_never_saw(chosen_rule):
+    rule, params = chosen_rule
+    rng = np.random.default_rng(2)                    # new speakers and new languages, never seen by the choice
+    new_in = _clips(rng, 200, [0, 1, 2], speakers=4, first_speaker=30)
+    new_out = _clips(rng, 200, [5, 6, 7, 8], speakers=4, first_speaker=40)
+    assert open_set_whisper.whisper_is_unknown(new_in["x"], new_in["predicted"], rule).mean() <= 0.1
+    assert open_set_whisper.whisper_is_unknown(new_out["x"], new_out["predicted"], rule).mean() >= 0.9
+    assert rule["reference_clips"] == 360 and rule["reference_kept_correct"] >= 0.95
+    assert params["whisper"]["codes"] == list(IN_CODES) and params["whisper"]["kind"] == open_set_whisper.RULE_KIND
+
+
+def test_reference_scores_come_from_scorers_that_never_saw_the_speaker():
+    """Training clips scored by scorers that saw them look more in-set than a new speaker's do,
+    so each is scored by scorers fitted without its speaker group."""
+    rng = np.random.default_rng(3)
+    train, other = _clips(rng, 200, [0, 1, 2], speakers=5), _clips(rng, 40, [3, 4], speakers=2, first_speaker=50)
+    background, distance = open_set_whisper.cross_fitted_scores(train["x"], train["language"], train["predicted"],
+                                                                train["group"], other["x"], 3, folds=5)
+    for group in range(5):
+        rows = train["group"] == group
+        alone = open_set_whisper.fit_scorers(train["x"][~rows], train["language"][~rows], other["x"], 3)
+        expected = open_set_whisper.raw_scores(train["x"][rows], train["predicted"][rows], alone)
+        np.testing.assert_allclose(background[rows], expected[0], rtol=1e-6)
+        np.testing.assert_allclose(distance[rows], expected[1], rtol=1e-6)
+    seen = open_set_whisper.raw_scores(train["x"], train["predicted"],
+                                       open_set_whisper.fit_scorers(train["x"], train["language"], other["x"], 3))
+    assert distance.mean() > seen[1].mean()          # unseen speakers sit further from their language
 
 
 def test_threshold_keeps_the_asked_share_of_correct_answers():
     rng = np.random.default_rng(2)
-    in_features, out_features = rng.normal(size=(200, 5)), rng.normal(0.5, 1.0, size=(50, 5))
+    scores = rng.normal(size=200)
     correct = rng.uniform(size=200) < 0.9
     for floor in (0.8, 0.95, 1.0):
-        chosen = open_set_whisper.choose_whisper_rule(in_features, correct, out_features, floor)
-        kept = ~open_set_whisper.whisper_is_unknown(in_features, chosen) & correct
+        threshold = open_set_whisper._kept_threshold(scores, correct, floor)
+        kept = (scores <= threshold) & correct
         assert kept.sum() >= np.ceil(floor * correct.sum() - 1e-9)
         assert kept.sum() - 1 < floor * correct.sum()   # the lowest such threshold: one less would not do
 
 
 def test_decide_names_the_guess_only_when_unknown(chosen_rule, tmp_path):
-    _, params, _, _ = chosen_rule
+    _, params = chosen_rule
     open_set.save_params(str(tmp_path), {**params, "centroids": params["centroids"].tolist()})
     stored = open_set.load_params(str(tmp_path))
     assert json.loads((tmp_path / open_set.PARAMS_FILE).read_text())["version"] == open_set.PARAMS_VERSION
+    rng = np.random.default_rng(5)
+    known = 3.0 * np.eye(DIMS)[0]                   # an English clip without a voice of its own
     probs = {"English": 0.9, "French": 0.05, "Mandarin": 0.05}
-    known = open_set.decide(probs, np.eye(6)[0], stored, whisper_probabilities=_whisper({"en": 0.8}))
-    assert known["language"] == "English" and "unknown_guess" not in known
+    out = open_set.decide(probs, known, stored, whisper_probabilities=_whisper({"en": 0.5}), whisper_embedding=known)
+    assert out["language"] == "English" and "unknown_guess" not in out
+    unseen = _clips(rng, 1, [6], speakers=1, first_speaker=71)
     italian = _whisper({"en": 0.05, "it": 0.7, "zh": 0.05})
-    unknown = open_set.decide({"English": 0.6, "French": 0.3, "Mandarin": 0.1}, np.eye(6)[0] + 0.8 * np.eye(6)[4],
-                              stored, whisper_probabilities=italian)
-    assert unknown["language"] == open_set.UNKNOWN and "open-set score" in unknown["unknown_reason"]
-    assert unknown["unknown_guess"] == "Italian" and unknown["unknown_guess_probability"] == pytest.approx(0.7)
+    out = open_set.decide(probs, unseen["f"][0], stored, whisper_probabilities=italian,
+                          whisper_embedding=unseen["f"][0])
+    assert out["language"] == open_set.UNKNOWN and "open-set score" in out["unknown_reason"]
+    assert out["unknown_guess"] == "Italian" and out["unknown_guess_probability"] == pytest.approx(0.7)
 
 
 def test_guess_is_never_one_of_the_models_languages():
@@ -130,19 +154,20 @@ def test_guess_is_never_one_of_the_models_languages():
 
 
 def test_without_whisper_outputs_the_two_thresholds_decide(chosen_rule):
-    _, params, centres, _ = chosen_rule
+    _, params = chosen_rule
     strict = {**params, "min_probability": 0.95}
-    out = open_set.decide({"English": 0.9, "French": 0.05, "Mandarin": 0.05}, np.eye(6)[0], strict)
+    out = open_set.decide({"English": 0.9, "French": 0.05, "Mandarin": 0.05}, np.eye(DIMS)[0], strict)
     assert out["language"] == open_set.UNKNOWN and "top probability" in out["unknown_reason"]
     assert "unknown_guess" not in out
 
 
-def test_stored_rule_for_other_languages_is_refused(chosen_rule, tmp_path):
-    _, params, _, _ = chosen_rule
-    bad = {**params, "centroids": params["centroids"].tolist(),
-           "whisper": {**params["whisper"], "codes": ["en", "fr", "de"]}}
+@pytest.mark.parametrize("change, message", [({"codes": ["en", "fr", "de"]}, "codes"),
+                                             ({"kind": "five_signal_logistic"}, "re-run the pipeline")])
+def test_stored_rule_for_other_languages_or_of_another_kind_is_refused(chosen_rule, tmp_path, change, message):
+    _, params = chosen_rule
+    bad = {**params, "centroids": params["centroids"].tolist(), "whisper": {**params["whisper"], **change}}
     open_set.save_params(str(tmp_path), bad)
-    with pytest.raises(open_set.OpenSetError, match="codes"):
+    with pytest.raises(open_set.OpenSetError, match=message):
         open_set.load_params(str(tmp_path))
 
 
@@ -153,10 +178,12 @@ RATE, WINDOW_S, HOP_S = 16_000, 1.0, 0.5
 
 class FakeModel:
     """A backend whose every window answers English at 0.6 from an embedding far from every
-    class, with (or without) Whisper's distribution saying Italian."""
+    class, with (or without) Whisper's outputs: its distribution saying Italian, and encoder
+    features of a language the rule never saw."""
 
     def __init__(self, path: str, whisper: bool):
         self.path, self.whisper = path, whisper
+        self.unseen = _clips(np.random.default_rng(6), 1, [7], speakers=1, first_speaker=80)["f"][0]
 
     def analyse(self, waveform, sample_rate, embeddings=False):
         from contract.geometry import serving_window_count
@@ -168,20 +195,23 @@ class FakeModel:
                "window_start_s": np.arange(n) * HOP_S, "window_end_s": np.arange(n) * HOP_S + WINDOW_S,
                "window_speech": np.ones(n)}
         if embeddings:
-            out["window_embeddings"] = np.tile(np.eye(6)[0] + 0.8 * np.eye(6)[4], (n, 1))
+            out["window_embeddings"] = np.tile(np.eye(DIMS)[0] + 0.8 * np.eye(DIMS)[4], (n, 1))
         if self.whisper:
             out["window_whisper_language_probabilities"] = np.tile(_whisper({"en": 0.05, "it": 0.7}), (n, 1))
+            if embeddings:
+                out["window_whisper_embeddings"] = np.tile(self.unseen, (n, 1))
         return out
 
 
 @pytest.mark.parametrize("whisper", [True, False])
-def test_cli_prints_the_guess_when_the_model_gives_whispers_distribution(chosen_rule, tmp_path, monkeypatch,
-                                                                         capsys, whisper):
+def test_cli_prints_the_guess_when_the_model_gives_whispers_outputs(chosen_rule, tmp_path, monkeypatch, capsys,
+                                                                    whisper):
     from serving import cli
 
-    _, params, _, _ = chosen_rule
+    _, params = chosen_rule
     model_dir = tmp_path / "model"
-    open_set.save_params(str(model_dir), {**params, "centroids": params["centroids"].tolist(), "max_distance": 0.1})
+    centres = np.eye(DIMS)[:3]
+    open_set.save_params(str(model_dir), {**params, "centroids": centres.tolist(), "max_distance": 0.1})
     wav = tmp_path / "clip.wav"
     sf.write(str(wav), 0.1 * np.sin(np.arange(2 * RATE) / 7.0).astype(np.float32), RATE)
     monkeypatch.setattr(cli, "_backend", lambda args: FakeModel(str(model_dir), whisper))
@@ -195,45 +225,61 @@ def test_cli_prints_the_guess_when_the_model_gives_whispers_distribution(chosen_
         assert "embedding distance" in record["unknown_reason"] and "unknown_guess" not in record
 
 
+def _bench_split(rng) -> dict:
+    """What bench/open_set_whisper.one_seed gives, for synthetic clips."""
+    parts = [_clips(rng, 120, [0, 1, 2], speakers=6), _clips(rng, 40, [0, 1, 2], speakers=1, first_speaker=20),
+             _clips(rng, 40, [0, 1, 2], speakers=1, first_speaker=21),
+             _clips(rng, 40, [3, 4], speakers=2, first_speaker=30),
+             _clips(rng, 40, [5, 6], speakers=2, first_speaker=40)]
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    n, part = len(cat["x"]), np.repeat(np.arange(5), 40 * np.array([3, 1, 1, 1, 1]))
+    return {"x": cat["x"], "whisper": cat["whisper"], "in_set_indices": wl.indices_for(LANGS),
+            "top": rng.uniform(0.4, 1, n), "distance": rng.uniform(0, 1, n), "predicted": cat["predicted"],
+            "label": np.where(cat["language"] < 3, cat["language"], -1), "speaker": cat["group"],
+            "correct": cat["language"] < 3, "train": part == 0, "choose_in": part == 1, "measure_in": part == 2,
+            "threshold": part == 3, "measure": part == 4,
+            "language": np.select([part == 4, (part == 3) & (cat["language"] == 3), part == 3],
+                                  ["Czech", "Italian", "Dutch"], "in-set")}
+
+
 def test_offline_choice_never_reads_the_measure_languages():
     """bench/open_set_whisper.py: scrambling the measure-role clips changes nothing chosen."""
     from bench import open_set_whisper as bench
 
     rng = np.random.default_rng(3)
-    n = 240
-    roles = np.array(["in_set"] * 120 + ["threshold"] * 60 + ["measure"] * 60)
-    features = rng.normal(size=(n, 5)) + (roles != "in_set")[:, None]
-    split = {"features": features, "top": rng.uniform(0.4, 1, n), "distance": rng.uniform(0, 1, n),
-             "correct": rng.uniform(size=n) < 0.9, "choose_in": np.arange(n) < 60,
-             "measure_in": (np.arange(n) >= 60) & (roles == "in_set"), "threshold": roles == "threshold",
-             "measure": roles == "measure", "language": np.where(roles == "measure", "Czech", "x")}
-    scrambled = {**split, "features": np.where((roles == "measure")[:, None], 100 * rng.normal(size=(n, 5)), features),
-                 "top": np.where(roles == "measure", 0.0, split["top"])}
-    for rule in (bench.whisper_rule, bench.closed_set_rule):
+    split = _bench_split(rng)
+    measure = split["measure"]
+    scrambled = {**split, "x": np.where(measure[:, None], 100 * rng.normal(size=split["x"].shape), split["x"]),
+                 "whisper": np.where(measure[:, None], _whisper({"en": 0.9}), split["whisper"]),
+                 "top": np.where(measure, 0.0, split["top"])}
+    for rule in (bench.whisper_rule, bench.whisper_mass_rule, bench.closed_set_rule):
         a, b = rule(split), rule(scrambled)
         assert (a["chosen_rejected"], a["kept_correct"]) == (b["chosen_rejected"], b["kept_correct"])
+        assert a["rejected"] != b["rejected"] or rule is not bench.whisper_rule
+    held_out = bench.leave_one_out(split)             # each threshold language measured without it
+    assert sorted(held_out) == ["Dutch", "Italian"] and held_out == bench.leave_one_out(scrambled)
 
 
 def test_trainer_choice_never_reads_the_measure_languages():
     """choose_whisper_open_set: scrambling measure-role clips changes the report, never the rule."""
     rng = np.random.default_rng(4)
-    labels = rng.integers(0, 3, 300)
-    train = np.eye(6)[labels] + 0.1 * rng.normal(size=(300, 6))
-    centres = open_set.centroids(train, labels, 3)
-    top, emb, predicted, whisper = _synthetic(rng, 160, unknown=False)
-    in_set = {"top": top, "embedding": emb, "predicted": predicted, "correct": rng.uniform(size=160) < 0.95,
-              "whisper": whisper, "choose": np.arange(160) < 80}
-    parts = [_synthetic(rng, 40, unknown=True) for _ in range(2)]
-    out = {k: np.concatenate([p[i] for p in parts])
-           for i, k in enumerate(("top", "embedding", "predicted", "whisper"))}
-    out.update(role=np.array(["threshold"] * 40 + ["measure"] * 40),
-               language=np.array(["Italian"] * 40 + ["Czech"] * 40))
-    params, report = open_set_whisper.choose_whisper_open_set(LANGS, train, labels, centres, in_set, out)
+    train = _clips(rng, 300, [0, 1, 2], speakers=10)
+    held = _clips(rng, 160, [0, 1, 2], speakers=8, first_speaker=20)
+    thr, meas = _clips(rng, 40, [3, 4], speakers=2, first_speaker=30), _clips(rng, 40, [5, 6], speakers=2,
+                                                                               first_speaker=40)
+    train_rows = {"whisper_embedding": train["f"], "whisper": train["whisper"], "label": train["language"],
+                  "predicted": train["predicted"], "correct": np.ones(300, bool), "group": train["group"]}
+    in_set = {"whisper_embedding": held["f"], "whisper": held["whisper"], "predicted": held["predicted"],
+              "correct": rng.uniform(size=160) < 0.95, "choose": held["group"] < 24}
+    out = {k: np.concatenate([thr[k], meas[k]]) for k in ("whisper", "predicted")}
+    out.update(whisper_embedding=np.concatenate([thr["f"], meas["f"]]), role=np.array(["threshold"] * 40 +
+               ["measure"] * 40), language=np.array(["Italian"] * 40 + ["Czech"] * 40))
+    params, report = open_set_whisper.choose_whisper_open_set(LANGS, train_rows, in_set, out)
     measure = out["role"] == "measure"
-    noise = rng.normal(size=out["embedding"].shape)
-    scrambled = {**out, "embedding": np.where(measure[:, None], noise, out["embedding"]),
+    scrambled = {**out, "whisper_embedding": np.where(measure[:, None], rng.normal(size=out["whisper_embedding"].shape),
+                                                      out["whisper_embedding"]),
                  "whisper": np.where(measure[:, None], _whisper({"en": 0.9}), out["whisper"])}
-    params2, report2 = open_set_whisper.choose_whisper_open_set(LANGS, train, labels, centres, in_set, scrambled)
+    params2, report2 = open_set_whisper.choose_whisper_open_set(LANGS, train_rows, in_set, scrambled)
     assert params == params2 and report["chosen_on"] == report2["chosen_on"]
     assert report["per_language"]["Czech"] != report2["per_language"]["Czech"]
     assert report["chosen_on"]["out_of_set_clips"] == 40 and report["measured"]["out_of_set_examples"] == 40

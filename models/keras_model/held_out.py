@@ -5,7 +5,12 @@ and what serving needs inside the SavedModel (assets.extra/).
 Held-out segments are split into two folds by speaker (the Transform's `speaker_bucket`, a hash
 of the speaker id): models/calibration.py cross-fits the temperature over them; the open-set
 thresholds are chosen on fold 0 plus the out-of-set `threshold` languages and measured on
-fold 1 plus the out-of-set `measure` languages (data/open_set/).
+fold 1 plus the out-of-set `measure` languages (data/open_set/). A model on the `whisper`
+representation (its inputs hold Whisper's language log-probabilities and encoder features)
+also gets the Whisper rule (models/open_set_whisper.py): fitted on the sampled training
+segments (cross-fitted by speaker) and the `threshold` languages, thresholded with fold 0,
+measured on fold 1 and the `measure` languages; serving applies it instead of the two
+thresholds, which stay stored for callers without Whisper's outputs.
 """
 from __future__ import annotations
 
@@ -33,8 +38,9 @@ def _heads(model) -> keras.Model:
 
 def score_split(fn_args, files, tf_transform_output, model, input_names, batch_size: int,
                 max_batches: int | None = None) -> dict:
-    """One pass over transformed examples: raw probabilities, embeddings, labels, speaker folds.
-    With `max_batches` (a sample), the examples are shuffled (seeded) so every language is in it."""
+    """One pass over transformed examples: raw probabilities, embeddings, labels, speaker folds
+    (and `whisper` [N, 99], `whisper_embedding` when the model reads Whisper's outputs). With
+    `max_batches` (a sample), the examples are shuffled (seeded) so every language is in it."""
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files, tfxio.TensorFlowDatasetOptions(batch_size=batch_size, num_epochs=1, shuffle=bool(max_batches),
                                               shuffle_seed=0),
@@ -42,11 +48,16 @@ def score_split(fn_args, files, tf_transform_output, model, input_names, batch_s
     if max_batches:
         dataset = dataset.take(max_batches)
     heads = _heads(model)
+    whisper = features.WHISPER_LANGUAGE_XF in input_names
     parts = {"probabilities": [], "embedding": [], "label": [], "fold": []}
+    parts |= {"whisper": [], "whisper_embedding": []} if whisper else {}
     for batch in dataset:
         out = heads({k: batch[k] for k in input_names}, training=False)
         parts["probabilities"].append(out["probabilities"].numpy())
         parts["embedding"].append(out["embedding"].numpy())
+        if whisper:   # Whisper's distribution over its 99 languages and encoder features (the open-set rule)
+            parts["whisper"].append(tf.nn.softmax(batch[features.WHISPER_LANGUAGE_XF], axis=-1).numpy())
+            parts["whisper_embedding"].append(batch[features.WHISPER_XF].numpy())
         parts["label"].append(tf.reshape(batch[features.LABEL_XF], [-1]).numpy())
         fold = batch.get(features.SPEAKER_BUCKET)
         parts["fold"].append(np.zeros(len(parts["label"][-1]), np.int64) if fold is None
@@ -92,7 +103,8 @@ def fit_calibration(held: dict, model_run_dir: str) -> dict:
 
 def choose_open_set(held: dict, train: dict, temperature: float, clips: list[dict], embed_fn,
                     languages: list[str], min_kept_correct: float) -> tuple[dict, dict] | None:
-    """(parameters to store with the model, report) or None when there are no out-of-set clips."""
+    """(parameters to store with the model, report) or None when there are no out-of-set clips.
+    With Whisper's distribution in `held` and in `embed_fn`'s outputs, both also get `"whisper"`."""
     if not clips or len(held["label"]) == 0:
         return None
     centres = open_set.centroids(train["embedding"], train["label"], len(languages))
@@ -100,12 +112,17 @@ def choose_open_set(held: dict, train: dict, temperature: float, clips: list[dic
     predicted = probs.argmax(axis=1)
     in_top, in_distance = probs.max(axis=1), open_set.centroid_distance(held["embedding"], predicted, centres)
     in_correct = predicted == held["label"]
-    out = {"top": [], "distance": [], "role": [], "language": []}
+    out = {"top": [], "distance": [], "predicted": [], "whisper": [], "whisper_embedding": [], "role": [],
+           "language": []}
     for clip in clips:
         result = embed_fn(waveform=tf.constant(clip["waveform"][None]))
         p, e = result["probabilities"].numpy()[0], result["embedding"].numpy()[0]
         out["top"].append(float(p.max()))
+        out["predicted"].append(int(p.argmax()))
         out["distance"].append(float(open_set.centroid_distance(e, np.array([p.argmax()]), centres)[0]))
+        if "whisper_language_probabilities" in result and "whisper_embedding" in result:
+            out["whisper"].append(result["whisper_language_probabilities"].numpy()[0])
+            out["whisper_embedding"].append(result["whisper_embedding"].numpy()[0])
         out["role"].append(clip["role"])
         out["language"].append(clip["language"])
     out = {k: np.asarray(v) for k, v in out.items()}
@@ -134,6 +151,21 @@ def choose_open_set(held: dict, train: dict, temperature: float, clips: list[dic
                             "rejected": chosen["chosen_rejected"], "kept_correct": chosen["chosen_kept_correct"],
                             "min_kept_correct": chosen["min_kept_correct"]},
               "measured": measured, "per_language": per_language}
+    if "whisper" in held and len(out["whisper"]) == len(clips):
+        from models.open_set_whisper import choose_whisper_open_set
+        from models.whisper.languages import UnknownLanguageName
+
+        in_set = {"whisper_embedding": held["whisper_embedding"], "whisper": held["whisper"], "predicted": predicted,
+                  "correct": in_correct, "choose": choose_in}
+        train_predicted = train["probabilities"].argmax(axis=1)
+        train_rows = {"whisper_embedding": train["whisper_embedding"], "whisper": train["whisper"],
+                      "label": train["label"], "predicted": train_predicted,
+                      "correct": train_predicted == train["label"], "group": train["fold"]}
+        try:
+            params["whisper"], report["whisper"] = choose_whisper_open_set(languages, train_rows, in_set, out,
+                                                                           min_kept_correct)
+        except (UnknownLanguageName, open_set.OpenSetError) as err:   # the two thresholds still hold
+            logging.warning("open set: no Whisper rule: %s", err)
     logging.info("open set: %s", json.dumps(report))
     return params, report
 

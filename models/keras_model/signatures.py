@@ -18,7 +18,9 @@ the probability columns) and the window geometry (`window_seconds`, `hop_seconds
 client of a remote server needs nothing but the model. A model on the `whisper`
 representation also returns Whisper's own distribution over its 99 languages,
 `window_whisper_language_probabilities` [batch, windows, 99] and its pooled
-`whisper_language_probabilities` [batch, 99], with the codes in `whisper_languages`. Every output has the batch as its
+`whisper_language_probabilities` [batch, 99], with the codes in `whisper_languages`; its `embed`
+also returns Whisper's pooled encoder features (`whisper_embedding`, `window_whisper_embeddings`),
+which the open-set rule reads (models/open_set_whisper.py). Every output has the batch as its
 first axis, so TF Serving's REST row format ("instances") works too.
 
 Speech: each window gets a speech/no-speech decision (audio/speech.py's definition, computed
@@ -160,8 +162,9 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         inputs = transform({features.WAVEFORM: raw_waveform(flat, waveform_spec)})
         out = heads(inputs, training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
-        if zero_shot:   # Whisper's own answer over its 99 languages, uncalibrated
+        if zero_shot:   # Whisper's own answer over its 99 languages, uncalibrated, and its encoder features
             out["whisper_language_probabilities"] = tf.nn.softmax(inputs[features.WHISPER_LANGUAGE_XF], axis=-1)
+            out["whisper_embedding"] = inputs[features.WHISPER_XF]
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         pooled = {k: tf_weighted_pool(v, weights) for k, v in per_window.items()}
         ones = tf.ones([batch], tf.float32)
@@ -183,14 +186,17 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         if zero_shot:
             result.update({"whisper_language_probabilities": pooled["whisper_language_probabilities"],
                            "window_whisper_language_probabilities": per_window["whisper_language_probabilities"],
-                           "whisper_languages": tf.tile(whisper_codes[None, :], [batch, 1])})
+                           "whisper_languages": tf.tile(whisper_codes[None, :], [batch, 1]),
+                           "whisper_embedding": pooled["whisper_embedding"],
+                           "window_whisper_embeddings": per_window["whisper_embedding"]})
         return result
 
     def full_lengths(waveform):
         return tf.fill([tf.shape(waveform)[0]], tf.shape(waveform)[1])
 
     def without_embeddings(result: dict) -> dict:
-        return {k: v for k, v in result.items() if k not in ("embedding", "window_embeddings")}
+        return {k: v for k, v in result.items()
+                if k not in ("embedding", "window_embeddings", "whisper_embedding", "window_whisper_embeddings")}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized):
