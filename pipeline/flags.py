@@ -61,6 +61,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--train-steps", type=int, default=d.training.train_steps, help="optimizer steps")
     train.add_argument("--epochs", type=int, default=d.training.epochs,
                        help="the train steps are split into this many epochs")
+    train.add_argument("--seed", type=int, default=d.training.seed,
+                       help="the Trainer's seed (initial weights, shuffling); "
+                            "the train/eval split keeps its own")
     train.add_argument("--eval-steps", type=int, default=d.training.eval_steps,
                        help="eval batches per epoch for the validation curve (TFMA evaluates all)")
     train.add_argument("--no-warm-start", action="store_true",
@@ -185,6 +188,7 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
                   "mfcc_deltas": args.mfcc_deltas, "encoder_weights": args.encoder_weights,
                   "whisper_pooling": args.whisper_pooling},
         training={"train_steps": args.train_steps, "epochs": args.epochs, "eval_steps": args.eval_steps,
+                  "seed": args.seed,
                   "spec_augment": spec_augment(args.spec_augment), "short_crops": short_crops(args.short_crops),
                   "open_set_dir": args.open_set_dir, "warm_start": not args.no_warm_start,
                   "zero_shot_weight": args.zero_shot_weight},

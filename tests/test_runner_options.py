@@ -37,12 +37,13 @@ def test_the_same_flags_give_the_same_config_on_both_runners():
     flags = ["--languages", "English,French", "--epochs", "3", "--segment-seconds", "1.5", "--eval-fraction", "0.3",
              "--accuracy-bound", "0.6", "--train-steps", "50", "--augment-copies", "1", "--augmentation", "all",
              "--spec-augment", "on", "--representations", "log_mel,waveform", "--num-mel-bins", "40",
-             "--mfcc-deltas", "1", "--bucket", "clips", "--prefix", "raw/"]
+             "--mfcc-deltas", "1", "--bucket", "clips", "--prefix", "raw/", "--seed", "3"]
     local = local_runner.parse_args(flags).config
     kubeflow = kubeflow_runner.parse_args(KUBEFLOW_REQUIRED + flags).config
     for group in ("data", "augmenter", "features", "training"):
         assert getattr(local, group) == getattr(kubeflow, group), group
     assert local.data.languages == ("English", "French") and local.training.epochs == 3
+    assert local.training.seed == 3 and local.data.split_seed == PipelineConfig().data.split_seed
     assert local.data.segment_seconds == 1.5 and local.evaluation.accuracy_lower_bound == 0.6
     assert kubeflow.evaluation.accuracy_lower_bound == 0.6 and kubeflow.data.eval_fraction == 0.3
     assert local.features.representations == ("log_mel", "waveform") and local.training.spec_augment is not None
