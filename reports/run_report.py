@@ -270,8 +270,10 @@ def format_summary(summary: dict, languages: list[str]) -> str:
                      f"{calibration['ece']:.3f} (held-out speakers, cross-fitted by {calibration['fold_by']})")
     open_set = summary.get("open_set")
     if open_set:
-        m = open_set["measured"]
-        lines.append(f"open set: {_fmt(m['out_of_set_rejected'])} of unseen-language clips rejected, "
+        # The rule serving applies: a Whisper model's own rule when the Trainer stored one.
+        rule, m = (("Whisper rule", open_set["whisper"]["measured"]) if "whisper" in open_set
+                   else ("two thresholds", open_set["measured"]))
+        lines.append(f"open set ({rule}): {_fmt(m['out_of_set_rejected'])} of unseen-language clips rejected, "
                      f"{_fmt(m['in_set_kept_correct'])} of held-out segments kept and correct "
                      f"(accuracy {_fmt(m['in_set_accuracy'])})")
     if "blessed" in summary:

@@ -101,3 +101,18 @@ def test_the_printed_summary_names_ignored_keys_and_counts_all_skipped():
     assert "ignored at listing (not audio): 5: a.txt, b.txt, c.txt and 2 more" in text
     assert "unlisted language" not in text
     assert "manifest rows with problems: 2" in text
+
+
+def test_the_printed_open_set_line_gives_the_rule_serving_applies():
+    """A Whisper model answers `unknown` with its own rule: the summary must quote that rule's
+    figures, not the two thresholds it also stores (which reject nothing on such a model)."""
+    from reports.run_report import format_summary
+
+    thresholds = {"measured": {"out_of_set_rejected": 0.0, "in_set_kept_correct": 0.968, "in_set_accuracy": 0.968}}
+    whisper = {"measured": {"out_of_set_rejected": 0.833, "in_set_kept_correct": 0.919, "in_set_accuracy": 0.968}}
+    base = {"ingestion": {"clips_listed": 1, "skipped": [], "skipped_count": 0, "per_split": {}},
+            "components": {}, "wall_seconds": 1.0, "pngs": []}
+    cnn = format_summary({**base, "open_set": thresholds}, ["English"])
+    assert "open set (two thresholds): 0.000 of unseen-language clips rejected" in cnn
+    both = format_summary({**base, "open_set": {**thresholds, "whisper": whisper}}, ["English"])
+    assert "open set (Whisper rule): 0.833 of unseen-language clips rejected, 0.919 of held-out" in both
