@@ -109,14 +109,15 @@ def main(argv=None) -> int:
     probe = model.signatures["predict_waveform"](waveform=tf.constant(clip[None]))
     window = int(round(float(probe["window_seconds"][0]) * rate))
     starts = np.round(probe["window_start_s"].numpy()[0] * rate).astype(int)
-    windows = np.stack([np.pad(clip[s:s + window], (0, max(0, s + window - len(clip)))) for s in starts])
+    windows = np.stack([np.pad(clip[s:s + window], (0, max(0, s + window - len(clip)))) for s in starts]).astype(
+        np.float32)
     # the raw form the Transform graph takes (contract/schema.pbtxt: a RaggedTensor; exports made before
     # issue 11 took a SparseTensor)
     transformed = model.tft_layer({features.WAVEFORM: raw_waveform(tf.constant(windows))})
     # The restored Keras call's own input names (which representations this model was trained on).
     model_inputs = model.__call__.concrete_functions[0].structured_input_signature[0][0]
     single = {k: transformed[k] for k in model_inputs}
-    batched = {k: tf.tile(v, [args.batch, 1, 1]) for k, v in single.items()}
+    batched = {k: tf.tile(v, [args.batch] + [1] * (v.shape.rank - 1)) for k, v in single.items()}  # 2-D: whisper
     # windows count by how much real audio they hold, and only if they hold speech
     weights = probe["window_weight"].numpy()[0] * probe["window_speech"].numpy()[0]
     keras_probabilities = np.average(model(single, training=False).numpy(), axis=0, weights=weights)
