@@ -46,6 +46,14 @@ def _timed(fn, repeats: int, warmup: int = 5) -> np.ndarray:
     return times
 
 
+def served_probabilities(window_probabilities, weights: np.ndarray, temperature) -> np.ndarray:
+    """A clip's answer from its windows' model outputs as the signatures give it: each window
+    calibrated (the pushed model's temperature), then averaged with the windows' weights."""
+    from models.keras_model.signatures import calibrate
+
+    return np.average(calibrate(window_probabilities, temperature).numpy(), axis=0, weights=weights)
+
+
 def encoder_and_head(model, window_samples: int, pooling: str, precomputed: dict):
     """tf.function: windows [B, window_samples] -> the Keras model's probabilities [B, classes], with the
     Whisper inputs computed from the windows (WindowFeatures, as Transform computes them) and any other
@@ -120,7 +128,8 @@ def main(argv=None) -> int:
     batched = {k: tf.tile(v, [args.batch] + [1] * (v.shape.rank - 1)) for k, v in single.items()}  # 2-D: whisper
     # windows count by how much real audio they hold, and only if they hold speech
     weights = probe["window_weight"].numpy()[0] * probe["window_speech"].numpy()[0]
-    keras_probabilities = np.average(model(single, training=False).numpy(), axis=0, weights=weights)
+    temperature = getattr(model, "calibration_temperature", 1.0)
+    keras_probabilities = served_probabilities(model(single, training=False), weights, temperature)
     assert weights.sum() > 0, "the benchmark clip holds no speech"
     assert np.allclose(keras_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "paths disagree"
 
@@ -135,7 +144,7 @@ def main(argv=None) -> int:
         others = {k: v for k, v in single.items() if k not in (features.WHISPER_XF, features.WHISPER_LANGUAGE_XF)}
         bare = encoder_and_head(model, window, whisper_pooling(int(single[features.WHISPER_XF].shape[-1])), others)
         one_window_set, many_window_sets = tf.constant(windows), tf.constant(np.tile(windows, [args.batch, 1]))
-        bare_probabilities = np.average(bare(one_window_set).numpy(), axis=0, weights=weights)
+        bare_probabilities = served_probabilities(bare(one_window_set), weights, temperature)
         assert np.allclose(bare_probabilities, probe["probabilities"].numpy()[0], atol=1e-4), "bare path disagrees"
         base_name = "encoder + keras call"
         paths[base_name] = (lambda: bare(one_window_set), lambda: bare(many_window_sets))

@@ -55,3 +55,13 @@ def test_the_bare_model_feeds_the_encoder_outputs_to_the_keras_call(monkeypatch)
     np.testing.assert_array_equal(out[:, 5:], log_mel.numpy().reshape(2, 4))
     batched = call(tf.constant(np.tile(windows, [3, 1]))).numpy()     # 3 clips of 2 windows
     np.testing.assert_array_equal(batched[:, 5:], np.tile(log_mel.numpy().reshape(2, 4), [3, 1]))
+
+
+def test_the_clip_answer_is_calibrated_per_window_then_pooled_by_weight():
+    windows = tf.constant([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    weights = np.array([1.0, 3.0])
+    np.testing.assert_allclose(serving.served_probabilities(windows, weights, 1.0),
+                               [0.25, 0.65, 0.1], atol=1e-6)
+    sharpened = np.array([[0.49, 0.04, 0.01], [0.01, 0.64, 0.01]]) / np.array([[0.54], [0.66]])  # T = 0.5
+    np.testing.assert_allclose(serving.served_probabilities(windows, weights, tf.constant(0.5)),
+                               np.average(sharpened, axis=0, weights=weights), atol=1e-6)
