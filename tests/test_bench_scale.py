@@ -92,3 +92,15 @@ def test_the_encoder_limit_times_the_windows_the_feature_limit_times(tiny_corpus
     assert [len(b) for b in batches[:-1]] == [5] * (len(batches) - 1) and 1 <= len(batches[-1]) <= 5
     assert all(b.dtype == np.float32 for b in batches)
     assert encoder["seconds"] > 0
+
+
+def test_transform_memory_phases_say_which_phase_raised_the_peak():
+    from bench.transform_memory import phases
+
+    samples = [(0.5, 1000), (1.0, 3000), (1.5, 2500), (2.5, 6000), (3.0, 5000)]
+    events = [[0.0, 900, "start"], [1.2, 2800, "load start"], [1.4, 2900, "+150 MB", ["stack"]],
+              [2.0, 2400, "load end"], [3.1, 5000, "end"]]
+    rows = phases(samples, events)
+    assert [r["mark"] for r in rows] == ["start", "load start", "load end", "end"]
+    assert [r["growth_mb"] for r in rows] == [None, 1900, -400, 2600]
+    assert [r["peak_since_previous_mb"] for r in rows] == [900, 3000, 2500, 6000]
