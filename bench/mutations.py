@@ -386,6 +386,9 @@ MUTATIONS: list[Mutation] = [
       "        raise RuntimeError(reason)",
       "tests/test_bench_transfer.py"),
     # -- the cost benches (bench/scale.py, bench/serving.py) -------------------------------------
+    M("whisper_constants_rounded", "Whisper weights as float16 constants", "models/whisper/encoder.py",
+      "        if np.array_equal(half.astype(np.float32), array):", "        if True:",
+      "tests/test_whisper_constants.py"),
     M("scale_transform_against_feature_limit", "scale bench: Transform against the encoder", "bench/scale.py",
       'best["transform"]["audio_s_per_s"] / anchors["encoder_limit_audio_s_per_s"]',
       'best["transform"]["audio_s_per_s"] / anchors["feature_limit_audio_s_per_s"]',
