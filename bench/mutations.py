@@ -411,6 +411,21 @@ MUTATIONS: list[Mutation] = [
       "        missing.append(Missing(set_name, package, reason))\n        return None",
       "        raise RuntimeError(reason)",
       "tests/test_bench_transfer.py"),
+    # -- the cost benches (bench/scale.py, bench/serving.py) -------------------------------------
+    M("whisper_constants_rounded", "Whisper weights as float16 constants", "models/whisper/encoder.py",
+      "        if np.array_equal(half.astype(np.float32), array):", "        if True:",
+      "tests/test_whisper_constants.py"),
+    M("scale_transform_against_feature_limit", "scale bench: Transform against the encoder", "bench/scale.py",
+      'best["transform"]["audio_s_per_s"] / anchors["encoder_limit_audio_s_per_s"]',
+      'best["transform"]["audio_s_per_s"] / anchors["feature_limit_audio_s_per_s"]',
+      "tests/test_bench_scale.py"),
+    M("scale_representations_dropped", "scale bench: Transform with Whisper", "bench/scale_stage.py",
+      'features = {"representations": tuple(params["representations"])} if params.get("representations") else {}',
+      "features = {}",
+      "tests/test_bench_scale.py"),
+    M("serving_bare_uncalibrated", "serving bench: the calibrated answer", "bench/serving.py",
+      "calibrate(window_probabilities, temperature).numpy()", "np.asarray(window_probabilities)",
+      "tests/test_bench_serving.py"),
 ]
 
 

@@ -8,8 +8,9 @@ the position encodings cut to its length, as CTranslate2 does for any input shor
 3000 frames: 3 s costs a tenth of the padded 30 s.
 
 The weights enter the graph as tf.constant created while tracing (`Encoder.__call__` under
-a tf.function or a preprocessing_fn). Passing them in as captured eager tensors made TF 2.16
-abort in its oneDNN layer-norm rewrite (`libprotobuf FATAL ... key not found: value`).
+a tf.function or a preprocessing_fn), in float16 where that is exact (`constant`). Passing
+them in as captured eager tensors made TF 2.16 abort in its oneDNN layer-norm rewrite
+(`libprotobuf FATAL ... key not found: value`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ HEADS = 8
 LAYERS = 6
 MAX_POSITIONS = 1500
 LN_EPS = 1e-5
+HALF_MIN_SIZE = 1 << 16  # values; smaller float32 arrays stay float32 constants (see `constant`)
 
 
 def layer_norm(x: tf.Tensor, gamma, beta) -> tf.Tensor:
@@ -104,7 +106,25 @@ def constants(tree):
         return {k: constants(v) for k, v in tree.items()}
     if isinstance(tree, tuple):
         return tuple(constants(v) for v in tree)
-    return tf.constant(tree)
+    return constant(tree)
+
+
+def constant(array: np.ndarray) -> tf.Tensor:
+    """A float32 graph constant, held as float16 and cast in-graph when float16 holds it exactly.
+
+    Whisper's weights are stored in float16, so the values are unchanged; a Transform or
+    serving graph then carries half the bytes (about 82 MB instead of 163), and so does every
+    copy TensorFlow and tf.Transform make of its GraphDefs and FunctionDefs while tracing,
+    saving and loading it (bench.scale measures the peak). Only the kernels and tables
+    (HALF_MIN_SIZE values or more): biases and layer-norm scales stay plain constants, as the
+    oneDNN layer-norm rewrite expects (module docstring).
+    """
+    array = np.asarray(array)
+    if array.dtype == np.float32 and array.size >= HALF_MIN_SIZE:
+        half = array.astype(np.float16)
+        if np.array_equal(half.astype(np.float32), array):
+            return tf.cast(tf.constant(half), tf.float32)
+    return tf.constant(array)
 
 
 def make_window_encoder(weights: WhisperWeights, window_samples: int) -> tf.types.experimental.GenericFunction:
