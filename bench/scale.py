@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from bench.stage_probe import run_measured
 from bench.synth_corpus import DEFAULT_CLIP_SECONDS
-from config import DEMO_CORPUS_DIR
+from config import DEMO_CORPUS_DIR, PipelineConfig
 
 SETTINGS = {
     "in_memory x1": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
@@ -216,7 +216,8 @@ def measure(args, minutes: float, names: list[str], output_dir: str) -> dict | N
     if args.keep_corpus and len(args.minutes.split(",")) > 1:
         corpus = os.path.join(args.keep_corpus, f"{minutes:g}min")
     load = {"before": [round(x, 2) for x in os.getloadavg()]}
-    representations = tuple(args.representations.split(",")) if args.representations else None
+    representations = (tuple(args.representations.split(",")) if args.representations
+                       else PipelineConfig().features.representations)
     runs: dict[str, list[dict]] = {}
     try:
         source_s = _corpus(args, minutes, corpus, generate, parse_clip_seconds)
