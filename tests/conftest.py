@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
+from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline, whisper_pipeline_argv
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -41,4 +41,13 @@ def pipeline_run(tmp_path_factory, tiny_corpus):
     (run summary, output folder, argv). The pushed SavedModel is at summary["pushed_to"]."""
     out = tmp_path_factory.mktemp("e2e")
     argv = pipeline_argv(tiny_corpus[0], out)
+    return run_local_pipeline(argv), out, argv
+
+
+@pytest.fixture(scope="session")
+def whisper_pipeline_run(tmp_path_factory, tiny_corpus):
+    """The same tiny run on `--representations whisper`, shared by the Whisper end-to-end and
+    serving tests (its Transform peaks near 10 GB): (run summary, output folder, argv)."""
+    out = tmp_path_factory.mktemp("e2e_whisper")
+    argv = whisper_pipeline_argv(tiny_corpus[0], out)
     return run_local_pipeline(argv), out, argv

@@ -24,3 +24,9 @@ def run_local_pipeline(argv: list[str]) -> dict:
     finally:
         if saved is not None:
             os.environ["AWS_ENDPOINT_URL"] = saved
+
+
+def whisper_pipeline_argv(corpus_dir: str, out) -> list[str]:
+    """The tiny run's flags on the `whisper` representation alone: Whisper-base's pooled encoder
+    states into the head, plus its zero-shot term (the default weight)."""
+    return pipeline_argv(corpus_dir, out) + ["--representations", "whisper"]
