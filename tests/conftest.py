@@ -5,7 +5,12 @@ import os
 
 import pytest
 
-from tests.helpers.pipeline_runs import pipeline_argv, run_local_pipeline
+from tests.helpers.pipeline_runs import (
+    pipeline_argv,
+    run_local_pipeline,
+    run_local_pipeline_in_subprocess,
+    whisper_pipeline_argv,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,3 +47,13 @@ def pipeline_run(tmp_path_factory, tiny_corpus):
     out = tmp_path_factory.mktemp("e2e")
     argv = pipeline_argv(tiny_corpus[0], out)
     return run_local_pipeline(argv), out, argv
+
+
+@pytest.fixture(scope="session")
+def whisper_pipeline_run(tmp_path_factory, tiny_corpus):
+    """The same tiny run on `--representations whisper`, shared by the Whisper end-to-end and
+    serving tests: (run summary, output folder, argv). In a process of its own, so the memory
+    its Transform takes (near 10 GB) is given back before the tests load the pushed model."""
+    out = tmp_path_factory.mktemp("e2e_whisper")
+    argv = whisper_pipeline_argv(tiny_corpus[0], out)
+    return run_local_pipeline_in_subprocess(argv, out / "tfx"), out, argv

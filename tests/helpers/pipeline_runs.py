@@ -1,7 +1,12 @@
 """The tiny end-to-end pipeline run the e2e and serving tests share (see conftest's pipeline_run)."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from config import CNN_REPRESENTATIONS
 
@@ -28,3 +33,21 @@ def run_local_pipeline(argv: list[str]) -> dict:
     finally:
         if saved is not None:
             os.environ["AWS_ENDPOINT_URL"] = saved
+
+
+def whisper_pipeline_argv(corpus_dir: str, out) -> list[str]:
+    """The tiny run's flags on the `whisper` representation alone: Whisper-base's pooled encoder
+    states into the head, plus its zero-shot term (the default weight)."""
+    return pipeline_argv(corpus_dir, out) + ["--representations", "whisper"]
+
+
+def run_local_pipeline_in_subprocess(argv: list[str], output_dir, timeout_s: float = 1800) -> dict:
+    """`python local_runner.py ARGV` in its own process, as a user starts it; the run summary it
+    wrote under OUTPUT_DIR/reports. Whisper's Transform peaks near 10 GB, most of which an
+    in-process run would keep from the tests after it."""
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "local_runner.py"), *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout_s)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    with open(os.path.join(str(output_dir), "reports", "run_summary.json"), encoding="utf-8") as f:
+        return json.load(f)
