@@ -135,6 +135,9 @@ def test_every_signature_answers_whisper_languages_and_scores(model, clips):
     by_examples = _outputs(model.signatures["serving_default"](examples=tf.constant(serialized)))
     assert _names(by_examples["language"]) == expected
     np.testing.assert_allclose(by_examples["probabilities"], by_waveform["probabilities"], atol=1e-4)
+    # ... and carries Whisper's own distribution too (one window a clip here: equal to the pooled one)
+    np.testing.assert_allclose(by_examples[WHISPER_OUT], by_waveform[WHISPER_OUT], atol=1e-4)
+    assert _names(by_examples["whisper_languages"][0]) == list(CODES)
 
 
 def test_served_probabilities_are_the_head_plus_the_weighted_zero_shot_term(run, model, clips):

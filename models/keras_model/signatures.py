@@ -18,7 +18,8 @@ the probability columns) and the window geometry (`window_seconds`, `hop_seconds
 client of a remote server needs nothing but the model. A model on the `whisper`
 representation also returns Whisper's own distribution over its 99 languages,
 `window_whisper_language_probabilities` [batch, windows, 99] and its pooled
-`whisper_language_probabilities` [batch, 99], with the codes in `whisper_languages`; its `embed`
+`whisper_language_probabilities` [batch, 99], with the codes in `whisper_languages`
+(`serving_default` gives the last two per example); its `embed`
 also returns Whisper's pooled encoder features (`whisper_embedding`, `window_whisper_embeddings`),
 which the open-set rule reads (models/open_set_whisper.py). Every output has the batch as its
 first axis, so TF Serving's REST row format ("instances") works too.
@@ -135,8 +136,10 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
     zero_shot = features.WHISPER_LANGUAGE_XF in model.input_names
     whisper_codes = tf.constant(WHISPER_CODES, dtype=tf.string)
 
-    def classify(raw_features):
-        return calibrate(model(transform(raw_features), training=False), model.calibration_temperature)
+    def classify(raw_features) -> tuple[tf.Tensor, dict]:
+        """Calibrated probabilities, and the transformed features they came from."""
+        inputs = transform(raw_features)
+        return calibrate(model(inputs, training=False), model.calibration_temperature), inputs
 
     geometry = WindowGeometry.from_samples(sample_rate, segment_samples)
     n, hop = geometry.window_samples, geometry.hop_samples
@@ -215,7 +218,12 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(n - tf.shape(dense)[1], 0)]])
         voiced = speech_flags(dense, lengths, sample_rate)
         # TFMA reads these probabilities to evaluate every segment, speech or not: only `language` says no_speech
-        return _outputs(classify(raw), names, voiced, zero_without_speech=False)
+        probabilities, inputs = classify(raw)
+        result = _outputs(probabilities, names, voiced, zero_without_speech=False)
+        if zero_shot:   # Whisper's own answer per example, as the waveform signatures give it
+            result["whisper_language_probabilities"] = tf.nn.softmax(inputs[features.WHISPER_LANGUAGE_XF], axis=-1)
+            result["whisper_languages"] = tf.tile(whisper_codes[None, :], [tf.shape(serialized)[0], 1])
+        return result
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])
     def predict_waveform(waveform):
