@@ -25,7 +25,7 @@ from tfx_bsl.public import tfxio
 
 from contract import features
 from models import calibration, open_set
-from models.keras_model.signatures import EMBEDDING_LAYER
+from models.keras_model.signatures import EMBEDDING_LAYER, whisper_distribution
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAX_CENTROID_BATCHES = 40
@@ -56,7 +56,7 @@ def score_split(fn_args, files, tf_transform_output, model, input_names, batch_s
         parts["probabilities"].append(out["probabilities"].numpy())
         parts["embedding"].append(out["embedding"].numpy())
         if whisper:   # Whisper's distribution over its 99 languages and encoder features (the open-set rule)
-            parts["whisper"].append(tf.nn.softmax(batch[features.WHISPER_LANGUAGE_XF], axis=-1).numpy())
+            parts["whisper"].append(whisper_distribution(batch).numpy())
             parts["whisper_embedding"].append(batch[features.WHISPER_XF].numpy())
         parts["label"].append(tf.reshape(batch[features.LABEL_XF], [-1]).numpy())
         fold = batch.get(features.SPEAKER_BUCKET)

@@ -114,6 +114,12 @@ def calibrate(probabilities: tf.Tensor, temperature: tf.Tensor) -> tf.Tensor:
     return tf.nn.softmax(tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
 
 
+def whisper_distribution(transformed: dict) -> tf.Tensor:
+    """Whisper's own distribution over its 99 languages, from its logits among the transformed
+    features: what the signatures answer and what the open-set rule is fitted on."""
+    return tf.nn.softmax(transformed[features.WHISPER_LANGUAGE_XF], axis=-1)
+
+
 def make_signatures(model, tf_transform_output, languages: list[str], segment_samples: int,
                     sample_rate: int = 16000, temperature: float = 1.0) -> dict:
     """`temperature` (fitted on held-out data by the Trainer) is applied to every window's
@@ -135,6 +141,10 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
 
     zero_shot = features.WHISPER_LANGUAGE_XF in model.input_names
     whisper_codes = tf.constant(WHISPER_CODES, dtype=tf.string)
+
+    def whisper_code_rows(batch) -> tf.Tensor:
+        """Whisper's 99 language codes, one row per example (the columns of its distribution)."""
+        return tf.tile(whisper_codes[None, :], [batch, 1])
 
     def classify(raw_features) -> tuple[tf.Tensor, dict]:
         """Calibrated probabilities, and the transformed features they came from."""
@@ -166,7 +176,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         out = heads(inputs, training=False)
         out["probabilities"] = calibrate(out["probabilities"], model.calibration_temperature)
         if zero_shot:   # Whisper's own answer over its 99 languages, uncalibrated, and its encoder features
-            out["whisper_language_probabilities"] = tf.nn.softmax(inputs[features.WHISPER_LANGUAGE_XF], axis=-1)
+            out["whisper_language_probabilities"] = whisper_distribution(inputs)
             out["whisper_embedding"] = inputs[features.WHISPER_XF]
         per_window = {k: tf.reshape(v, [batch, count, -1]) for k, v in out.items()}
         pooled = {k: tf_weighted_pool(v, weights) for k, v in per_window.items()}
@@ -189,7 +199,7 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         if zero_shot:
             result.update({"whisper_language_probabilities": pooled["whisper_language_probabilities"],
                            "window_whisper_language_probabilities": per_window["whisper_language_probabilities"],
-                           "whisper_languages": tf.tile(whisper_codes[None, :], [batch, 1]),
+                           "whisper_languages": whisper_code_rows(batch),
                            "whisper_embedding": pooled["whisper_embedding"],
                            "window_whisper_embeddings": per_window["whisper_embedding"]})
         return result
@@ -221,8 +231,8 @@ def make_signatures(model, tf_transform_output, languages: list[str], segment_sa
         probabilities, inputs = classify(raw)
         result = _outputs(probabilities, names, voiced, zero_without_speech=False)
         if zero_shot:   # Whisper's own answer per example, as the waveform signatures give it
-            result["whisper_language_probabilities"] = tf.nn.softmax(inputs[features.WHISPER_LANGUAGE_XF], axis=-1)
-            result["whisper_languages"] = tf.tile(whisper_codes[None, :], [tf.shape(serialized)[0], 1])
+            result["whisper_language_probabilities"] = whisper_distribution(inputs)
+            result["whisper_languages"] = whisper_code_rows(tf.shape(serialized)[0])
         return result
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="waveform")])

@@ -6,17 +6,17 @@ import os
 import subprocess
 import sys
 
-from config import CNN_REPRESENTATIONS
+from config import CNN_REPRESENTATIONS, WHISPER_REPRESENTATIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PIPELINE_LANGUAGES = ["English", "French", "German"]
 
 
-def pipeline_argv(corpus_dir: str, out) -> list[str]:
-    """local_runner flags of the tiny end-to-end run: the CNN (no encoder, so it runs in seconds),
-    1.5 s windows, a few seconds of training."""
-    return ["--representations", ",".join(CNN_REPRESENTATIONS),
+def pipeline_argv(corpus_dir: str, out, representations=CNN_REPRESENTATIONS) -> list[str]:
+    """local_runner flags of the tiny end-to-end run: 1.5 s windows, a few seconds of training;
+    the CNN unless told (no encoder, so it runs in seconds)."""
+    return ["--representations", ",".join(representations),
             "--corpus-dir", corpus_dir, "--languages", ",".join(PIPELINE_LANGUAGES),
             "--output-dir", str(out / "tfx"), "--serving-dir", str(out / "serving"),
             "--train-steps", "150", "--epochs", "3", "--eval-steps", "2", "--augment-copies", "1",
@@ -38,7 +38,7 @@ def run_local_pipeline(argv: list[str]) -> dict:
 def whisper_pipeline_argv(corpus_dir: str, out) -> list[str]:
     """The tiny run's flags on the `whisper` representation alone: Whisper-base's pooled encoder
     states into the head, plus its zero-shot term (the default weight)."""
-    return pipeline_argv(corpus_dir, out) + ["--representations", "whisper"]
+    return pipeline_argv(corpus_dir, out, representations=WHISPER_REPRESENTATIONS)
 
 
 def run_local_pipeline_in_subprocess(argv: list[str], output_dir, timeout_s: float = 1800) -> dict:
