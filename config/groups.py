@@ -290,7 +290,7 @@ class TrainingConfig:
                f"must be in [0, 1), got {self.label_smoothing}")
         _check(0.0 <= self.zero_shot_weight <= 100.0, "--zero-shot-weight",
                f"must be in [0, 100], got {self.zero_shot_weight}")
-        _check(0.0 < self.open_set_min_kept_correct <= 1.0, "TrainingConfig.open_set_min_kept_correct",
+        _check(0.0 < self.open_set_min_kept_correct <= 1.0, "--open-set-min-kept-correct",
                f"must be in (0, 1], got {self.open_set_min_kept_correct}")
 
 

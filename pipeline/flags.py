@@ -88,6 +88,10 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                             "cropped, \"min_seconds\": shortest crop}")
     feats.add_argument("--open-set-dir", default=d.training.open_set_dir,
                        help="out-of-set clips (manifest.jsonl + MP3s) for the open-set threshold; '' for none")
+    feats.add_argument("--open-set-min-kept-correct", type=float, default=d.training.open_set_min_kept_correct,
+                       metavar="SHARE",
+                       help="share of the model's correct in-set answers the 'unknown' threshold keeps "
+                            "(chosen on held-out speakers; higher rejects fewer unknown clips)")
     feats.add_argument("--representations", default=",".join(d.features.representations),
                        help="comma-separated: waveform,stft_magnitude,power_spectrogram,log_mel,mfcc,whisper "
                             "(whisper, the default: Whisper-base's pooled encoder states and its own language "
@@ -190,7 +194,8 @@ def config_from_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> P
         training={"train_steps": args.train_steps, "epochs": args.epochs, "eval_steps": args.eval_steps,
                   "seed": args.seed,
                   "spec_augment": spec_augment(args.spec_augment), "short_crops": short_crops(args.short_crops),
-                  "open_set_dir": args.open_set_dir, "warm_start": not args.no_warm_start,
+                  "open_set_dir": args.open_set_dir, "open_set_min_kept_correct": args.open_set_min_kept_correct,
+                  "warm_start": not args.no_warm_start,
                   "zero_shot_weight": args.zero_shot_weight},
         evaluation={"accuracy_lower_bound": args.accuracy_bound},
         push={"serving_model_dir": args.serving_dir} if args.serving_dir else {},

@@ -37,13 +37,15 @@ def test_the_same_flags_give_the_same_config_on_both_runners():
     flags = ["--languages", "English,French", "--epochs", "3", "--segment-seconds", "1.5", "--eval-fraction", "0.3",
              "--accuracy-bound", "0.6", "--train-steps", "50", "--augment-copies", "1", "--augmentation", "all",
              "--spec-augment", "on", "--representations", "log_mel,waveform", "--num-mel-bins", "40",
-             "--mfcc-deltas", "1", "--bucket", "clips", "--prefix", "raw/", "--seed", "3"]
+             "--mfcc-deltas", "1", "--bucket", "clips", "--prefix", "raw/", "--seed", "3",
+             "--open-set-min-kept-correct", "0.97"]
     local = local_runner.parse_args(flags).config
     kubeflow = kubeflow_runner.parse_args(KUBEFLOW_REQUIRED + flags).config
     for group in ("data", "augmenter", "features", "training"):
         assert getattr(local, group) == getattr(kubeflow, group), group
     assert local.data.languages == ("English", "French") and local.training.epochs == 3
     assert local.training.seed == 3 and local.data.split_seed == PipelineConfig().data.split_seed
+    assert local.training.open_set_min_kept_correct == 0.97
     assert local.data.segment_seconds == 1.5 and local.evaluation.accuracy_lower_bound == 0.6
     assert kubeflow.evaluation.accuracy_lower_bound == 0.6 and kubeflow.data.eval_fraction == 0.3
     assert local.features.representations == ("log_mel", "waveform") and local.training.spec_augment is not None
@@ -75,6 +77,8 @@ def test_no_flags_give_the_defaults_of_the_one_config_module(monkeypatch):
     (["--spec-augment", '{"freq_masks": -1}'], "--spec-augment"),
     (["--spec-augment", '{"masks": 2}'], "--spec-augment"),
     (["--languages", "English,English"], "--languages"),
+    (["--open-set-min-kept-correct", "0"], "--open-set-min-kept-correct"),
+    (["--open-set-min-kept-correct", "1.5"], "--open-set-min-kept-correct"),
 ])
 def test_bad_values_are_refused_with_the_flag_named(argv, flag, capsys):
     for runner, required in ((local_runner, []), (kubeflow_runner, KUBEFLOW_REQUIRED)):
