@@ -3,7 +3,6 @@
 Times, side by side in one process on the pushed SavedModel:
   - keras call: the Keras model's forward pass (its traced `call`, restored from the same
     SavedModel) on log-mel/MFCC features precomputed for exactly the windows serving cuts;
-  - predict_waveform: float32 samples in, windowing + tf.Transform features + model + pooling;
   - encoder + keras call (models trained with `--representations whisper`): Whisper's log-mel,
     encoder and language head (models/whisper, the installed weights) on the same windows,
     then the Keras call, in one tf.function: the bare model such a SavedModel serves;
