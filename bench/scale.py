@@ -94,10 +94,12 @@ def _corpus(args, minutes: float, corpus: str, generate, parse_clip_seconds) -> 
 
 
 def print_profile(path: str, out: str, lines: int = 25) -> None:
-    """The top of a cProfile dump, by own time and by cumulative time, into a text file."""
+    """The top of a cProfile dump, by own time and by cumulative time, into a text file; the dump
+    itself beside it (out with .prof), for pstats' callers or snakeviz."""
     import io
     import pstats
 
+    shutil.copyfile(path, os.path.splitext(out)[0] + ".prof")
     text = io.StringIO()
     for order in ("tottime", "cumulative"):
         pstats.Stats(path, stream=text).strip_dirs().sort_stats(order).print_stats(lines)
@@ -309,7 +311,7 @@ def main(argv=None) -> int:
                         "throughput is measured too (encoder limit) and Transform's ratio to it printed")
     p.add_argument("--profile", action="store_true",
                    help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
-                        "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt")
+                        "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt (the dump: .prof)")
     p.add_argument("--output-dir", default="bench_out")
     p.add_argument("--keep-corpus", default=None, metavar="DIR",
                    help="generate the corpus into DIR (DIR/<M>min for each of several --minutes) and keep it; a "

@@ -65,3 +65,27 @@ def test_embedding_inside_a_transform_preprocessing_fn_matches_ctranslate2(tmp_p
     ref = np.concatenate([states.mean(1), states.std(1)], axis=1)
     assert got.shape == ref.shape == (len(CLIPS), 1024)
     assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-3
+
+
+def test_window_features_are_traced_once_a_process_and_match_the_inline_graph():
+    """tf.Transform traces a preprocessing_fn nine times a run: the encoder and language head are
+    built in the first trace only, each later graph holds a call to that function, and its
+    pooled features are those of the encoder built inline (checked against CTranslate2 above)."""
+    if not os.path.isfile(os.path.join(W.default_dir(), "model.bin")):
+        pytest.skip("Whisper weights not installed")
+    n = 16_000
+    features = embedding.WindowFeatures(pooling="mean")
+    ops_per_trace = []
+    for _ in range(3):   # three separate traces, as tf.Transform makes
+        fn = tf.function(lambda x: features(x), input_signature=[tf.TensorSpec([None, n], tf.float32)])
+        ops_per_trace.append(len(fn.get_concrete_function().graph.get_operations()))
+    assert embedding.window_features_fn(None, "mean", n).experimental_get_tracing_count() == 1
+    assert max(ops_per_trace) < 20, ops_per_trace   # a call, not the encoder's ~2,000 ops
+
+    waveforms = np.random.default_rng(0).normal(scale=0.1, size=(2, n)).astype(np.float32)
+    pooled, log_probs = fn(waveforms)
+    inline = tf.function(embedding.Embedder(pooling="mean"), input_signature=[tf.TensorSpec([None, n], tf.float32)])
+    np.testing.assert_allclose(pooled.numpy(), inline(waveforms).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.exp(log_probs.numpy()).sum(axis=1), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="static length"):
+        embedding.window_features_fn(None, "mean", None)

@@ -63,9 +63,9 @@ class WindowFeatures(Embedder):
         self.bytes_per_window = 4 * (self.dim + NUM_LANGUAGES)
 
     def __call__(self, waveforms: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        states = encoder_for(self.location)(frontend.log_mel(waveforms))
-        logits = language_head_for(self.location)(states)
-        return pool(states, self.pooling), tf.nn.log_softmax(logits, axis=-1)
+        """Call while tracing: adds one call to the process's traced function (window_features_fn)."""
+        waveforms = tf.convert_to_tensor(waveforms, tf.float32)
+        return window_features_fn(self.location, self.pooling, waveforms.shape[-1])(waveforms)
 
 
 NUM_LANGUAGES = 99
@@ -96,6 +96,35 @@ def language_head_for(location: str | None = None) -> LanguageHead:
     if location not in _HEADS:
         _HEADS[location] = LanguageHead(weights_for(location))
     return _HEADS[location]
+
+
+_FEATURE_FNS: dict[tuple[str, str, int], tf.types.experimental.GenericFunction] = {}
+
+
+def window_features_fn(location: str | None, pooling: str,
+                       window_samples: int | None) -> tf.types.experimental.GenericFunction:
+    """tf.function: waveforms [B, window_samples] -> (pooled [B, dim], log-probabilities [B, 99]),
+    traced once a process for each (weights, pooling, window).
+
+    tf.Transform traces a preprocessing_fn nine times in one Transform run (column inspection,
+    analysis, schema, the saved graph). Building the encoder and language head in each trace
+    (about 2,000 ops and their 80 MB of constants) cost 19 s of Transform's fixed cost
+    (docs/benchmarks.md); a call to a function already traced costs each later trace one op,
+    and the graph TensorFlow saves holds the function once.
+    """
+    if window_samples is None:
+        raise ValueError("Whisper windows need a static length (samples per window)")
+    location = location or weights.default_dir()
+    key = (location, pooling, int(window_samples))
+    if key not in _FEATURE_FNS:
+        @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
+        def window_features(waveforms):
+            states = encoder_for(location)(frontend.log_mel(waveforms))
+            logits = language_head_for(location)(states)
+            return pool(states, pooling), tf.nn.log_softmax(logits, axis=-1)
+
+        _FEATURE_FNS[key] = window_features
+    return _FEATURE_FNS[key]
 
 
 def make_embedding_fn(window_samples: int, pooling: str = "mean_std",
