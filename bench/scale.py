@@ -311,7 +311,7 @@ def main(argv=None) -> int:
                         "throughput is measured too (encoder limit) and Transform's ratio to it printed")
     p.add_argument("--profile", action="store_true",
                    help="after the timed runs, run each stage once more (in_memory x1) with its executor under "
-                        "cProfile and write the top of each profile to OUTPUT_DIR/profile_<stage>.txt (the dump: .prof)")
+                        "cProfile; the top of each profile in OUTPUT_DIR/profile_<stage>.txt, the dump in .prof")
     p.add_argument("--output-dir", default="bench_out")
     p.add_argument("--keep-corpus", default=None, metavar="DIR",
                    help="generate the corpus into DIR (DIR/<M>min for each of several --minutes) and keep it; a "

@@ -12,6 +12,7 @@ from tfx.components.transform import executor as tfx_transform
 from tfx.types import artifact_utils, standard_artifacts
 
 from components.transform_executor import (
+    _TFT_MAKE_GRAPH_STATE,
     _TFX_PROCESSOR,
     Executor,
     _Processor,
@@ -154,6 +155,27 @@ def test_the_batch_size_reaches_tf_transform(inputs, tmp_path, monkeypatch):
             batch_size_of({"custom_config": json.dumps({EXECUTOR_KEY: {COMPRESSION_KEY: "none", **bad}})})
 
 
+def test_the_splits_share_one_loaded_transform_graph(inputs, tmp_path, monkeypatch):
+    """TFX transforms train and eval with a DoFn each; no graph is loaded twice (TFT alone loads the
+    transform graph once a split), both splits get the right values, and TFT's loader is back after."""
+    from tensorflow_transform.beam import impl as tft_beam_impl
+    from tensorflow_transform.saved import saved_transform_io_v2
+
+    loaded, loader_init = [], saved_transform_io_v2.SavedModelLoader.__init__
+
+    def counting(self, saved_model_dir, *args, **kwargs):
+        loaded.append(saved_model_dir)
+        loader_init(self, saved_model_dir, *args, **kwargs)
+
+    monkeypatch.setattr(saved_transform_io_v2.SavedModelLoader, "__init__", counting)
+    transformed = _transform(inputs, tmp_path, "none")
+    for split, rows in RAW.items():   # both splits transformed, right values
+        assert _rows(split_files(transformed.uri, split)) == pytest.approx(
+            {ident: x - TRAIN_MEAN for ident, x in rows})
+    assert loaded and len(loaded) == len(set(loaded)), loaded
+    assert tft_beam_impl._RunMetaGraphDoFn._make_graph_state is _TFT_MAKE_GRAPH_STATE
+
+
 def test_tfx_still_has_what_the_override_replaces():
     """Fails on a TFX upgrade that changes them: re-check components/transform_executor.py then (written for 1.16)."""
     parent = _TFX_PROCESSOR._EncodeAndWrite  # TFX's, as imported
@@ -167,6 +189,15 @@ def test_tfx_still_has_what_the_override_replaces():
     assert list(inspect.signature(_TFX_PROCESSOR._GetDesiredBatchSize).parameters) == ["self", "data_format", "schema"]
     assert "self._GetDesiredBatchSize(" in run and "desired_batch_size=desired_batch_size" in run
     assert "TransformProcessor().Transform(" in inspect.getsource(tfx_transform.Executor.Do)
+    # tf.Transform: each DoFn loads its graph through _make_graph_state(saved_model_dir), read by _GraphStates
+    from tensorflow_transform.beam import impl as tft_beam_impl
+
+    dofn = tft_beam_impl._RunMetaGraphDoFn
+    assert list(inspect.signature(_TFT_MAKE_GRAPH_STATE).parameters) == ["self", "saved_model_dir"]
+    assert "self._make_graph_state(saved_model_dir)" in inspect.getsource(dofn.process)
+    init = inspect.getsource(dofn.__init__)
+    assert "self._exclude_outputs" in init and "self._use_tf_compat_v1" in init
+    assert callable(dofn._get_input_tensor_names)
 
 
 def test_the_batch_size_flows_from_the_flag_to_transform():
