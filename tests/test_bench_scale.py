@@ -52,9 +52,10 @@ def test_peak_rss_by_corpus_size_is_the_largest_over_the_smallest():
 def test_the_bench_passes_its_representations_to_transform():
     params = {"bucket": "b", "prefix": "p/", "languages": ["English", "French"], "beam_args": ["--x=1"]}
     assert scale_stage.stage_config(params).features.representations == scale_stage.CONFIG.features.representations
-    whisper = scale_stage.stage_config({**params, "representations": ["whisper"]})
-    assert whisper.features.representations == ("whisper",)
-    assert whisper.runtime.beam_args == ("--x=1",) and whisper.data.languages == ("English", "French")
+    for asked in (["whisper"], ["log_mel", "mfcc"]):   # the default and another: each reaches Transform
+        config = scale_stage.stage_config({**params, "representations": asked})
+        assert config.features.representations == tuple(asked)
+        assert config.runtime.beam_args == ("--x=1",) and config.data.languages == ("English", "French")
 
 
 def test_bad_minutes_or_representations_stop_before_any_work(capsys):
