@@ -56,4 +56,4 @@ def whisper_pipeline_run(tmp_path_factory, tiny_corpus):
     its Transform takes (near 10 GB) is given back before the tests load the pushed model."""
     out = tmp_path_factory.mktemp("e2e_whisper")
     argv = whisper_pipeline_argv(tiny_corpus[0], out)
-    return run_local_pipeline_in_subprocess(argv, out / "tfx"), out, argv
+    return run_local_pipeline_in_subprocess(argv), out, argv

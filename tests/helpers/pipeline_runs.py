@@ -41,13 +41,14 @@ def whisper_pipeline_argv(corpus_dir: str, out) -> list[str]:
     return pipeline_argv(corpus_dir, out, representations=WHISPER_REPRESENTATIONS)
 
 
-def run_local_pipeline_in_subprocess(argv: list[str], output_dir, timeout_s: float = 1800) -> dict:
+def run_local_pipeline_in_subprocess(argv: list[str], timeout_s: float = 1800) -> dict:
     """`python local_runner.py ARGV` in its own process, as a user starts it; the run summary it
-    wrote under OUTPUT_DIR/reports. Whisper's Transform peaks near 10 GB, most of which an
-    in-process run would keep from the tests after it."""
+    wrote under ARGV's --output-dir, in reports/. Whisper's Transform peaks near 10 GB, most of
+    which an in-process run would keep from the tests after it."""
+    output_dir = argv[argv.index("--output-dir") + 1]
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     done = subprocess.run([sys.executable, os.path.join(ROOT, "local_runner.py"), *argv], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout_s)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    with open(os.path.join(str(output_dir), "reports", "run_summary.json"), encoding="utf-8") as f:
+    with open(os.path.join(output_dir, "reports", "run_summary.json"), encoding="utf-8") as f:
         return json.load(f)
