@@ -117,7 +117,8 @@ def window_features_fn(location: str | None, pooling: str,
     location = location or weights.default_dir()
     key = (location, pooling, int(window_samples))
     if key not in _FEATURE_FNS:
-        @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
+        # autograph off: straight-line graph code, nothing to convert (AutoGraph took seconds of the trace)
+        @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)], autograph=False)
         def window_features(waveforms):
             states = encoder_for(location)(frontend.log_mel(waveforms))
             logits = language_head_for(location)(states)
