@@ -434,7 +434,7 @@ MUTATIONS: list[Mutation] = [
       "        if np.array_equal(half.astype(np.float32), array):", "        if True:",
       "tests/test_whisper_constants.py"),
     M("whisper_features_traced_every_time", "Whisper features traced once a process", "models/whisper/embedding.py",
-      "    if key not in _FEATURE_FNS:", "    if True:",
+      "@functools.lru_cache(maxsize=1)\n", "",
       "tests/test_whisper_embedding.py::test_window_features_are_traced_once_a_process_and_match_the_inline_graph"),
     M("transform_graph_loaded_per_split", "Transform: one graph for all splits", "components/transform_executor.py",
       "            if key not in self._states:", "            if True:",

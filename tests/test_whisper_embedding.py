@@ -69,8 +69,9 @@ def test_embedding_inside_a_transform_preprocessing_fn_matches_ctranslate2(tmp_p
 
 def test_window_features_are_traced_once_a_process_and_match_the_inline_graph():
     """tf.Transform traces a preprocessing_fn nine times a run: the encoder and language head are
-    built in the first trace only, each later graph holds a call to that function, and its
-    pooled features are those of the encoder built inline (checked against CTranslate2 above)."""
+    built in the first trace only, each later graph holds a call to that function, its pooled
+    features are those of the encoder built inline (checked against CTranslate2 above), and
+    only the latest window's function is kept."""
     if not os.path.isfile(os.path.join(W.default_dir(), "model.bin")):
         pytest.skip("Whisper weights not installed")
     n = 16_000
@@ -89,3 +90,8 @@ def test_window_features_are_traced_once_a_process_and_match_the_inline_graph():
     np.testing.assert_allclose(np.exp(log_probs.numpy()).sum(axis=1), 1.0, atol=1e-4)
     with pytest.raises(ValueError, match="static length"):
         embedding.window_features_fn(None, "mean", None)
+    # one function kept a process (once run, each holds about 1.3 GB): another window replaces it
+    first = embedding.window_features_fn(None, "mean", n)
+    assert embedding.window_features_fn(None, "mean", n) is first
+    embedding.window_features_fn(None, "mean", n // 2)
+    assert embedding.window_features_fn(None, "mean", n) is not first

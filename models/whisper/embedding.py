@@ -9,6 +9,8 @@ Transform graph that holds it carries the encoder's ~80 MB of float32 constants.
 """
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 from models.whisper import frontend, weights
@@ -98,34 +100,34 @@ def language_head_for(location: str | None = None) -> LanguageHead:
     return _HEADS[location]
 
 
-_FEATURE_FNS: dict[tuple[str, str, int], tf.types.experimental.GenericFunction] = {}
-
-
 def window_features_fn(location: str | None, pooling: str,
                        window_samples: int | None) -> tf.types.experimental.GenericFunction:
     """tf.function: waveforms [B, window_samples] -> (pooled [B, dim], log-probabilities [B, 99]),
-    traced once a process for each (weights, pooling, window).
+    traced once a process for the latest (weights, pooling, window).
 
     tf.Transform traces a preprocessing_fn nine times in one Transform run (column inspection,
     analysis, schema, the saved graph). Building the encoder and language head in each trace
-    (about 2,000 ops and their 80 MB of constants) cost 19 s of Transform's fixed cost
+    (about 2,000 ops and their 80 MB of constants) cost 19 s of a profiled 30-minute Transform
     (docs/benchmarks.md); a call to a function already traced costs each later trace one op,
-    and the graph TensorFlow saves holds the function once.
+    and the graph TensorFlow saves holds the function once. One function is kept: once run, a
+    function holds about 1.3 GB (constants folded to float32, oneDNN's weight layouts), and a
+    Transform process needs only one.
     """
     if window_samples is None:
         raise ValueError("Whisper windows need a static length (samples per window)")
-    location = location or weights.default_dir()
-    key = (location, pooling, int(window_samples))
-    if key not in _FEATURE_FNS:
-        # autograph off: straight-line graph code, nothing to convert (AutoGraph took seconds of the trace)
-        @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)], autograph=False)
-        def window_features(waveforms):
-            states = encoder_for(location)(frontend.log_mel(waveforms))
-            logits = language_head_for(location)(states)
-            return pool(states, pooling), tf.nn.log_softmax(logits, axis=-1)
+    return _window_features_fn(location or weights.default_dir(), pooling, int(window_samples))
 
-        _FEATURE_FNS[key] = window_features
-    return _FEATURE_FNS[key]
+
+@functools.lru_cache(maxsize=1)
+def _window_features_fn(location: str, pooling: str, window_samples: int) -> tf.types.experimental.GenericFunction:
+    # autograph off: straight-line graph code, nothing to convert (AutoGraph took seconds of the trace)
+    @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)], autograph=False)
+    def window_features(waveforms):
+        states = encoder_for(location)(frontend.log_mel(waveforms))
+        logits = language_head_for(location)(states)
+        return pool(states, pooling), tf.nn.log_softmax(logits, axis=-1)
+
+    return window_features
 
 
 def make_embedding_fn(window_samples: int, pooling: str = "mean_std",
