@@ -128,15 +128,3 @@ def _window_features_fn(location: str, pooling: str, window_samples: int) -> tf.
         return pool(states, pooling), tf.nn.log_softmax(logits, axis=-1)
 
     return window_features
-
-
-def make_embedding_fn(window_samples: int, pooling: str = "mean_std",
-                      location: str | None = None) -> tf.types.experimental.GenericFunction:
-    """tf.function: waveforms float32 [B, window_samples] -> pooled features [B, 512 or 1024]."""
-    embedder = Embedder(location, pooling)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, window_samples], tf.float32)])
-    def embed(waveforms):
-        return embedder(waveforms)
-
-    return embed
