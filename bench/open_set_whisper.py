@@ -200,6 +200,7 @@ def one_seed(d, seed: int, held_out: int = 4) -> dict:
     embed = probe[0].transform(d["pooled"])      # the probe's `embed`: standardised pooled features
     centres = open_set.centroids(embed[train], y[train], len(IN_SET))
     return {"x": open_set_whisper.rule_inputs(d["pooled"], whisper), "whisper": whisper, "in_set_indices": indices,
+            "codes": whisper_languages.codes_for(IN_SET),
             "top": probabilities.max(axis=1), "distance": open_set.centroid_distance(embed, predicted, centres),
             "predicted": predicted, "label": y, "speaker": speakers, "correct": predicted == y, "train": train,
             "choose_in": choose_in, "measure_in": measure_in, "threshold": roles == "threshold",
@@ -227,7 +228,8 @@ def whisper_rule(split: dict, folds: int = 12) -> dict:
     rule = open_set_whisper.choose_rule(
         {"x": x[tr], "label": split["label"][tr], "predicted": predicted[tr], "correct": split["correct"][tr],
          "group": split["speaker"][tr]},
-        x[thr], {"x": x[ci], "predicted": predicted[ci], "correct": split["correct"][ci]}, len(IN_SET), folds=folds)
+        x[thr], {"x": x[ci], "predicted": predicted[ci], "correct": split["correct"][ci]},
+        split["codes"], folds=folds)
     rejected = open_set_whisper.whisper_is_unknown(x, predicted, rule)
     return _summary(split, rejected, float(rejected[thr].mean()))
 

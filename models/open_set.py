@@ -13,8 +13,9 @@ SavedModel's `assets.extra/open_set.json` (TF Serving ignores that folder; the C
 A model with Whisper (its `embed` outputs hold `whisper_language_probabilities`, Whisper's [99]
 distribution in models/whisper/languages.CODES order, and `whisper_embedding`, its pooled
 encoder features) gets a stronger rule (`"whisper"` in open_set.json, version 3; fitted in
-models/open_set_whisper.py): a background "other" class and a discriminant distance on
-Whisper's own representation, with a threshold cross-fitted over the training speakers. With
+models/open_set_whisper.py): a background "other" class, a discriminant distance on
+Whisper's own representation and Whisper's surprise at the model's answer, with a threshold
+cross-fitted over the training speakers. With
 Whisper's outputs at hand it decides instead of the two thresholds (which stay stored for
 callers without them). An unknown answer also names Whisper's most likely language outside the
 model's (`unknown_guess`, English name, with its Whisper probability): what a closed-set model
@@ -135,12 +136,16 @@ def load_params(model_dir: str) -> dict:
     params["centroids"] = np.asarray(params["centroids"], np.float64)
     rule = params.get("whisper")
     if rule is not None:
-        from models.open_set_whisper import RULE_KIND
+        from models.open_set_whisper import RULE_KIND, TERMS, TWO_TERMS
         from models.whisper import languages as whisper_languages
 
         if rule.get("kind") != RULE_KIND:
             raise OpenSetError(f"stored Whisper rule is {rule.get('kind')!r}; this code applies {RULE_KIND!r}: "
                                "re-run the pipeline")
+        terms = tuple(rule.get("terms", TWO_TERMS))
+        if terms not in (TERMS, TWO_TERMS) or len(rule["standardise"]) != len(terms):
+            raise OpenSetError(f"stored Whisper rule has terms {list(terms)} and {len(rule['standardise'])} "
+                               f"standardisations; this code applies {list(TERMS)} or {list(TWO_TERMS)}")
         if list(rule["codes"]) != list(whisper_languages.codes_for(params["languages"])):
             raise OpenSetError(f"stored Whisper codes {rule['codes']} do not match languages {params['languages']}")
     return params

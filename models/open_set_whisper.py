@@ -1,30 +1,36 @@
-"""The open-set rule for models with Whisper: a background class and a discriminant distance on
-Whisper's own representation, with a threshold cross-fitted over training speakers.
+"""The open-set rule for models with Whisper: a background class, a discriminant distance on
+Whisper's own representation and Whisper's surprise at the model's answer, with a threshold
+cross-fitted over training speakers.
 
 Inputs of one clip: Whisper's pooled encoder features (`whisper_xf`, [1024] or [512], pooled over
-the clip's windows as serving pools them) and Whisper's distribution over its 99 languages. Two
-scores, both larger for "unknown":
+the clip's windows as serving pools them) and Whisper's distribution over its 99 languages. Three
+scores, all larger for "unknown":
 
 - background: a multinomial logistic regression over the model's languages plus one "other"
   class (the out-of-set `threshold` languages), on [encoder features, log Whisper
   distribution] standardised; the score is log P(other) - log max P(known language);
 - discriminant distance: squared distance, in the shrinkage-LDA space of the model's
   languages (fitted on the encoder features of the training speakers), to the predicted
-  language's mean; its log.
+  language's mean; its log;
+- Whisper's surprise: -log of Whisper's probability for the language the model answered.
 
-The rule's score is the sum of the two, each standardised over in-set reference clips; a clip
-is unknown above the threshold. The reference clips are ones the scorers never saw: the held-out
-choosing fold, and every training clip scored by scorers refitted without its speaker group
-(`folds` groups of speakers). The threshold is the lowest score that keeps `min_kept_correct` of
-the correct reference answers; so many reference clips (all speakers) make it stable from one
-training run to the next. Only `threshold`-role out-of-set clips are ever read to fit anything.
+The rule's score is the sum of the three, each standardised over in-set reference clips (equal
+weights: nothing is tuned on speech outside the training data); a clip is unknown above the
+threshold. The reference clips are ones the scorers never saw: the held-out choosing fold, and
+every training clip scored by scorers refitted without its speaker group (`folds` groups of
+speakers). The threshold is the lowest score that keeps `min_kept_correct` of the correct
+reference answers; so many reference clips (all speakers) make it stable from one training run
+to the next. Only `threshold`-role out-of-set clips are ever read to fit anything.
 
-Measured offline (bench/open_set_whisper.py): the espeak-ng voices fool Whisper's language head
-(in-set French is often heard as 'la' or 'ja', unseen Arabic as 'en'), so Whisper's out-of-set
-mass alone rejects under 30 %; distances on the model's own embedding vary with the voice more
-than with the language. Its own module because it is the one part of the open set that needs
-Whisper's outputs; models/open_set.py keeps the two-threshold rule, the parameters file and the
-decision, and calls into this module when the file has a rule.
+Why three: the first two are fitted on the training synthesizer's voices, so a human voice of a
+known language looks like a stranger to them (with only those two, about a tenth of correct
+human answers were rejected; docs/benchmarks.md). Whisper was pretrained on human speech and
+hears the language of a human voice (it names the model's answer for about 0.92 of human
+in-set clips, for under 0.11 of out-of-set ones), while it often mishears espeak-ng voices
+(in-set French as 'la' or 'ja', unseen Arabic as 'en'), so its surprise alone rejects too little
+there. Its own module because it is the one part of the open set that needs Whisper's outputs;
+models/open_set.py keeps the two-threshold rule, the parameters file and the decision, and
+calls into this module when the file has a rule.
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ DEFAULT_FOLDS = 12      # speaker groups the training clips are cross-fitted ove
 BACKGROUND_C = 0.1      # inverse L2 strength of the background regression (standardised inputs)
 _LOG_FLOOR = 1e-8
 MAX_Z = 8.0             # standardised inputs are clipped: a column almost constant in training can't dominate
+TERMS = ("background", "distance", "whisper_surprise")
+TWO_TERMS = TERMS[:2]  # rules stored without "terms" (before Whisper's surprise) still apply as stored
 
 
 def whisper_out_of_set(whisper_probabilities, in_set_indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,11 +122,27 @@ def raw_scores(x, predicted, scorers: dict) -> tuple[np.ndarray, np.ndarray]:
     return background, np.log(np.maximum(np.sum(diff * diff, axis=1), 1e-12))
 
 
+def whisper_surprise(x, predicted, codes) -> np.ndarray:
+    """-log of Whisper's probability for the model's answer, per row of rule_inputs `x`; `codes`:
+    the Whisper codes of the model's languages, in its order."""
+    from models.whisper import languages as whisper_languages
+
+    x = np.atleast_2d(np.asarray(x, np.float64))
+    columns = np.array([whisper_languages.CODES.index(c) for c in codes], np.int64)
+    picked = x.shape[1] - 99 + columns[np.asarray(predicted, np.int64).reshape(-1)]
+    return -x[np.arange(len(x)), picked]
+
+
+def _standardised_sum(terms, standardise) -> np.ndarray:
+    return sum((t - m) / s for t, (m, s) in zip(terms, standardise))
+
+
 def rule_score(x, predicted, rule: dict) -> np.ndarray:
-    """The rule's score: the two raw scores, each standardised over the reference clips, summed."""
-    background, distance = raw_scores(x, predicted, rule["scorers"])
-    (mb, sb), (md, sd) = rule["standardise"]
-    return (background - mb) / sb + (distance - md) / sd
+    """The rule's score: its raw scores, each standardised over the reference clips, summed."""
+    terms = list(raw_scores(x, predicted, rule["scorers"]))
+    if tuple(rule.get("terms", TWO_TERMS)) == TERMS:
+        terms.append(whisper_surprise(x, predicted, rule["codes"]))
+    return _standardised_sum(terms, rule["standardise"])
 
 
 def whisper_is_unknown(x, predicted, rule: dict) -> np.ndarray:
@@ -148,16 +172,18 @@ def cross_fitted_scores(x, labels, predicted, groups, other_x, num_classes: int,
     return background, distance
 
 
-def choose_rule(train: dict, other_x: np.ndarray, choose: dict, num_classes: int,
+def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
                 min_kept_correct: float = DEFAULT_MIN_KEPT_CORRECT, folds: int = DEFAULT_FOLDS) -> dict:
     """Fit the scorers and choose the threshold.
 
     `train`: rows the scorers learn from: `x` (rule_inputs), `label`, `predicted` and `correct`
     (the model's answer), `group` (speaker). `other_x`: the `threshold`-role out-of-set clips.
-    `choose`: the held-out choosing fold, `x`, `predicted`, `correct`. Each training row is
-    scored by scorers fitted without its group (`folds` groups of speakers), so every reference
-    score is one of a clip the scorers never saw.
+    `choose`: the held-out choosing fold, `x`, `predicted`, `correct`. `codes`: the Whisper
+    codes of the model's languages, in its order. Each training row is scored by scorers fitted
+    without its group (`folds` groups of speakers), so every reference score is one of a clip the
+    scorers never saw.
     """
+    codes, num_classes = list(codes), len(codes)
     train_x, labels = np.asarray(train["x"], np.float64), np.asarray(train["label"], np.int64)
     choose_x = np.asarray(choose["x"], np.float64)
     if len(train_x) == 0 or len(other_x) == 0:
@@ -166,24 +192,19 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, num_classes: int
     background, distance = cross_fitted_scores(train_x, labels, train["predicted"], train["group"], other_x,
                                                num_classes, folds)
     choose_background, choose_distance = raw_scores(choose_x, choose["predicted"], scorers)
-    background, distance = np.r_[background, choose_background], np.r_[distance, choose_distance]
+    surprise = whisper_surprise(np.concatenate([train_x, choose_x]),
+                                np.r_[np.asarray(train["predicted"]), np.asarray(choose["predicted"])], codes)
+    terms = (np.r_[background, choose_background], np.r_[distance, choose_distance], surprise)
     correct = np.r_[np.asarray(train["correct"], bool), np.asarray(choose["correct"], bool)]
     if not correct.any():
         raise OpenSetError("choosing the Whisper open-set rule needs some correct in-set answers")
-    standardise = [[float(v.mean()), float(max(v.std(), 1e-9))] for v in (background, distance)]
-    scores = (background - standardise[0][0]) / standardise[0][1] + (distance - standardise[1][0]) / standardise[1][1]
+    standardise = [[float(v.mean()), float(max(v.std(), 1e-9))] for v in terms]
+    scores = _standardised_sum(terms, standardise)
     threshold = _kept_threshold(scores, correct, min_kept_correct)
     kept = float(np.mean((scores <= threshold)[correct]))
-    return {"kind": RULE_KIND, "scorers": scorers, "standardise": standardise, "threshold": threshold,
-            "reference_clips": int(len(scores)), "reference_kept_correct": kept,
+    return {"kind": RULE_KIND, "terms": list(TERMS), "codes": codes, "scorers": scorers, "standardise": standardise,
+            "threshold": threshold, "reference_clips": int(len(scores)), "reference_kept_correct": kept,
             "min_kept_correct": float(min_kept_correct)}
-
-
-def whisper_rule_params(rule: dict, model_languages) -> dict:
-    """The `"whisper"` entry of open_set.json: the rule plus the Whisper codes it was fitted for."""
-    from models.whisper import languages as whisper_languages
-
-    return {**rule, "codes": list(whisper_languages.codes_for(model_languages))}
 
 
 def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: dict,
@@ -198,6 +219,8 @@ def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: di
     `predicted`, `role` and `language`. Only `role == "threshold"` clips choose; `measure`
     clips are only measured.
     """
+    from models.whisper import languages as whisper_languages
+
     def x(part: dict) -> np.ndarray:
         return rule_inputs(part["whisper_embedding"], part["whisper"])
 
@@ -209,7 +232,7 @@ def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: di
                         "correct": train["correct"], "group": train["group"]},
                        out_x[role == "threshold"],
                        {"x": in_x[choose], "predicted": in_predicted[choose], "correct": correct[choose]},
-                       len(languages), min_kept_correct, folds)
+                       whisper_languages.codes_for(languages), min_kept_correct, folds)
     in_reject = whisper_is_unknown(in_x, in_predicted, rule)
     out_reject = whisper_is_unknown(out_x, out_of_set["predicted"], rule)
     measure_in, measure_out = ~choose, role == "measure"
@@ -228,4 +251,4 @@ def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: di
                                      "rejected": float(out_reject[language == lang].mean()),
                                      "clips": int((language == lang).sum())} for lang in sorted(set(language))},
     }
-    return whisper_rule_params(rule, languages), report
+    return rule, report

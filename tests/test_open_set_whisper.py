@@ -75,7 +75,8 @@ def _choose(rng, folds: int = open_set_whisper.DEFAULT_FOLDS, min_kept_correct: 
     return open_set_whisper.choose_rule(
         {"x": train["x"], "label": train["language"], "predicted": train["predicted"],
          "correct": np.ones(300, bool), "group": train["group"]}, other["x"],
-        {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, 3, min_kept_correct, folds)
+        {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, IN_CODES, min_kept_correct,
+        folds)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def chosen_rule():
     train = _clips(rng, 300, [0, 1, 2], speakers=10)
     centres = open_set.centroids(train["f"], train["language"], 3)
     params = {"languages": LANGS, "centroids": centres, "min_probability": 0.0, "max_distance": 2.0,
-              "whisper": open_set_whisper.whisper_rule_params(rule, LANGS)}
+              "whisper": rule}
     return rule, params
 
 
@@ -98,6 +99,60 @@ def test_rule_keeps_new_speakers_and_rejects_languages_it_never_saw(chosen_rule)
     assert open_set_whisper.whisper_is_unknown(new_out["x"], new_out["predicted"], rule).mean() >= 0.9
     assert rule["reference_clips"] == 360 and rule["reference_kept_correct"] >= 0.95
     assert params["whisper"]["codes"] == list(IN_CODES) and params["whisper"]["kind"] == open_set_whisper.RULE_KIND
+
+
+def _misheard(rng, clips: dict) -> dict:
+    """`clips` as Whisper hears espeak-ng voices: in-set languages as themselves half the time,
+    else as Latin; out-of-set ones half the time as one of the model's languages."""
+    heard = []
+    for k in clips["language"]:
+        p, right = rng.uniform(0.3, 0.6), rng.uniform() < 0.5
+        code = (IN_CODES[k] if right else "la") if k < 3 else (IN_CODES[rng.integers(0, 3)] if right else "ja")
+        heard.append(_whisper({code: p}))
+    whisper = np.stack(heard)
+    return {**clips, "whisper": whisper, "x": open_set_whisper.rule_inputs(clips["f"], whisper)}
+
+
+def test_whisper_hearing_another_language_rejects_what_the_scorers_let_through():
+    """Trained where Whisper mishears the voices (as it does espeak-ng), the background class and
+    the distance let many out-of-set clips through; when Whisper hears such a clip as its own
+    language (a human voice), Whisper's surprise at the model's answer rejects it. Voices the
+    rule never saw, of known languages, stay."""
+    rng = np.random.default_rng(0)
+    train = _misheard(rng, _clips(rng, 300, [0, 1, 2], speakers=10))
+    other = _misheard(rng, _clips(rng, 60, [3, 4], speakers=4, first_speaker=50))
+    choose = _misheard(rng, _clips(rng, 60, [0, 1, 2], speakers=2, first_speaker=20))
+    rule = open_set_whisper.choose_rule(
+        {"x": train["x"], "label": train["language"], "predicted": train["predicted"],
+         "correct": np.ones(300, bool), "group": train["group"]}, other["x"],
+        {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, IN_CODES)
+    two_terms = {k: v for k, v in rule.items() if k != "terms"}
+    two_terms["standardise"] = rule["standardise"][:2]
+    rng = np.random.default_rng(7)
+    new_in = _misheard(rng, _clips(rng, 200, [0, 1, 2], speakers=4, first_speaker=60))
+    human_out = _clips(rng, 200, [5, 6, 7, 8], speakers=4, first_speaker=80)
+    human_out["whisper"] = np.stack([_whisper({("it", "pt", "nl", "sv")[k - 5]: 0.95}) for k in human_out["language"]])
+    human_out["x"] = open_set_whisper.rule_inputs(human_out["f"], human_out["whisper"])
+    rejected = {name: open_set_whisper.whisper_is_unknown(human_out["x"], human_out["predicted"], r).mean()
+                for name, r in (("three", rule), ("two", two_terms))}
+    assert rejected["three"] >= 0.85 and rejected["three"] - rejected["two"] >= 0.3, rejected
+    assert open_set_whisper.whisper_is_unknown(new_in["x"], new_in["predicted"], rule).mean() <= 0.1
+
+
+def test_a_stored_two_term_rule_scores_as_it_was_chosen(chosen_rule):
+    """A rule without "terms" (stored before Whisper's surprise) sums its two terms only."""
+    rule, _ = chosen_rule
+    old = {k: v for k, v in rule.items() if k != "terms"}
+    old["standardise"] = rule["standardise"][:2]
+    clips = _clips(np.random.default_rng(8), 50, [0, 1, 2, 5], speakers=3, first_speaker=90)
+    background, distance = open_set_whisper.raw_scores(clips["x"], clips["predicted"], rule["scorers"])
+    (mb, sb), (md, sd) = old["standardise"]
+    np.testing.assert_allclose(open_set_whisper.rule_score(clips["x"], clips["predicted"], old),
+                               (background - mb) / sb + (distance - md) / sd)
+    surprise = open_set_whisper.whisper_surprise(clips["x"], clips["predicted"], IN_CODES)
+    (ms, ss) = rule["standardise"][2]
+    np.testing.assert_allclose(open_set_whisper.rule_score(clips["x"], clips["predicted"], rule),
+                               (background - mb) / sb + (distance - md) / sd + (surprise - ms) / ss)
 
 
 def test_reference_scores_come_from_scorers_that_never_saw_the_speaker():
@@ -162,7 +217,8 @@ def test_without_whisper_outputs_the_two_thresholds_decide(chosen_rule):
 
 
 @pytest.mark.parametrize("change, message", [({"codes": ["en", "fr", "de"]}, "codes"),
-                                             ({"kind": "five_signal_logistic"}, "re-run the pipeline")])
+                                             ({"kind": "five_signal_logistic"}, "re-run the pipeline"),
+                                             ({"terms": ["background", "whisper_surprise"]}, "terms")])
 def test_stored_rule_for_other_languages_or_of_another_kind_is_refused(chosen_rule, tmp_path, change, message):
     _, params = chosen_rule
     bad = {**params, "centroids": params["centroids"].tolist(), "whisper": {**params["whisper"], **change}}
@@ -233,7 +289,7 @@ def _bench_split(rng) -> dict:
              _clips(rng, 40, [5, 6], speakers=2, first_speaker=40)]
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     n, part = len(cat["x"]), np.repeat(np.arange(5), 40 * np.array([3, 1, 1, 1, 1]))
-    return {"x": cat["x"], "whisper": cat["whisper"], "in_set_indices": wl.indices_for(LANGS),
+    return {"x": cat["x"], "whisper": cat["whisper"], "in_set_indices": wl.indices_for(LANGS), "codes": IN_CODES,
             "top": rng.uniform(0.4, 1, n), "distance": rng.uniform(0, 1, n), "predicted": cat["predicted"],
             "label": np.where(cat["language"] < 3, cat["language"], -1), "speaker": cat["group"],
             "correct": cat["language"] < 3, "train": part == 0, "choose_in": part == 1, "measure_in": part == 2,
