@@ -176,9 +176,11 @@ def evaluation_clips(sets_dir: str | None, eval_voices: set[str], demo_rows: lis
     clips = [{"set": DEMO_SET, "language": r["language"], "path": os.path.join(DEMO, r["key"]),
               "speaker": r["speaker_id"]} for r in demo_rows if r["speaker_id"] in eval_voices]
     if sets_dir:
-        from bench.unseen_speech import read_manifest
+        from bench.unseen_speech import OUT_OF_SET_SETS, read_manifest
         for r in read_manifest(sets_dir):
             name = r["set"]
+            if name in OUT_OF_SET_SETS:   # no right answer among the model's languages
+                continue
             if name == "espeak_new":
                 name += "_heldout_voices" if r["speaker"] in eval_voices else "_train_voices"
             clips.append({"set": name, "language": r["language"], "path": os.path.join(sets_dir, r["path"]),

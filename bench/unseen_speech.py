@@ -13,6 +13,9 @@ Sets (each clip a 16 kHz mono WAV, one manifest row: path, set, language, source
 - `human_sentences`: short phrases read by people, Asterisk's telephone prompts
   (asterisk-core-sounds-{en,es,fr,ru}-wav, 8 kHz, one professional voice a package), and the
   LibriVox excerpts of pocketsphinx-testdata (English).
+- `human_out_of_set`: phrases read by people in a language the demo model does not know:
+  Italian Asterisk prompts (asterisk-core-sounds-it-wav, asterisk-prompt-it-menardi-wav; a man
+  and a woman). For `--reject-unknown` only; accuracy benches skip it (OUT_OF_SET_SETS).
 
 Synthesizers are installed with apt-get when running as root; data packages are fetched with
 `apt-get download` and unpacked into the cache (no root needed, no dependencies pulled in).
@@ -41,7 +44,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(REPO, "data", "demo")
 RATE = 16_000
 LANGUAGES = ("English", "French", "Spanish", "German", "Russian", "Chinese")
-SETS = ("espeak_new", "other_synth", "human_words", "human_sentences")
+SETS = ("espeak_new", "other_synth", "human_words", "human_sentences", "human_out_of_set")
+OUT_OF_SET_SETS = ("human_out_of_set",)   # languages outside the demo model: what --reject-unknown must refuse
 
 # KTuberling sound themes (usr/share/ktuberling/sounds/<code>) -> the model's language names
 KTUBERLING_LANGUAGES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "ru": "Russian"}
@@ -51,6 +55,10 @@ ASTERISK = {
     "asterisk-core-sounds-es-wav": ("Spanish", "es_MX_f_Allison"),
     "asterisk-core-sounds-fr-wav": ("French", "fr_CA_f_June"),
     "asterisk-core-sounds-ru-wav": ("Russian", "ru_RU_f_IvrvoiceRU"),
+}
+ASTERISK_OUT_OF_SET = {
+    "asterisk-core-sounds-it-wav": ("Italian", "it_IT_m_Carlo"),
+    "asterisk-prompt-it-menardi-wav": ("Italian", "it_IT_f_Menardi"),
 }
 # (package, festival voice, language)
 FESTIVAL_VOICES = (
@@ -312,18 +320,29 @@ def build_human_words(writer: Writer, apt: Apt, missing: list[Missing], cache: s
                        text=os.path.splitext(os.path.basename(path))[0], package="ktuberling-data")
 
 
-def build_human_sentences(writer: Writer, apt: Apt, missing: list[Missing], cache: str, per_language: int,
-                          min_seconds: float = 1.5, **_) -> None:
+def _asterisk_prompts(writer: Writer, apt: Apt, missing: list[Missing], cache: str, per_language: int,
+                      packages: dict, set_name: str, min_seconds: float = 1.5) -> None:
+    """`per_language` phrases (at least `min_seconds`: not digits or single words) of each voice."""
     import soundfile as sf
-    for package, (language, folder) in ASTERISK.items():
-        root = package_root(apt, package, cache, "human_sentences", missing)
+    for package, (language, folder) in packages.items():
+        root = package_root(apt, package, cache, set_name, missing)
         if root is None:
             continue
         paths = [p for p in glob.glob(os.path.join(root, "usr/share/asterisk/sounds", folder, "*.wav"))
-                 if sf.info(p).duration >= min_seconds]  # phrases, not digits or single words
+                 if sf.info(p).duration >= min_seconds]
         for path in _sample(paths, per_language, package):
-            writer.add(_read_16k(path), "human_sentences", language, "asterisk", folder,
+            writer.add(_read_16k(path), set_name, language, "asterisk", folder,
                        text=os.path.splitext(os.path.basename(path))[0], package=package, telephone_8khz=True)
+
+
+def build_human_out_of_set(writer: Writer, apt: Apt, missing: list[Missing], cache: str, per_language: int,
+                           **_) -> None:
+    _asterisk_prompts(writer, apt, missing, cache, per_language, ASTERISK_OUT_OF_SET, "human_out_of_set")
+
+
+def build_human_sentences(writer: Writer, apt: Apt, missing: list[Missing], cache: str, per_language: int,
+                          **_) -> None:
+    _asterisk_prompts(writer, apt, missing, cache, per_language, ASTERISK, "human_sentences")
     root = package_root(apt, "pocketsphinx-testdata", cache, "human_sentences", missing)
     if root is not None:
         for path in sorted(glob.glob(os.path.join(root, "usr/share/pocketsphinx/test/data/librivox/*.wav"))):
@@ -335,7 +354,8 @@ def build_human_sentences(writer: Writer, apt: Apt, missing: list[Missing], cach
 
 
 BUILDERS = {"espeak_new": build_espeak_new, "other_synth": build_other_synth,
-            "human_words": build_human_words, "human_sentences": build_human_sentences}
+            "human_words": build_human_words, "human_sentences": build_human_sentences,
+            "human_out_of_set": build_human_out_of_set}
 
 
 def build(out: str, sets=SETS, apt: Apt | None = None, allow_install: bool = True, per_language: int = 40,

@@ -114,3 +114,48 @@ def test_windows_and_pooling_follow_the_serving_grid():
     assert pooled.tolist() == pytest.approx([0.75, 0.25])
     combined = transfer.combine_log(np.array([0.9, 0.1]), np.array([0.3, 0.7]))
     assert combined.tolist() == pytest.approx([0.27 / 0.34, 0.07 / 0.34])
+
+
+def test_out_of_set_speech_is_built_for_the_open_set_and_skipped_for_accuracy(tmp_path, monkeypatch):
+    """human_out_of_set: phrases (not digits) of both Italian voices; bench.transfer has no right
+    answer for them, bench.open_set_speech measures them as out of set."""
+    from bench import open_set_speech
+
+    sounds = "usr/share/asterisk/sounds"
+    apt = FakeApt({"asterisk-core-sounds-it-wav": {f"{sounds}/it_IT_m_Carlo/vm-intro.wav": _tone(2.0),
+                                                   f"{sounds}/it_IT_m_Carlo/digits-1.wav": _tone(0.5)},
+                   "asterisk-prompt-it-menardi-wav": {f"{sounds}/it_IT_f_Menardi/vm-intro.wav": _tone(1.8)}})
+    sets = str(tmp_path / "sets")
+    report = unseen_speech.build(sets, sets=["human_out_of_set"], apt=apt, allow_install=False,
+                                 cache=str(tmp_path / "cache"))
+    assert report["clips"] == {"human_out_of_set": {"Italian": 2}}
+    rows = unseen_speech.read_manifest(sets)
+    assert sorted(r["speaker"] for r in rows) == ["it_IT_f_Menardi", "it_IT_m_Carlo"]
+    demo_rows, eval_voices = transfer.demo_split(*transfer.split_defaults())
+    assert not [c for c in transfer.evaluation_clips(sets, eval_voices, demo_rows) if c["set"] == "human_out_of_set"]
+    out_of_set = [c for c in open_set_speech.clips(sets) if c["set"] == "human_out_of_set"]
+    assert len(out_of_set) == 2 and not any(c["in_set"] for c in out_of_set)
+
+
+def test_open_set_speech_counts_kept_rejected_and_refused_clips():
+    from bench import open_set_speech
+
+    clips = [{"set": "human", "language": "French", "path": "a", "in_set": True},
+             {"set": "human", "language": "French", "path": "b", "in_set": True},
+             {"set": "human", "language": "French", "path": "c", "in_set": True},
+             {"set": "out", "language": "Italian", "path": "d", "in_set": False},
+             {"set": "out", "language": "Italian", "path": "e", "in_set": False},
+             {"set": "out", "language": "Italian", "path": "f", "in_set": False}]
+    fr = {"French": 0.7, "English": 0.3}
+    records = {"a": {"language": "French", "probabilities": fr},
+               "b": {"language": "unknown", "probabilities": fr, "unknown_guess": "Italian"},   # the rule's cost
+               "c": {"language": "English", "probabilities": {"French": 0.2, "English": 0.8}},
+               "d": {"language": "unknown", "probabilities": fr, "unknown_guess": "Italian"},
+               "e": {"language": "French", "probabilities": fr}}                                # f: refused
+    table = open_set_speech.score(clips, records)
+    assert table["human"]["French"] == {"clips": 3, "refused": 0, "correct_with_rule": pytest.approx(1 / 3),
+                                        "correct_without_rule": pytest.approx(2 / 3)}
+    assert table["out"][open_set_speech.ALL] == {"clips": 3, "refused": 1, "rejected": 0.5, "top_guess": "Italian"}
+    md = open_set_speech.markdown({"m": table})
+    assert "| human | French | 3 | 0.333 | 0.667 | - | - |" in md
+    assert "| out | all | 3 | - | - | 0.500 | Italian |" in md
