@@ -440,7 +440,8 @@ MUTATIONS: list[Mutation] = [
       "        raise RuntimeError(reason)",
       "tests/test_bench_transfer.py"),
     M("transfer_scores_out_of_set_speech", "transfer bench", "bench/transfer.py",
-      "            if name in OUT_OF_SET_SETS:   # no right answer among the model's languages\n                continue\n",
+      "            if name in OUT_OF_SET_SETS:   # no right answer among the model's languages\n"
+      "                continue\n",
       "",
       "tests/test_bench_transfer.py"),
     M("open_set_speech_cost_of_rule_hidden", "open-set bench on whole clips", "bench/open_set_speech.py",

@@ -71,13 +71,14 @@ def score(clip_rows: list[dict], records: dict[str, dict]) -> dict:
                 cell["guesses"][r.get("unknown_guess", "?")] += 1
     out: dict = {}
     for (set_name, language), cell in cells.items():
-        answered = max(cell["n"] - cell["refused"], 1)
+        answered = cell["n"] - cell["refused"]
+        share = (lambda count, of=answered: count / of if of else None)  # noqa: E731 - None: nothing answered
         row = {"clips": cell["n"], "refused": cell["refused"]}
         if cell["in_set"]:
-            row.update(correct_with_rule=cell["hits"] / answered, correct_without_rule=cell["without_rule"] / answered)
+            row.update(correct_with_rule=share(cell["hits"]), correct_without_rule=share(cell["without_rule"]))
         else:
             guess = cell["guesses"].most_common(1)
-            row.update(rejected=cell["hits"] / answered, top_guess=guess[0][0] if guess else None)
+            row.update(rejected=share(cell["hits"]), top_guess=guess[0][0] if guess else None)
         out.setdefault(set_name, {})[language] = row
     return out
 
@@ -85,14 +86,15 @@ def score(clip_rows: list[dict], records: dict[str, dict]) -> dict:
 def markdown(results: dict) -> str:
     lines = []
     for model, table in results.items():
-        lines += [f"### {model}", "", "| set | language | clips | correct with the rule | without it | rejected "
-                  "| Whisper's top guess |", "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+        lines += [f"### {model}", "", "| set | language | clips | refused by the CLI | correct with the rule "
+                  "| without it | rejected | Whisper's top guess |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
         for set_name in sorted(table):
             for language in sorted(table[set_name], key=lambda name: (name == ALL, name)):
                 row = table[set_name][language]
-                cells = [f"{row[k]:.3f}" if k in row else "-" for k in
+                cells = [f"{row[k]:.3f}" if row.get(k) is not None else "-" for k in
                          ("correct_with_rule", "correct_without_rule", "rejected")]
-                lines.append(f"| {set_name} | {language} | {row['clips']} | " + " | ".join(cells) +
+                lines.append(f"| {set_name} | {language} | {row['clips']} | {row['refused']} | " + " | ".join(cells) +
                              f" | {row.get('top_guess') or '-'} |")
         lines.append("")
     return "\n".join(lines)

@@ -157,5 +157,8 @@ def test_open_set_speech_counts_kept_rejected_and_refused_clips():
                                         "correct_without_rule": pytest.approx(2 / 3)}
     assert table["out"][open_set_speech.ALL] == {"clips": 3, "refused": 1, "rejected": 0.5, "top_guess": "Italian"}
     md = open_set_speech.markdown({"m": table})
-    assert "| human | French | 3 | 0.333 | 0.667 | - | - |" in md
-    assert "| out | all | 3 | - | - | 0.500 | Italian |" in md
+    assert "| human | French | 3 | 0 | 0.333 | 0.667 | - | - |" in md
+    assert "| out | all | 3 | 1 | - | - | 0.500 | Italian |" in md
+    refused = open_set_speech.score(clips[3:4], {})["out"]["Italian"]     # nothing answered: no share at all
+    assert refused["rejected"] is None and "| out | Italian | 1 | 1 | - | - | - | - |" in open_set_speech.markdown(
+        {"m": {"out": {"Italian": refused}}})
