@@ -340,3 +340,19 @@ def test_trainer_choice_never_reads_the_measure_languages():
     assert report["per_language"]["Czech"] != report2["per_language"]["Czech"]
     assert report["chosen_on"]["out_of_set_clips"] == 40 and report["measured"]["out_of_set_examples"] == 40
     assert report["measured"]["out_of_set_rejected"] >= 0.9 and report["measured"]["in_set_kept_correct"] >= 0.8
+
+
+def test_a_column_constant_in_training_cannot_decide_alone(chosen_rule):
+    """A deviation in one input, however extreme (a Whisper language no training clip evoked: its
+    log-probability sits at the floor in every row, its deviation ~0), counts no more than 8
+    deviations: standardised inputs are clipped, so that one column cannot decide the score."""
+    rule, _ = chosen_rule
+    clips = _clips(np.random.default_rng(9), 20, [0, 1, 2], speakers=2, first_speaker=95)
+    mean, scale = np.asarray(rule["scorers"]["mean"]), np.asarray(rule["scorers"]["scale"])
+    column = DIMS + wl.CODES.index("ko")
+    at_bound, extreme = clips["x"].copy(), clips["x"].copy()
+    at_bound[:, column] = mean[column] + open_set_whisper.MAX_Z * scale[column]
+    extreme[:, column] = mean[column] + 1e6 * scale[column]
+    np.testing.assert_allclose(open_set_whisper.raw_scores(extreme, clips["predicted"], rule["scorers"])[0],
+                               open_set_whisper.raw_scores(at_bound, clips["predicted"], rule["scorers"])[0])
+    assert open_set_whisper.whisper_is_unknown(clips["x"], clips["predicted"], rule).mean() <= 0.1
