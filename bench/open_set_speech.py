@@ -23,8 +23,9 @@ import os
 import subprocess
 import sys
 
+from models.open_set import UNKNOWN
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UNKNOWN = "unknown"
 ALL = "all"
 
 

@@ -128,7 +128,7 @@ def whisper_surprise(x, predicted, codes) -> np.ndarray:
     from models.whisper import languages as whisper_languages
 
     x = np.atleast_2d(np.asarray(x, np.float64))
-    columns = np.array([whisper_languages.CODES.index(c) for c in codes], np.int64)
+    columns = whisper_languages.indices_for(codes)
     picked = x.shape[1] - 99 + columns[np.asarray(predicted, np.int64).reshape(-1)]
     return -x[np.arange(len(x)), picked]
 

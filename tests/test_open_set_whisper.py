@@ -101,6 +101,11 @@ def test_rule_keeps_new_speakers_and_rejects_languages_it_never_saw(chosen_rule)
     assert params["whisper"]["codes"] == list(IN_CODES) and params["whisper"]["kind"] == open_set_whisper.RULE_KIND
 
 
+def _as_two_terms(rule: dict) -> dict:
+    """`rule` as stored before Whisper's surprise: no "terms", two standardisations."""
+    return {**{k: v for k, v in rule.items() if k != "terms"}, "standardise": rule["standardise"][:2]}
+
+
 def _misheard(rng, clips: dict) -> dict:
     """`clips` as Whisper hears espeak-ng voices: in-set languages as themselves half the time,
     else as Latin; out-of-set ones half the time as one of the model's languages."""
@@ -126,8 +131,7 @@ def test_whisper_hearing_another_language_rejects_what_the_scorers_let_through()
         {"x": train["x"], "label": train["language"], "predicted": train["predicted"],
          "correct": np.ones(300, bool), "group": train["group"]}, other["x"],
         {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, IN_CODES)
-    two_terms = {k: v for k, v in rule.items() if k != "terms"}
-    two_terms["standardise"] = rule["standardise"][:2]
+    two_terms = _as_two_terms(rule)
     rng = np.random.default_rng(7)
     new_in = _misheard(rng, _clips(rng, 200, [0, 1, 2], speakers=4, first_speaker=60))
     human_out = _clips(rng, 200, [5, 6, 7, 8], speakers=4, first_speaker=80)
@@ -142,8 +146,7 @@ def test_whisper_hearing_another_language_rejects_what_the_scorers_let_through()
 def test_a_stored_two_term_rule_scores_as_it_was_chosen(chosen_rule):
     """A rule without "terms" (stored before Whisper's surprise) sums its two terms only."""
     rule, _ = chosen_rule
-    old = {k: v for k, v in rule.items() if k != "terms"}
-    old["standardise"] = rule["standardise"][:2]
+    old = _as_two_terms(rule)
     clips = _clips(np.random.default_rng(8), 50, [0, 1, 2, 5], speakers=3, first_speaker=90)
     background, distance = open_set_whisper.raw_scores(clips["x"], clips["predicted"], rule["scorers"])
     (mb, sb), (md, sd) = old["standardise"]
