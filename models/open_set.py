@@ -15,7 +15,8 @@ distribution in models/whisper/languages.CODES order, and `whisper_embedding`, i
 encoder features) gets a stronger rule (`"whisper"` in open_set.json, version 3; fitted in
 models/open_set_whisper.py): a background "other" class, a discriminant distance on
 Whisper's own representation and Whisper's surprise at the model's answer, with a threshold
-cross-fitted over the training speakers. With
+cross-fitted over the training speakers, and a clause for when Whisper is surer of a language
+outside the model's than it ever was on a correct training answer. With
 Whisper's outputs at hand it decides instead of the two thresholds (which stay stored for
 callers without them). An unknown answer also names Whisper's most likely language outside the
 model's (`unknown_guess`, English name, with its Whisper probability): what a closed-set model
@@ -136,7 +137,7 @@ def load_params(model_dir: str) -> dict:
     params["centroids"] = np.asarray(params["centroids"], np.float64)
     rule = params.get("whisper")
     if rule is not None:
-        from models.open_set_whisper import RULE_KIND, TERMS, TWO_TERMS
+        from models.open_set_whisper import RULE_KIND, SURE_FLOOR, TERMS, TWO_TERMS
         from models.whisper import languages as whisper_languages
 
         if rule.get("kind") != RULE_KIND:
@@ -148,6 +149,9 @@ def load_params(model_dir: str) -> dict:
                                f"standardisations; this code applies {list(TERMS)} or {list(TWO_TERMS)}")
         if list(rule["codes"]) != list(whisper_languages.codes_for(params["languages"])):
             raise OpenSetError(f"stored Whisper codes {rule['codes']} do not match languages {params['languages']}")
+        sure = rule.get("whisper_sure_outside")
+        if sure is not None and not SURE_FLOOR <= float(sure) <= 1.0:
+            raise OpenSetError(f"stored whisper_sure_outside {sure} is outside [{SURE_FLOOR}, 1]")
     return params
 
 
@@ -180,14 +184,19 @@ def decide(probabilities: dict, embedding: np.ndarray, params: dict, min_probabi
     out = {"language": top_language, "centroid_distance": round(distance, 6)}
     rule = params.get("whisper")
     if rule is not None and whisper_probabilities is not None and whisper_embedding is not None:
-        from models.open_set_whisper import rule_inputs, rule_score
+        from models.open_set_whisper import rule_inputs, rule_score, whisper_outside_top, whisper_sure_outside
 
-        score = float(rule_score(rule_inputs(whisper_embedding, whisper_probabilities), predicted, rule)[0])
+        x = rule_inputs(whisper_embedding, whisper_probabilities)
+        score = float(rule_score(x, predicted, rule)[0])
         if p_min is not None and top < p_min:
             out.update(language=UNKNOWN, unknown_reason=f"top probability {top:.3f} < {p_min:.3f} ({top_language})")
         elif score > rule["threshold"]:
             out.update(language=UNKNOWN, unknown_reason=f"open-set score {score:.3f} > {rule['threshold']:.3f} "
                                                         f"(nearest known: {top_language})")
+        elif whisper_sure_outside(x, rule)[0]:
+            sure = float(whisper_outside_top(x, rule["codes"])[0])
+            out.update(language=UNKNOWN, unknown_reason=f"Whisper gives {sure:.3f} to a language outside the "
+                                                        f"model's (> {float(rule['whisper_sure_outside']):.3f})")
     else:
         p_min = params["min_probability"] if p_min is None else p_min
         if top < p_min:

@@ -1,6 +1,6 @@
 """The open-set rule for models with Whisper: a background class, a discriminant distance on
 Whisper's own representation and Whisper's surprise at the model's answer, with a threshold
-cross-fitted over training speakers.
+cross-fitted over training speakers, plus Whisper's sureness of a language outside the model's.
 
 Inputs of one clip: Whisper's pooled encoder features (`whisper_xf`, [1024] or [512], pooled over
 the clip's windows as serving pools them) and Whisper's distribution over its 99 languages. Three
@@ -16,7 +16,9 @@ scores, all larger for "unknown":
 
 The rule's score is the sum of the three, each standardised over in-set reference clips (equal
 weights: nothing is tuned on speech outside the training data); a clip is unknown above the
-threshold. The reference clips are ones the scorers never saw: the held-out choosing fold, and
+threshold, or when Whisper gives a language outside the model's more probability than it gave
+one on any correct reference answer (`whisper_sure_outside`, about 0.97: Whisper is sure of
+human speech, so this is what rejects most human voices in other languages). The reference clips are ones the scorers never saw: the held-out choosing fold, and
 every training clip scored by scorers refitted without its speaker group (`folds` groups of
 speakers). The threshold is the lowest score that keeps `min_kept_correct` of the correct
 reference answers; so many reference clips (all speakers) make it stable from one training run
@@ -45,6 +47,7 @@ _LOG_FLOOR = 1e-8
 MAX_Z = 8.0             # standardised inputs are clipped: a column almost constant in training can't dominate
 TERMS = ("background", "distance", "whisper_surprise")
 TWO_TERMS = TERMS[:2]  # rules stored without "terms" (before Whisper's surprise) still apply as stored
+SURE_FLOOR = 0.5        # Whisper's sureness clause needs at least a majority for the language outside
 
 
 def whisper_out_of_set(whisper_probabilities, in_set_indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,8 +148,26 @@ def rule_score(x, predicted, rule: dict) -> np.ndarray:
     return _standardised_sum(terms, rule["standardise"])
 
 
+def whisper_outside_top(x, codes) -> np.ndarray:
+    """Whisper's probability for its top language outside the model's, per row of rule_inputs `x`."""
+    from models.whisper import languages as whisper_languages
+
+    x = np.atleast_2d(np.asarray(x, np.float64))
+    _, _, p = whisper_out_of_set(np.exp(x[:, -99:]), whisper_languages.indices_for(codes))
+    return p
+
+
+def whisper_sure_outside(x, rule: dict) -> np.ndarray:
+    """True where Whisper is surer of a language outside the model's than it was on any correct
+    reference answer (the rule's `whisper_sure_outside`); always False for rules stored without it."""
+    sure = rule.get("whisper_sure_outside")
+    if sure is None:
+        return np.zeros(len(np.atleast_2d(x)), bool)
+    return whisper_outside_top(x, rule["codes"]) > float(sure)
+
+
 def whisper_is_unknown(x, predicted, rule: dict) -> np.ndarray:
-    return rule_score(x, predicted, rule) > float(rule["threshold"])
+    return (rule_score(x, predicted, rule) > float(rule["threshold"])) | whisper_sure_outside(x, rule)
 
 
 def _kept_threshold(scores: np.ndarray, correct: np.ndarray, min_kept_correct: float) -> float:
@@ -181,7 +202,9 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
     `choose`: the held-out choosing fold, `x`, `predicted`, `correct`. `codes`: the Whisper
     codes of the model's languages, in its order. Each training row is scored by scorers fitted
     without its group (`folds` groups of speakers), so every reference score is one of a clip the
-    scorers never saw.
+    scorers never saw. `whisper_sure_outside` is the highest probability Whisper gave a language
+    outside the model's on a correct reference answer (at least SURE_FLOOR): the clause above it
+    rejects no correct reference answer, so the threshold's `min_kept_correct` still holds.
     """
     codes, num_classes = list(codes), len(codes)
     train_x, labels = np.asarray(train["x"], np.float64), np.asarray(train["label"], np.int64)
@@ -202,9 +225,10 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
     scores = _standardised_sum(terms, standardise)
     threshold = _kept_threshold(scores, correct, min_kept_correct)
     kept = float(np.mean((scores <= threshold)[correct]))
+    sure = max(float(whisper_outside_top(np.concatenate([train_x, choose_x]), codes)[correct].max()), SURE_FLOOR)
     return {"kind": RULE_KIND, "terms": list(TERMS), "codes": codes, "scorers": scorers, "standardise": standardise,
-            "threshold": threshold, "reference_clips": int(len(scores)), "reference_kept_correct": kept,
-            "min_kept_correct": float(min_kept_correct)}
+            "threshold": threshold, "whisper_sure_outside": sure, "reference_clips": int(len(scores)),
+            "reference_kept_correct": kept, "min_kept_correct": float(min_kept_correct)}
 
 
 def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: dict,
@@ -240,12 +264,15 @@ def choose_whisper_open_set(languages, train: dict, in_set: dict, out_of_set: di
         "threshold": rule["threshold"],
         "chosen_on": {"in_set_segments": int(choose.sum()), "reference_clips": rule["reference_clips"],
                       "out_of_set_clips": int((role == "threshold").sum()),
-                      "kept_correct": rule["reference_kept_correct"], "min_kept_correct": rule["min_kept_correct"]},
+                      "kept_correct": rule["reference_kept_correct"], "min_kept_correct": rule["min_kept_correct"],
+                      "whisper_sure_outside": rule["whisper_sure_outside"]},
         "measured": {"in_set_kept_correct": float(np.mean(~in_reject[measure_in] & correct[measure_in]))
                      if measure_in.any() else None,
                      "in_set_accuracy": float(correct[measure_in].mean()) if measure_in.any() else None,
                      "in_set_examples": int(measure_in.sum()),
                      "out_of_set_rejected": float(out_reject[measure_out].mean()) if measure_out.any() else None,
+                     "out_of_set_rejected_whisper_sure": float(whisper_sure_outside(out_x, rule)[measure_out].mean())
+                     if measure_out.any() else None,
                      "out_of_set_examples": int(measure_out.sum())},
         "per_language": {str(lang): {"role": str(role[language == lang][0]),
                                      "rejected": float(out_reject[language == lang].mean()),

@@ -101,9 +101,14 @@ def test_rule_keeps_new_speakers_and_rejects_languages_it_never_saw(chosen_rule)
     assert params["whisper"]["codes"] == list(IN_CODES) and params["whisper"]["kind"] == open_set_whisper.RULE_KIND
 
 
+def _without_sure(rule: dict) -> dict:
+    """`rule` as stored before Whisper's sureness clause: the score alone decides."""
+    return {k: v for k, v in rule.items() if k != "whisper_sure_outside"}
+
+
 def _as_two_terms(rule: dict) -> dict:
-    """`rule` as stored before Whisper's surprise: no "terms", two standardisations."""
-    return {**{k: v for k, v in rule.items() if k != "terms"}, "standardise": rule["standardise"][:2]}
+    """`rule` as stored before Whisper's surprise: no "terms", two standardisations, no clause."""
+    return {**{k: v for k, v in _without_sure(rule).items() if k != "terms"}, "standardise": rule["standardise"][:2]}
 
 
 def _misheard(rng, clips: dict) -> dict:
@@ -138,9 +143,46 @@ def test_whisper_hearing_another_language_rejects_what_the_scorers_let_through()
     human_out["whisper"] = np.stack([_whisper({("it", "pt", "nl", "sv")[k - 5]: 0.95}) for k in human_out["language"]])
     human_out["x"] = open_set_whisper.rule_inputs(human_out["f"], human_out["whisper"])
     rejected = {name: open_set_whisper.whisper_is_unknown(human_out["x"], human_out["predicted"], r).mean()
-                for name, r in (("three", rule), ("two", two_terms))}
+                for name, r in (("three", _without_sure(rule)), ("two", two_terms))}
     assert rejected["three"] >= 0.85 and rejected["three"] - rejected["two"] >= 0.3, rejected
     assert open_set_whisper.whisper_is_unknown(new_in["x"], new_in["predicted"], rule).mean() <= 0.1
+
+
+def test_whisper_sure_of_a_language_outside_rejects_what_the_score_keeps():
+    """The clause's level is the most Whisper gave a language outside the model's on a correct
+    reference answer (wrong answers do not count), so it rejects none of those; above it a clip is
+    unknown whatever its score, and decide() says why. A rule stored without it never applies it."""
+    rng = np.random.default_rng(0)
+    train = _misheard(rng, _clips(rng, 300, [0, 1, 2], speakers=10))
+    other = _misheard(rng, _clips(rng, 60, [3, 4], speakers=4, first_speaker=50))
+    choose = _misheard(rng, _clips(rng, 60, [0, 1, 2], speakers=2, first_speaker=20))
+    correct = np.ones(300, bool)
+    outside = open_set_whisper.whisper_outside_top(train["x"], IN_CODES)
+    loudest = int(np.argmax(outside))
+    train["whisper"][loudest] = _whisper({"ko": 0.99})        # a wrong answer Whisper is sure is Korean
+    train["x"] = open_set_whisper.rule_inputs(train["f"], train["whisper"])
+    correct[loudest] = False
+    rule = open_set_whisper.choose_rule(
+        {"x": train["x"], "label": train["language"], "predicted": train["predicted"], "correct": correct,
+         "group": train["group"]}, other["x"],
+        {"x": choose["x"], "predicted": choose["predicted"], "correct": np.ones(60, bool)}, IN_CODES)
+    reference = np.concatenate([train["x"][correct], choose["x"]])
+    expected = max(open_set_whisper.whisper_outside_top(reference, IN_CODES).max(), open_set_whisper.SURE_FLOOR)
+    assert rule["whisper_sure_outside"] == pytest.approx(expected) and 0.5 <= expected < 0.99
+    assert not open_set_whisper.whisper_sure_outside(reference, rule).any()
+    clip = _clips(np.random.default_rng(11), 1, [0], speakers=1, first_speaker=99)
+    lenient = {**rule, "threshold": 1e9}                          # the score keeps everything
+    for p, unknown in ((expected + 0.01, True), (expected - 0.01, False)):
+        x = open_set_whisper.rule_inputs(clip["f"], _whisper({"it": p})[None])
+        assert open_set_whisper.whisper_is_unknown(x, clip["predicted"], lenient)[0] == unknown
+        assert not open_set_whisper.whisper_is_unknown(x, clip["predicted"], _without_sure(lenient))[0]
+    params = {"languages": LANGS, "centroids": np.eye(DIMS)[:3], "min_probability": 0.0, "max_distance": 9.0,
+              "whisper": lenient}
+    italian = _whisper({"it": expected + 0.01})
+    out = open_set.decide({"English": 0.9, "French": 0.05, "Mandarin": 0.05}, clip["f"][0], params,
+                          whisper_probabilities=italian, whisper_embedding=clip["f"][0])
+    assert out["language"] == open_set.UNKNOWN and "outside the model's" in out["unknown_reason"]
+    assert out["unknown_guess"] == "Italian"
 
 
 def test_a_stored_two_term_rule_scores_as_it_was_chosen(chosen_rule):
@@ -221,7 +263,8 @@ def test_without_whisper_outputs_the_two_thresholds_decide(chosen_rule):
 
 @pytest.mark.parametrize("change, message", [({"codes": ["en", "fr", "de"]}, "codes"),
                                              ({"kind": "five_signal_logistic"}, "re-run the pipeline"),
-                                             ({"terms": ["background", "whisper_surprise"]}, "terms")])
+                                             ({"terms": ["background", "whisper_surprise"]}, "terms"),
+                                             ({"whisper_sure_outside": 0.2}, "whisper_sure_outside")])
 def test_stored_rule_for_other_languages_or_of_another_kind_is_refused(chosen_rule, tmp_path, change, message):
     _, params = chosen_rule
     bad = {**params, "centroids": params["centroids"].tolist(), "whisper": {**params["whisper"], **change}}
@@ -308,9 +351,10 @@ def test_offline_choice_never_reads_the_measure_languages():
     rng = np.random.default_rng(3)
     split = _bench_split(rng)
     measure = split["measure"]
-    scrambled = {**split, "x": np.where(measure[:, None], 100 * rng.normal(size=split["x"].shape), split["x"]),
-                 "whisper": np.where(measure[:, None], _whisper({"en": 0.9}), split["whisper"]),
-                 "top": np.where(measure, 0.0, split["top"])}
+    scrambled = {**split, "top": np.where(measure, 0.0, split["top"])}
+    for key in ("x", "whisper", "predicted"):        # the measure clips replaced by in-set voices
+        scrambled[key] = split[key].copy()
+        scrambled[key][measure] = split[key][split["measure_in"]]
     for rule in (bench.whisper_rule, bench.whisper_mass_rule, bench.closed_set_rule):
         a, b = rule(split), rule(scrambled)
         assert (a["chosen_rejected"], a["kept_correct"]) == (b["chosen_rejected"], b["kept_correct"])
@@ -342,6 +386,7 @@ def test_trainer_choice_never_reads_the_measure_languages():
     assert params == params2 and report["chosen_on"] == report2["chosen_on"]
     assert report["per_language"]["Czech"] != report2["per_language"]["Czech"]
     assert report["chosen_on"]["out_of_set_clips"] == 40 and report["measured"]["out_of_set_examples"] == 40
+    assert report["chosen_on"]["whisper_sure_outside"] == params["whisper_sure_outside"]
     assert report["measured"]["out_of_set_rejected"] >= 0.9 and report["measured"]["in_set_kept_correct"] >= 0.8
 
 
