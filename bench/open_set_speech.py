@@ -7,7 +7,9 @@ model's languages, espeak_new split into held-out and training voices as bench/t
 splits it): the share answered correctly with the rule, beside the share without it (the
 pooled probabilities' top language, which the same call returns): their difference is what
 the rule costs. Out-of-set clips (bench/unseen_speech.OUT_OF_SET_SETS, languages outside the
-model): the share answered "unknown", and Whisper's most frequent guess for them. A clip the
+model): the share answered "unknown", and Whisper's most frequent guess for them. For every set,
+the share answered "unknown" by Whisper's sureness clause alone (models/open_set_whisper.py;
+the score kept them). A clip the
 CLI refuses (too short, unreadable) counts as neither kept nor rejected and is listed.
 
 Writes OUT/results.json (per model, set and language) and OUT/results.md (a table per model).
@@ -23,7 +25,7 @@ import os
 import subprocess
 import sys
 
-from models.open_set import UNKNOWN
+from models.open_set import UNKNOWN, WHISPER_SURE_REASON
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL = "all"
@@ -60,11 +62,13 @@ def score(clip_rows: list[dict], records: dict[str, dict]) -> dict:
         r = records.get(c["path"])
         for language in (c["language"], ALL):
             cell = cells.setdefault((c["set"], language), {"in_set": c["in_set"], "n": 0, "refused": 0, "hits": 0,
-                                                           "without_rule": 0, "guesses": collections.Counter()})
+                                                           "without_rule": 0, "sure": 0, "guesses": collections.Counter()})
             cell["n"] += 1
             if r is None:
                 cell["refused"] += 1
-            elif c["in_set"]:
+                continue
+            cell["sure"] += r["language"] == UNKNOWN and r.get("unknown_reason", "").startswith(WHISPER_SURE_REASON)
+            if c["in_set"]:
                 cell["hits"] += r["language"] == c["language"]
                 cell["without_rule"] += max(r["probabilities"], key=r["probabilities"].get) == c["language"]
             elif r["language"] == UNKNOWN:
@@ -74,7 +78,7 @@ def score(clip_rows: list[dict], records: dict[str, dict]) -> dict:
     for (set_name, language), cell in cells.items():
         answered = cell["n"] - cell["refused"]
         share = (lambda count, of=answered: count / of if of else None)  # noqa: E731 - None: nothing answered
-        row = {"clips": cell["n"], "refused": cell["refused"]}
+        row = {"clips": cell["n"], "refused": cell["refused"], "unknown_by_whisper_sureness": share(cell["sure"])}
         if cell["in_set"]:
             row.update(correct_with_rule=share(cell["hits"]), correct_without_rule=share(cell["without_rule"]))
         else:
@@ -88,13 +92,13 @@ def markdown(results: dict) -> str:
     lines = []
     for model, table in results.items():
         lines += [f"### {model}", "", "| set | language | clips | refused by the CLI | correct with the rule "
-                  "| without it | rejected | Whisper's top guess |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| without it | rejected | unknown by Whisper's sureness | Whisper's top guess |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for set_name in sorted(table):
             for language in sorted(table[set_name], key=lambda name: (name == ALL, name)):
                 row = table[set_name][language]
                 cells = [f"{row[k]:.3f}" if row.get(k) is not None else "-" for k in
-                         ("correct_with_rule", "correct_without_rule", "rejected")]
+                         ("correct_with_rule", "correct_without_rule", "rejected", "unknown_by_whisper_sureness")]
                 lines.append(f"| {set_name} | {language} | {row['clips']} | {row['refused']} | " + " | ".join(cells) +
                              f" | {row.get('top_guess') or '-'} |")
         lines.append("")

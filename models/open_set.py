@@ -30,6 +30,7 @@ import os
 import numpy as np
 
 UNKNOWN = "unknown"
+WHISPER_SURE_REASON = "Whisper gives"   # how an unknown_reason from Whisper's sureness clause starts
 PARAMS_FILE = os.path.join("assets.extra", "open_set.json")
 DEFAULT_MIN_KEPT_CORRECT = 0.95   # a margin over the 0.90 target: it is measured on other speakers
 PARAMS_VERSION = 3                # 3: optional "whisper" rule (background_lda); 1 (no "version"): thresholds only
@@ -195,8 +196,8 @@ def decide(probabilities: dict, embedding: np.ndarray, params: dict, min_probabi
                                                         f"(nearest known: {top_language})")
         elif whisper_sure_outside(x, rule)[0]:
             sure = float(whisper_outside_top(x, rule["codes"])[0])
-            out.update(language=UNKNOWN, unknown_reason=f"Whisper gives {sure:.3f} to a language outside the "
-                                                        f"model's (> {float(rule['whisper_sure_outside']):.3f})")
+            out.update(language=UNKNOWN, unknown_reason=f"{WHISPER_SURE_REASON} {sure:.3f} to a language outside "
+                                                        f"the model's (> {float(rule['whisper_sure_outside']):.3f})")
     else:
         p_min = params["min_probability"] if p_min is None else p_min
         if top < p_min:

@@ -139,6 +139,7 @@ def test_out_of_set_speech_is_built_for_the_open_set_and_skipped_for_accuracy(tm
 
 def test_open_set_speech_counts_kept_rejected_and_refused_clips():
     from bench import open_set_speech
+    from models.open_set import WHISPER_SURE_REASON
 
     clips = [{"set": "human", "language": "French", "path": "a", "in_set": True},
              {"set": "human", "language": "French", "path": "b", "in_set": True},
@@ -150,15 +151,17 @@ def test_open_set_speech_counts_kept_rejected_and_refused_clips():
     records = {"a": {"language": "French", "probabilities": fr},
                "b": {"language": "unknown", "probabilities": fr, "unknown_guess": "Italian"},   # the rule's cost
                "c": {"language": "English", "probabilities": {"French": 0.2, "English": 0.8}},
-               "d": {"language": "unknown", "probabilities": fr, "unknown_guess": "Italian"},
+               "d": {"language": "unknown", "probabilities": fr, "unknown_guess": "Italian",
+                     "unknown_reason": f"{WHISPER_SURE_REASON} 0.990 to a language outside the model's (> 0.970)"},
                "e": {"language": "French", "probabilities": fr}}                                # f: refused
     table = open_set_speech.score(clips, records)
     assert table["human"]["French"] == {"clips": 3, "refused": 0, "correct_with_rule": pytest.approx(1 / 3),
-                                        "correct_without_rule": pytest.approx(2 / 3)}
-    assert table["out"][open_set_speech.ALL] == {"clips": 3, "refused": 1, "rejected": 0.5, "top_guess": "Italian"}
+                                        "correct_without_rule": pytest.approx(2 / 3), "unknown_by_whisper_sureness": 0}
+    assert table["out"][open_set_speech.ALL] == {"clips": 3, "refused": 1, "rejected": 0.5, "top_guess": "Italian",
+                                                 "unknown_by_whisper_sureness": 0.5}
     md = open_set_speech.markdown({"m": table})
-    assert "| human | French | 3 | 0 | 0.333 | 0.667 | - | - |" in md
-    assert "| out | all | 3 | 1 | - | - | 0.500 | Italian |" in md
+    assert "| human | French | 3 | 0 | 0.333 | 0.667 | - | 0.000 | - |" in md
+    assert "| out | all | 3 | 1 | - | - | 0.500 | 0.500 | Italian |" in md
     refused = open_set_speech.score(clips[3:4], {})["out"]["Italian"]     # nothing answered: no share at all
-    assert refused["rejected"] is None and "| out | Italian | 1 | 1 | - | - | - | - |" in open_set_speech.markdown(
+    assert refused["rejected"] is None and "| out | Italian | 1 | 1 | - | - | - | - | - |" in open_set_speech.markdown(
         {"m": {"out": {"Italian": refused}}})
