@@ -61,8 +61,9 @@ def score(clip_rows: list[dict], records: dict[str, dict]) -> dict:
     for c in clip_rows:
         r = records.get(c["path"])
         for language in (c["language"], ALL):
-            cell = cells.setdefault((c["set"], language), {"in_set": c["in_set"], "n": 0, "refused": 0, "hits": 0,
-                                                           "without_rule": 0, "sure": 0, "guesses": collections.Counter()})
+            cell = cells.setdefault((c["set"], language),
+                                    {"in_set": c["in_set"], "n": 0, "refused": 0, "hits": 0, "without_rule": 0,
+                                     "sure": 0, "guesses": collections.Counter()})
             cell["n"] += 1
             if r is None:
                 cell["refused"] += 1

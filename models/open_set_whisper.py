@@ -18,8 +18,10 @@ The rule's score is the sum of the three, each standardised over in-set referenc
 weights: nothing is tuned on speech outside the training data); a clip is unknown above the
 threshold, or when Whisper gives a language outside the model's more probability than it gave
 one on any correct reference answer (`whisper_sure_outside`, about 0.97: Whisper is sure of
-human speech, so this is what rejects most human voices in other languages). The reference clips are ones the scorers never saw: the held-out choosing fold, and
-every training clip scored by scorers refitted without its speaker group (`folds` groups of
+human speech, so this is what rejects most human voices in other languages).
+
+The reference clips are ones the scorers never saw: the held-out choosing fold, and every
+training clip scored by scorers refitted without its speaker group (`folds` groups of
 speakers). The threshold is the lowest score that keeps `min_kept_correct` of the correct
 reference answers; so many reference clips (all speakers) make it stable from one training run
 to the next. Only `threshold`-role out-of-set clips are ever read to fit anything.
@@ -225,7 +227,8 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
     scores = _standardised_sum(terms, standardise)
     threshold = _kept_threshold(scores, correct, min_kept_correct)
     kept = float(np.mean((scores <= threshold)[correct]))
-    sure = max(float(whisper_outside_top(np.concatenate([train_x, choose_x]), codes)[correct].max()), SURE_FLOOR)
+    outside = whisper_outside_top(np.concatenate([train_x, choose_x]), codes)
+    sure = max(float(outside[correct].max()), SURE_FLOOR)
     return {"kind": RULE_KIND, "terms": list(TERMS), "codes": codes, "scorers": scorers, "standardise": standardise,
             "threshold": threshold, "whisper_sure_outside": sure, "reference_clips": int(len(scores)),
             "reference_kept_correct": kept, "min_kept_correct": float(min_kept_correct)}
