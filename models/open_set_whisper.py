@@ -217,8 +217,9 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
     background, distance = cross_fitted_scores(train_x, labels, train["predicted"], train["group"], other_x,
                                                num_classes, folds)
     choose_background, choose_distance = raw_scores(choose_x, choose["predicted"], scorers)
-    surprise = whisper_surprise(np.concatenate([train_x, choose_x]),
-                                np.r_[np.asarray(train["predicted"]), np.asarray(choose["predicted"])], codes)
+    reference_x = np.concatenate([train_x, choose_x])
+    surprise = whisper_surprise(reference_x, np.r_[np.asarray(train["predicted"]), np.asarray(choose["predicted"])],
+                                codes)
     terms = (np.r_[background, choose_background], np.r_[distance, choose_distance], surprise)
     correct = np.r_[np.asarray(train["correct"], bool), np.asarray(choose["correct"], bool)]
     if not correct.any():
@@ -227,7 +228,7 @@ def choose_rule(train: dict, other_x: np.ndarray, choose: dict, codes,
     scores = _standardised_sum(terms, standardise)
     threshold = _kept_threshold(scores, correct, min_kept_correct)
     kept = float(np.mean((scores <= threshold)[correct]))
-    outside = whisper_outside_top(np.concatenate([train_x, choose_x]), codes)
+    outside = whisper_outside_top(reference_x, codes)
     sure = max(float(outside[correct].max()), SURE_FLOOR)
     return {"kind": RULE_KIND, "terms": list(TERMS), "codes": codes, "scorers": scorers, "standardise": standardise,
             "threshold": threshold, "whisper_sure_outside": sure, "reference_clips": int(len(scores)),
